@@ -1,0 +1,80 @@
+// Package sources connects trigger families (webhook, redis, kafka, ...) to
+// the metric store.
+//
+// A Source is one trigger family. The scaler hands every trigger of every
+// ScaledObject and ScaledJob to the Manager with Watch and takes it back with
+// Unwatch; the Manager dispatches by trigger type through a Registry. Sources
+// write what they learn into a Sink (the gateway's store).
+package sources
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/pushscale/pushscale/gateway/store"
+)
+
+// ErrUnsupported is returned for a trigger type no source implements.
+var ErrUnsupported = errors.New("trigger type not supported")
+
+// Trigger is one trigger of one ScaledObject or ScaledJob, with its
+// authentication already resolved.
+type Trigger struct {
+	// Key names the owner and the trigger's index in spec.triggers.
+	Key store.Key
+	// Type is the trigger type, e.g. "webhook".
+	Type string
+	// Name is the optional trigger name.
+	Name string
+	// Metadata is the trigger's metadata as written by the user.
+	Metadata map[string]string
+	// AuthParams are the parameters resolved from the trigger's
+	// TriggerAuthentication. They hold secrets: never log them.
+	AuthParams map[string]string
+	// ResolvedEnv is the environment of the scale target's container, for
+	// the *FromEnv metadata keys. It may hold secrets.
+	ResolvedEnv map[string]string
+	// PollingInterval is the owner's pollingInterval.
+	PollingInterval time.Duration
+}
+
+// Spec is what the scaler needs to know of a valid trigger.
+type Spec struct {
+	// MetricName is the full external metric name, "s<index>-<base>".
+	MetricName string
+	// Target is the HPA target value.
+	Target float64
+	// Activation is the activation threshold: active when value > Activation.
+	Activation float64
+}
+
+// Sink receives what sources learn. *store.Store implements it. Its methods
+// are safe for concurrent use and do not block.
+type Sink interface {
+	Record(k store.Key, value float64, at time.Time)
+	Fail(k store.Key, err error)
+	SetPush(k store.Key, p store.Push)
+}
+
+var _ Sink = (*store.Store)(nil)
+
+// Source is one trigger family.
+type Source interface {
+	// Parse validates t's metadata and authentication after applying
+	// defaults. It has no side effects. An error names the field and the
+	// bad value (never a secret), e.g. `webhook: targetValue "-1": must be
+	// greater than 0`.
+	Parse(t Trigger) (Spec, error)
+	// Watch starts delivering values of t to the sink. Watching a key that
+	// is already watched replaces the earlier trigger. An error means the
+	// trigger cannot be watched (for example a conflict with another
+	// trigger); nothing is delivered for it then.
+	Watch(t Trigger) error
+	// Unwatch stops delivering values for k. Unknown keys are ignored.
+	Unwatch(k store.Key)
+	// Start runs the source: it blocks until ctx is done, reconnects inside
+	// with backoff, returns nil on a clean stop, and never calls the sink
+	// after returning. Watch and Unwatch may be called before Start.
+	Start(ctx context.Context) error
+}
