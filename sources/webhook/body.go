@@ -1,0 +1,90 @@
+package webhook
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// opKind is what one event does to a stream.
+type opKind uint8
+
+const (
+	opValue   opKind = iota + 1 // set the level
+	opDelta                     // add to the level
+	opArrival                   // count one arrival
+)
+
+// op is one event, parsed and validated.
+type op struct {
+	kind opKind
+	n    float64
+}
+
+// valueBody is {"value": n} or {"delta": n}. The fields stay raw so that a
+// string, a null or an out-of-range number is told apart from a number.
+type valueBody struct {
+	Value json.RawMessage `json:"value"`
+	Delta json.RawMessage `json:"delta"`
+}
+
+// has reports whether the body holds value or delta at all.
+func (b *valueBody) has() bool { return b.Value != nil || b.Delta != nil }
+
+// op validates b: exactly one of value (a finite number ≥ 0) and delta (a
+// finite number).
+func (b *valueBody) op() (op, error) {
+	switch {
+	case b.Value != nil && b.Delta != nil:
+		return op{}, fmt.Errorf(`give either "value" or "delta", not both`)
+	case b.Value != nil:
+		v, err := parseNumber("value", b.Value)
+		if err != nil {
+			return op{}, err
+		}
+		if v < 0 {
+			return op{}, fmt.Errorf(`"value" %s: must be greater than or equal to 0`, clip(b.Value))
+		}
+		return op{kind: opValue, n: v + 0}, nil // + 0 turns -0 into 0
+	case b.Delta != nil:
+		v, err := parseNumber("delta", b.Delta)
+		if err != nil {
+			return op{}, err
+		}
+		return op{kind: opDelta, n: v}, nil
+	default:
+		return op{}, fmt.Errorf(`give "value" or "delta"`)
+	}
+}
+
+// parsePlain parses an application/json body.
+func parsePlain(body []byte) (op, error) {
+	var b valueBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return op{}, fmt.Errorf("malformed JSON body: %w", err)
+	}
+	return b.op()
+}
+
+// parseNumber parses a JSON number token as a finite float64: strings,
+// nulls, booleans and numbers beyond float64 (1e400) are refused.
+func parseNumber(field string, raw json.RawMessage) (float64, error) {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, fmt.Errorf("%q %s: must be a number", field, clip(raw))
+	}
+	v, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, fmt.Errorf("%q %s: must be a finite number", field, clip(raw))
+	}
+	return v, nil
+}
+
+// clip shortens a raw value for an error message.
+func clip(raw []byte) string {
+	const max = 32
+	if len(raw) > max {
+		return string(raw[:max]) + "…"
+	}
+	return string(raw)
+}

@@ -1,0 +1,283 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// StreamPath is the route of a stream, in chi's syntax.
+const StreamPath = "/v1/namespaces/{namespace}/streams/{stream}"
+
+// contentTypeJSON is shared by every answer, to save an allocation each;
+// nothing appends to it.
+var contentTypeJSON = []string{"application/json"}
+
+// maxPooledBody is the largest body buffer kept for reuse.
+const maxPooledBody = 64 << 10
+
+// rejection is a refused request. Its message never holds a credential.
+type rejection struct {
+	status     int
+	reason     reason
+	msg        string
+	retryAfter int64 // seconds; 0 for none
+	bearer     bool  // WWW-Authenticate: Bearer
+	retryable  bool
+}
+
+var errUnavailable = &rejection{status: http.StatusServiceUnavailable, reason: reasonNone, msg: "shutting down", retryable: true}
+
+func badRequest(msg string) *rejection {
+	return &rejection{status: http.StatusBadRequest, reason: reasonBadRequest, msg: msg}
+}
+
+func notFound(k streamKey) *rejection {
+	return &rejection{status: http.StatusNotFound, reason: reasonNotFound, retryable: true,
+		msg: fmt.Sprintf("no trigger in namespace %q watches stream %q (yet): retry later, its ScaledObject or ScaledJob may not have been seen yet", k.namespace, k.name)}
+}
+
+// Handler serves the stream API under its full paths:
+//
+//	POST /v1/namespaces/{namespace}/streams/{stream}   change the level (202)
+//	GET  /v1/namespaces/{namespace}/streams/{stream}   read it (200)
+//
+// Both answer {"stream": name, "value": level}, the level through the
+// longest window of the stream's triggers; errors answer {"error": "..."},
+// with "retryable": true where trying again later may succeed (a stream no
+// trigger watches yet). A POST is answered once its value is recorded; a
+// refused request changes nothing. A GET is authenticated as a POST with an
+// empty body.
+func (s *Source) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Post(StreamPath, s.servePost)
+	r.Get(StreamPath, s.serveGet)
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, POST")
+		s.refuse(w, r, &rejection{status: http.StatusMethodNotAllowed, reason: reasonBadRequest,
+			msg: "method " + r.Method + " not allowed: use POST or GET"}, true)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &rejection{status: http.StatusNotFound, msg: "no such endpoint: use " + StreamPath})
+	})
+	return r
+}
+
+func (s *Source) servePost(w http.ResponseWriter, r *http.Request) {
+	key := streamKey{namespace: chi.URLParam(r, "namespace"), name: chi.URLParam(r, "stream")}
+	level, n, rej := s.post(key, r)
+	if rej != nil {
+		s.refuse(w, r, rej, true)
+		return
+	}
+	s.events.add(reasonOK, n)
+	writeLevel(w, http.StatusAccepted, key.name, level)
+}
+
+// post handles a POST: it returns the new level and the number of events.
+// Checks run from the cheapest to the costliest, authentication before
+// anything is parsed.
+func (s *Source) post(key streamKey, r *http.Request) (float64, int, *rejection) {
+	st, rej := s.lookup(key)
+	if rej != nil {
+		return 0, 0, rej
+	}
+	mode, ok := requestMode(r.Header)
+	if !ok {
+		return 0, 0, &rejection{status: http.StatusUnsupportedMediaType, reason: reasonUnsupportedMedia,
+			msg: "unsupported Content-Type: use application/json, application/cloudevents+json, application/cloudevents-batch+json or CloudEvents binary mode"}
+	}
+	buf, rej := s.readBody(r)
+	if rej != nil {
+		return 0, 0, rej
+	}
+	defer s.putBuffer(buf)
+	body := *buf
+
+	if rej := s.authenticate(st, r.Header, body, s.clock.Now()); rej != nil {
+		return 0, 0, rej
+	}
+
+	var one [1]op
+	ops := one[:0]
+	var err error
+	switch mode {
+	case modePlain:
+		one[0], err = parsePlain(body)
+		ops = one[:]
+	case modeStructured:
+		one[0], err = parseStructured(body)
+		ops = one[:]
+	case modeBinary:
+		one[0], err = parseBinary(r.Header, body)
+		ops = one[:]
+	case modeBatch:
+		ops, err = parseBatch(body, ops)
+	}
+	if err != nil {
+		return 0, 0, badRequest(err.Error())
+	}
+	level, rej := st.post(ops)
+	return level, len(ops), rej
+}
+
+func (s *Source) serveGet(w http.ResponseWriter, r *http.Request) {
+	key := streamKey{namespace: chi.URLParam(r, "namespace"), name: chi.URLParam(r, "stream")}
+	level, rej := s.get(key, r)
+	if rej != nil {
+		s.refuse(w, r, rej, false) // reads are not events
+		return
+	}
+	writeLevel(w, http.StatusOK, key.name, level)
+}
+
+// get handles a GET, authenticated as a POST with an empty body.
+func (s *Source) get(key streamKey, r *http.Request) (float64, *rejection) {
+	st, rej := s.lookup(key)
+	if rej != nil {
+		return 0, rej
+	}
+	if rej := s.authenticate(st, r.Header, nil, s.clock.Now()); rej != nil {
+		return 0, rej
+	}
+	return st.read()
+}
+
+// lookup finds a watched stream.
+func (s *Source) lookup(key streamKey) (*stream, *rejection) {
+	if s.closed.Load() {
+		return nil, errUnavailable
+	}
+	s.mu.RLock()
+	st := s.streams[key]
+	s.mu.RUnlock()
+	if st == nil || st.auth.Load() == nil {
+		if !streamPattern.MatchString(key.name) {
+			return nil, &rejection{status: http.StatusNotFound, reason: reasonNotFound,
+				msg: fmt.Sprintf("stream %q: not a valid stream name", key.name)}
+		}
+		return nil, notFound(key)
+	}
+	return st, nil
+}
+
+func (s *Source) authenticate(st *stream, h http.Header, body []byte, now time.Time) *rejection {
+	a := st.auth.Load()
+	if a == nil {
+		return notFound(st.key)
+	}
+	if err := a.verify(h, body, now); err != nil {
+		return &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, msg: err.msg, bearer: err.bearer}
+	}
+	return nil
+}
+
+// readBody reads the request body into a pooled buffer, refusing bodies
+// over MaxBodyBytes. The caller returns the buffer with putBuffer.
+func (s *Source) readBody(r *http.Request) (*[]byte, *rejection) {
+	limit := s.opts.MaxBodyBytes
+	if r.ContentLength > limit {
+		return nil, s.tooLarge()
+	}
+	buf := s.bufs.Get().(*[]byte)
+	b := (*buf)[:0]
+	if r.ContentLength > int64(cap(b)) {
+		b = make([]byte, 0, r.ContentLength+1) // +1 to see EOF without growing
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		*buf = b
+		if int64(len(b)) > limit {
+			s.putBuffer(buf)
+			return nil, s.tooLarge()
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			s.putBuffer(buf)
+			return nil, badRequest("reading body: " + err.Error())
+		}
+	}
+}
+
+func (s *Source) tooLarge() *rejection {
+	return &rejection{status: http.StatusRequestEntityTooLarge, reason: reasonTooLarge,
+		msg: "body larger than " + strconv.FormatInt(s.opts.MaxBodyBytes, 10) + " bytes"}
+}
+
+func (s *Source) putBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledBody {
+		s.bufs.Put(b)
+	}
+}
+
+// refuse answers a refused request, counting it as a refused event with
+// count.
+func (s *Source) refuse(w http.ResponseWriter, r *http.Request, rej *rejection, count bool) {
+	if count {
+		s.events.add(rej.reason, 1)
+	}
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.LogAttrs(context.Background(), slog.LevelDebug, "request refused",
+			slog.String("method", r.Method),
+			slog.String("namespace", chi.URLParam(r, "namespace")),
+			slog.String("stream", chi.URLParam(r, "stream")),
+			slog.Int("status", rej.status),
+			slog.String("error", rej.msg))
+	}
+	writeError(w, rej)
+}
+
+func writeError(w http.ResponseWriter, rej *rejection) {
+	h := w.Header()
+	if rej.bearer {
+		h.Set("WWW-Authenticate", `Bearer realm="pushscale"`)
+	}
+	if rej.retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(rej.retryAfter, 10))
+	}
+	body, _ := json.Marshal(struct {
+		Error     string `json:"error"`
+		Retryable bool   `json:"retryable,omitempty"`
+	}{rej.msg, rej.retryable})
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(rej.status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// writeLevel answers {"stream": name, "value": level}. Stream names need no
+// escaping: they match streamPattern.
+func writeLevel(w http.ResponseWriter, status int, name string, level float64) {
+	var arr [96]byte
+	b := append(arr[:0], `{"stream":"`...)
+	b = append(b, name...)
+	b = append(b, `","value":`...)
+	b = appendJSONFloat(b, level)
+	b = append(b, "}\n"...)
+	w.Header()["Content-Type"] = contentTypeJSON
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// appendJSONFloat formats a finite f as encoding/json does.
+func appendJSONFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	return strconv.AppendFloat(b, f, format, -1, 64)
+}

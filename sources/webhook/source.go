@@ -1,0 +1,355 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
+
+	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/sources"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultRetention    = 10 * time.Minute
+)
+
+var (
+	// ErrAuthConflict is returned by Watch for a trigger whose
+	// authentication differs from that of the triggers already watching its
+	// stream.
+	ErrAuthConflict = errors.New("authentication differs from the triggers already watching the stream")
+	// ErrAuthRequired is returned by Parse and Watch for a trigger with
+	// neither token nor hmacSecret when Options.RequireAuth is set.
+	ErrAuthRequired = errors.New("authentication required")
+	// ErrStopped is returned by Watch once Start has returned.
+	ErrStopped = errors.New("webhook: source stopped")
+)
+
+// Options configure a Source. The zero value is usable.
+type Options struct {
+	// RequireAuth refuses triggers with neither token nor hmacSecret
+	// (--webhook-require-auth).
+	RequireAuth bool
+	// RateLimit is the events per second each stream accepts (a token
+	// bucket per namespace and stream); 0 is unlimited.
+	RateLimit float64
+	// RateBurst is the bucket's size; default RateLimit rounded up, at
+	// least 1. A batch larger than the burst is refused.
+	RateBurst int
+	// Clock drives windows, TTLs and rate limits; default the real clock.
+	Clock clock.WithTicker
+	// Logger receives debug lines about refused requests; default discards.
+	Logger *slog.Logger
+	// Registerer, when not nil, registers the events counter if this
+	// source creates it.
+	Registerer prometheus.Registerer
+	// Events is pushscale_events_total, with labels source, result and
+	// reason, when another package owns it; nil creates it.
+	Events *prometheus.CounterVec
+	// OnChange, when not nil, is called after levels change so that they
+	// can be saved (see Levels). Calls are coalesced and made from Start's
+	// goroutine, never from a request; it should not block for long.
+	OnChange func()
+	// MaxBodyBytes bounds a request body; default 1 MiB.
+	MaxBodyBytes int64
+	// Retention is how long the level of a stream nobody watches any more
+	// (or a restored level nobody watches yet) is kept, so that a trigger
+	// that watches it again resumes from it; default 10 minutes. POSTs to
+	// such a stream get 404 meanwhile.
+	Retention time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.RateLimit < 0 || math.IsNaN(o.RateLimit) {
+		o.RateLimit = 0
+	}
+	if o.RateLimit > 0 && o.RateBurst <= 0 {
+		o.RateBurst = int(min(math.Ceil(o.RateLimit), math.MaxInt32))
+	}
+	return o
+}
+
+// Level is the saved level of one stream (see Source.Levels). Arrivals are
+// not saved: they leave their window by themselves.
+type Level struct {
+	Namespace string
+	Stream    string
+	Value     float64
+	// At is when the stream last received an event; TTLs run from it.
+	At time.Time
+}
+
+// Source serves webhook triggers. It is safe for concurrent use.
+type Source struct {
+	sink   sources.Sink
+	opts   Options
+	clock  clock.WithTicker
+	log    *slog.Logger
+	events eventCounters
+	sched  *schedule
+	bufs   sync.Pool // *[]byte for request bodies
+
+	closed atomic.Bool
+	// loopIdle is true while Start's loop is about to block or blocked,
+	// with every timer armed from a fresh reading of the clock. Tests step
+	// a fake clock only then.
+	loopIdle atomic.Bool
+	dirty    atomic.Bool   // a change awaits OnChange
+	changed  chan struct{} // capacity 1: wakes Start to call OnChange
+
+	mu      sync.RWMutex
+	streams map[streamKey]*stream
+	byKey   map[store.Key]*stream
+}
+
+var _ sources.Source = (*Source)(nil)
+
+// New returns a source that records into sink. It panics if
+// Options.Registerer refuses the events counter for a reason other than it
+// being registered already.
+func New(sink sources.Sink, opts Options) *Source {
+	opts = opts.withDefaults()
+	s := &Source{
+		sink:    sink,
+		opts:    opts,
+		clock:   opts.Clock,
+		log:     opts.Logger.With("source", Type),
+		events:  newEventCounters(eventsVec(opts.Events, opts.Registerer)),
+		sched:   newSchedule(),
+		changed: make(chan struct{}, 1),
+		streams: make(map[streamKey]*stream),
+		byKey:   make(map[store.Key]*stream),
+	}
+	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	return s
+}
+
+// Parse validates t. With Options.RequireAuth, a trigger needs a token or
+// an hmacSecret.
+func (s *Source) Parse(t sources.Trigger) (sources.Spec, error) {
+	c, err := s.parse(t)
+	if err != nil {
+		return sources.Spec{}, err
+	}
+	return c.Spec(t.Key.Trigger), nil
+}
+
+func (s *Source) parse(t sources.Trigger) (Config, error) {
+	c, err := ParseConfig(t)
+	if err != nil {
+		return Config{}, err
+	}
+	if s.opts.RequireAuth && !c.HasAuth() {
+		return Config{}, fmt.Errorf("webhook: stream %q: %w (--webhook-require-auth): give the trigger a TriggerAuthentication with %s or %s",
+			c.Stream, ErrAuthRequired, paramToken, paramHMACSecret)
+	}
+	return c, nil
+}
+
+// Watch starts recording t's stream for t: at once its current level (0 for
+// a stream nobody has posted to, or a restored level), then every change.
+// A trigger whose authentication differs from the triggers already watching
+// its stream gets ErrAuthConflict, and is no longer watched (if it was); the
+// stream keeps its authentication.
+func (s *Source) Watch(t sources.Trigger) error {
+	c, err := s.parse(t)
+	if err != nil {
+		s.Unwatch(t.Key)
+		return err
+	}
+	now := s.clock.Now()
+	key := streamKey{namespace: t.Key.Namespace, name: c.Stream}
+
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return ErrStopped
+	}
+	if old := s.byKey[t.Key]; old != nil && old.key != key {
+		delete(s.byKey, t.Key)
+		s.detachLocked(old, t.Key, now)
+	}
+	st := s.streams[key]
+	if st == nil {
+		st = newStream(s, key)
+		s.streams[key] = st
+	}
+	st.mu.Lock()
+	if other := st.conflict(t.Key, c.auth); other != nil {
+		reset := st.detach(t.Key, now) // others remain: the stream stays
+		delete(s.byKey, t.Key)
+		st.mu.Unlock()
+		s.mu.Unlock()
+		if reset {
+			s.markChanged()
+		}
+		o := other.key.Owner
+		return fmt.Errorf("webhook: stream %q in namespace %q: %w (%s %s, trigger %d): triggers that share a stream must use the same token, hmacSecret and signatureHeader",
+			c.Stream, key.namespace, ErrAuthConflict, o.Kind, o.Name, other.key.Trigger)
+	}
+	st.attach(t.Key, c, now)
+	s.byKey[t.Key] = st
+	s.mu.Unlock()
+	now = s.clock.Now() // under st.mu: records of st stay in time order
+
+	reset := st.expire(now)
+	if !s.closed.Load() {
+		s.sink.SetPush(t.Key, store.Push{Healthy: true, Reason: "Subscribed",
+			Message: fmt.Sprintf("webhook stream %q: POST /v1/namespaces/%s/streams/%s", c.Stream, key.namespace, c.Stream)})
+	}
+	st.publish(now, false) // the new trigger, and any level the TTL changed
+	st.reschedule(now)
+	st.mu.Unlock()
+	if reset {
+		s.markChanged()
+	}
+	return nil
+}
+
+// Unwatch stops recording for k. When k was its stream's last watcher, the
+// stream stops accepting events (404) and its level is kept for
+// Options.Retention in case a trigger watches it again.
+func (s *Source) Unwatch(k store.Key) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.byKey[k]
+	if st == nil {
+		return
+	}
+	delete(s.byKey, k)
+	s.detachLocked(st, k, now)
+}
+
+// detachLocked removes watcher k from st, parking or dropping st when it
+// was the last. s.mu is held, st.mu is not.
+func (s *Source) detachLocked(st *stream, k store.Key, now time.Time) {
+	st.mu.Lock()
+	reset := st.detach(k, now)
+	if !st.watched() {
+		if st.explicit == 0 {
+			s.dropLocked(st)
+		} else {
+			st.parked = now.Add(s.opts.Retention)
+		}
+	}
+	st.reschedule(now)
+	st.mu.Unlock()
+	if reset {
+		s.markChanged()
+	}
+}
+
+// dropLocked removes st from the table. s.mu and st.mu are held.
+func (s *Source) dropLocked(st *stream) {
+	if s.streams[st.key] == st {
+		delete(s.streams, st.key)
+	}
+	st.gone = true
+}
+
+// Restore sets saved levels, as returned by Levels before a restart. It may
+// be called before or after the triggers are watched: a level is used for a
+// stream that has received no event since this source began, is held for
+// Options.Retention for a stream nobody watches yet, and is ignored
+// otherwise (the live level is newer). Invalid entries are skipped.
+func (s *Source) Restore(levels []Level) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range levels {
+		if l.Namespace == "" || !streamPattern.MatchString(l.Stream) || !(l.Value >= 0) || math.IsInf(l.Value, 0) {
+			s.log.Warn("skipping an invalid saved level", "namespace", l.Namespace, "stream", l.Stream)
+			continue
+		}
+		at := l.At
+		if at.IsZero() || at.After(now) {
+			at = now
+		}
+		key := streamKey{namespace: l.Namespace, name: l.Stream}
+		st := s.streams[key]
+		if st == nil {
+			if l.Value == 0 {
+				continue
+			}
+			st = newStream(s, key)
+			st.parked = now.Add(s.opts.Retention)
+			s.streams[key] = st
+		}
+		st.mu.Lock()
+		if !st.touched {
+			now := s.clock.Now()
+			st.explicit, st.lastEvent = l.Value, at
+			st.arr.clear()
+			if st.watched() {
+				st.expire(now)
+				st.publish(now, false)
+			}
+			st.reschedule(now)
+		}
+		st.mu.Unlock()
+	}
+}
+
+// Levels returns the non-zero levels set by value and delta, by namespace
+// and stream, for saving; the levels of streams nobody watches but that are
+// still retained are included.
+func (s *Source) Levels() []Level {
+	now := s.clock.Now()
+	s.mu.RLock()
+	all := make([]*stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		all = append(all, st)
+	}
+	s.mu.RUnlock()
+
+	var out []Level
+	for _, st := range all {
+		st.mu.Lock()
+		if !st.gone && st.explicit > 0 && !st.ttlExpired(now) {
+			out = append(out, Level{Namespace: st.key.namespace, Stream: st.key.name, Value: st.explicit, At: st.lastEvent})
+		}
+		st.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b Level) int {
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Stream, b.Stream)
+	})
+	return out
+}
+
+// markChanged asks Start to call OnChange. It never blocks.
+func (s *Source) markChanged() {
+	if s.opts.OnChange == nil || s.dirty.Load() || !s.dirty.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
