@@ -73,7 +73,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 
+	if err := setUpGateway(ctx, cp); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: cannot start the gateway: %v\n", err)
+		cp.Logs(os.Stderr, 40)
+		cp.Stop()
+		return 1
+	}
+
 	code := m.Run()
+	if err := stopGateway(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: gateway: %v\n", err)
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "e2e: tests failed; the end of every control plane log follows")
 		cp.Logs(os.Stderr, 40)

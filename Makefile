@@ -1,0 +1,45 @@
+# pushscale — see README.md.
+GO      ?= go
+E2E_TIMEOUT ?= 60m
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/e2e$$')
+
+.PHONY: all deps build test unit e2e cluster demo bench generate vet fmt
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build:
+	$(GO) build ./...
+
+# The README's test command: everything, race detector on.
+test: deps vet
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+	$(GO) test -race -count=1 -timeout $(E2E_TIMEOUT) ./e2e/
+
+unit:
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+e2e: deps
+	$(GO) test -race -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+# A local control plane until Ctrl-C (prints the kubeconfig and kubectl paths).
+cluster:
+	$(GO) run ./e2e/cmd/cluster
+
+demo: deps
+	$(GO) run ./e2e/cmd/demo
+
+bench: deps
+	$(GO) run ./bench
+
+generate:
+	$(GO) generate ./api/...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

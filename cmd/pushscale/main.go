@@ -1,0 +1,77 @@
+// Command pushscale runs the pushscale gateway: an event-driven autoscaler
+// for Kubernetes that reads KEDA's keda.sh/v1alpha1 resources.
+//
+// Every flag can also be set in the environment as PUSHSCALE_<FLAG> in
+// upper snake case (--webhook-addr: PUSHSCALE_WEBHOOK_ADDR). A flag wins
+// over the environment, the environment over the default.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/pushscale/pushscale/gateway"
+)
+
+func main() {
+	opts, err := parse(os.Args[1:], os.Stderr)
+	if err == flag.ErrHelp {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pushscale: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := gateway.Run(ctx, opts); err != nil {
+		fmt.Fprintf(os.Stderr, "pushscale: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// parse reads the environment (with defaults) and then the flags.
+func parse(args []string, out *os.File) (gateway.Options, error) {
+	var o gateway.Options
+	if err := envconfig.Process("PUSHSCALE", &o); err != nil {
+		return o, fmt.Errorf("environment: %w", err)
+	}
+	fs := flag.NewFlagSet("pushscale", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file (default: in-cluster configuration)")
+	fs.StringVar(&o.WebhookAddr, "webhook-addr", o.WebhookAddr, "address of the webhook stream API")
+	fs.StringVar(&o.WebhookTLSCertFile, "webhook-tls-cert-file", o.WebhookTLSCertFile, "TLS certificate for the webhook listener (with --webhook-tls-key-file)")
+	fs.StringVar(&o.WebhookTLSKeyFile, "webhook-tls-key-file", o.WebhookTLSKeyFile, "TLS key for the webhook listener")
+	fs.BoolVar(&o.WebhookRequireAuth, "webhook-require-auth", o.WebhookRequireAuth, "make webhook triggers without token or hmacSecret Ready=False")
+	fs.Float64Var(&o.WebhookRateLimit, "webhook-rate-limit", o.WebhookRateLimit, "events per second one stream accepts (0: unlimited)")
+	fs.IntVar(&o.WebhookRateBurst, "webhook-rate-burst", o.WebhookRateBurst, "burst of the per-stream rate limit (0: the limit)")
+	fs.DurationVar(&o.WebhookSaveInterval, "webhook-save-interval", o.WebhookSaveInterval, "at most one save of webhook levels to the cluster per interval")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address of /metrics, /healthz and /readyz")
+	fs.StringVar(&o.MetricsAPIAddr, "metrics-api-addr", o.MetricsAPIAddr, "address of the external.metrics.k8s.io API (HTTPS)")
+	fs.StringVar(&o.MetricsAPICertFile, "metrics-api-cert-file", o.MetricsAPICertFile, "serving certificate of the metrics API (default: self-signed, in memory)")
+	fs.StringVar(&o.MetricsAPIKeyFile, "metrics-api-key-file", o.MetricsAPIKeyFile, "serving key of the metrics API")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+	fs.Func("kube-api-qps", fmt.Sprintf("queries per second to the apiserver (default %v)", o.KubeAPIQPS), func(s string) error {
+		var v float32
+		_, err := fmt.Sscan(s, &v)
+		o.KubeAPIQPS = v
+		return err
+	})
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the apiserver")
+	fs.DurationVar(&o.RepairInterval, "repair-interval", o.RepairInterval, "slow read sweep of idle, push-healthy triggers")
+	fs.StringVar(&o.WatchNamespace, "watch-namespace", o.WatchNamespace, "only this namespace (default: all)")
+	fs.StringVar(&o.ClusterObjectNamespace, "cluster-object-namespace", o.ClusterObjectNamespace, "namespace of ClusterTriggerAuthentication Secrets and saved webhook levels (default: $POD_NAMESPACE, else pushscale-system)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return o, nil
+}

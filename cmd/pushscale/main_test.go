@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+func TestParsePrecedence(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		webhook string
+		repair  time.Duration
+		qps     float32
+	}{
+		{name: "defaults", webhook: ":8080", repair: 30 * time.Minute, qps: 100},
+		{name: "environment over default", env: map[string]string{"PUSHSCALE_WEBHOOK_ADDR": ":1", "PUSHSCALE_REPAIR_INTERVAL": "1m"},
+			webhook: ":1", repair: time.Minute, qps: 100},
+		{name: "flag over environment", env: map[string]string{"PUSHSCALE_WEBHOOK_ADDR": ":1"},
+			args: []string{"--webhook-addr", ":2", "--kube-api-qps", "7.5"}, webhook: ":2", repair: 30 * time.Minute, qps: 7.5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			o, err := parse(tc.args, os.Stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.WebhookAddr != tc.webhook || o.RepairInterval != tc.repair || o.KubeAPIQPS != tc.qps {
+				t.Errorf("got webhook %q repair %v qps %v, want %q %v %v", o.WebhookAddr, o.RepairInterval, o.KubeAPIQPS, tc.webhook, tc.repair, tc.qps)
+			}
+		})
+	}
+}
+
+func TestParseRejectsBadInput(t *testing.T) {
+	t.Setenv("PUSHSCALE_REPAIR_INTERVAL", "soon")
+	if _, err := parse(nil, os.Stderr); err == nil {
+		t.Fatal("a bad environment value was accepted")
+	}
+}

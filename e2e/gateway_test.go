@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pushscale/pushscale/e2e/controlplane"
+	"github.com/pushscale/pushscale/gateway"
+)
+
+// gw is the gateway under test: one per control plane, since only one
+// APIService can serve external.metrics.k8s.io.
+var gw struct {
+	mu      sync.Mutex
+	opts    gateway.Options
+	cancel  context.CancelFunc
+	done    chan error
+	webhook string // http://127.0.0.1:<port>
+	metrics string
+}
+
+const systemNamespace = "pushscale-system"
+
+// repoRoot is the repository's top folder.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// setUpGateway installs the CRDs, starts the gateway on free loopback
+// ports and registers its metrics API with the aggregator.
+func setUpGateway(ctx context.Context, cp *controlplane.ControlPlane) error {
+	out, err := exec.CommandContext(ctx, cp.Binaries.Kubectl, "--kubeconfig", cp.Kubeconfig,
+		"apply", "--server-side", "-f", filepath.Join(repoRoot(), "manifests", "crds")).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("apply CRDs: %v: %s", err, out)
+	}
+	out, err = exec.CommandContext(ctx, cp.Binaries.Kubectl, "--kubeconfig", cp.Kubeconfig,
+		"wait", "--for=condition=Established", "--timeout=60s", "crd", "--all").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("wait for CRDs: %v: %s", err, out)
+	}
+	ports, err := freeLoopbackPorts(3)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if os.Getenv("PUSHSCALE_E2E_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	gw.opts = gateway.Options{
+		Kubeconfig:             cp.Kubeconfig,
+		WebhookAddr:            fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		MetricsAddr:            fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		MetricsAPIAddr:         fmt.Sprintf("127.0.0.1:%d", ports[2]),
+		WebhookRateLimit:       50,
+		WebhookSaveInterval:    200 * time.Millisecond,
+		LogLevel:               "info",
+		KubeAPIQPS:             200,
+		KubeAPIBurst:           400,
+		RepairInterval:         30 * time.Minute,
+		ClusterObjectNamespace: systemNamespace,
+		Logger:                 slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+	}
+	gw.webhook = "http://" + gw.opts.WebhookAddr
+	gw.metrics = "http://" + gw.opts.MetricsAddr
+	startGateway()
+	if err := waitGatewayReady(ctx); err != nil {
+		return err
+	}
+	return controlplane.ServeAggregatedAPI(ctx, cp.RESTConfig(), controlplane.AggregatedAPI{
+		Group: "external.metrics.k8s.io", Version: "v1beta1",
+		Namespace: systemNamespace, Service: "pushscale-metrics-api", Port: ports[2],
+	}, 2*time.Minute)
+}
+
+func startGateway() {
+	gw.mu.Lock()
+	defer gw.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	gw.cancel, gw.done = cancel, make(chan error, 1)
+	opts := gw.opts
+	done := gw.done
+	go func() { done <- gateway.Run(ctx, opts) }()
+}
+
+// stopGateway stops the gateway and returns Run's result.
+func stopGateway() error {
+	gw.mu.Lock()
+	defer gw.mu.Unlock()
+	gw.cancel()
+	select {
+	case err := <-gw.done:
+		return err
+	case <-time.After(time.Minute):
+		return fmt.Errorf("gateway did not stop within a minute")
+	}
+}
+
+func waitGatewayReady(ctx context.Context) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	var last string
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-gw.done:
+			return fmt.Errorf("gateway exited: %v", err)
+		default:
+		}
+		resp, err := http.Get(gw.metrics + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("gateway not ready after 2 minutes (last: %s)", strings.TrimSpace(last))
+}
+
+func freeLoopbackPorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -1,0 +1,217 @@
+// Package gateway wires the whole pushscale gateway: the metric store, the
+// sources (webhook streams and brokers), the ScaledObject controller and
+// activator, the external metrics API, and the HTTP servers. Run is the
+// gateway as an embeddable value: cmd/pushscale, the tests and the demo
+// all call it.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/metricsapi"
+	"github.com/pushscale/pushscale/scaler"
+	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/webhook"
+)
+
+// Run runs the gateway until ctx is done. It returns nil after a clean
+// stop and an error only for what makes the process useless: bad options,
+// no apiserver configuration, a port that cannot be bound. Broker and
+// apiserver errors at run time are retried and reported on the objects.
+func Run(ctx context.Context, opts Options) error {
+	if opts.ClusterObjectNamespace == "" {
+		opts.ClusterObjectNamespace = os.Getenv("POD_NAMESPACE")
+	}
+	if opts.ClusterObjectNamespace == "" {
+		opts.ClusterObjectNamespace = "pushscale-system"
+	}
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = newLogger(opts.LogLevel)
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	cfg, err := restConfig(opts)
+	if err != nil {
+		return err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+
+	// Bind the ports first: a port that cannot be had fails the start.
+	webhookLn, err := net.Listen("tcp", opts.WebhookAddr)
+	if err != nil {
+		return fmt.Errorf("gateway: --webhook-addr %s: %w", opts.WebhookAddr, err)
+	}
+	defer webhookLn.Close()
+	metricsLn, err := net.Listen("tcp", opts.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("gateway: --metrics-addr %s: %w", opts.MetricsAddr, err)
+	}
+	defer metricsLn.Close()
+
+	var ctrl *scaler.Controller
+	st := store.New(func(o store.Owner) { ctrl.Notify(o) })
+	saver := newLevelSaver(kube, opts.ClusterObjectNamespace, opts.WebhookSaveInterval, log)
+	events := webhook.NewEventsCounter()
+	reg.MustRegister(events)
+	hook := webhook.New(st, webhook.Options{
+		RequireAuth: opts.WebhookRequireAuth,
+		RateLimit:   opts.WebhookRateLimit,
+		RateBurst:   opts.WebhookRateBurst,
+		Logger:      log.With("source", webhook.Type),
+		Events:      events,
+		OnChange:    saver.changed,
+	})
+	saver.source = hook
+	mgr := sources.NewManager(sources.Registry{webhook.Type: hook})
+
+	ctrl, err = scaler.New(scaler.Options{
+		Config: cfg, Sources: mgr, Store: st,
+		WatchNamespace:         opts.WatchNamespace,
+		ClusterObjectNamespace: opts.ClusterObjectNamespace,
+		Logger:                 log,
+		Metrics:                scaler.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	api, err := metricsapi.New(metricsapi.Options{
+		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig,
+		CertFile: opts.MetricsAPICertFile, KeyFile: opts.MetricsAPIKeyFile,
+		Logger: log.With("component", "metricsapi"),
+	}, ctrl)
+	if err != nil {
+		return err
+	}
+
+	// Levels saved by an earlier run come back before any trigger is
+	// watched, so a restart loses no level and scales nothing to zero.
+	levels, err := loadLevels(ctx, saver, log)
+	if err != nil {
+		return err
+	}
+	hook.Restore(levels)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return mgr.Start(gctx) })
+	g.Go(func() error { return saver.Start(gctx) })
+	g.Go(func() error { return ctrl.Start(gctx) })
+	g.Go(func() error { return api.Start(gctx) })
+
+	webhookSrv := &http.Server{Handler: hook.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	g.Go(func() error {
+		if opts.WebhookTLSCertFile != "" {
+			return serve(gctx, webhookSrv, func() error { return webhookSrv.ServeTLS(webhookLn, opts.WebhookTLSCertFile, opts.WebhookTLSKeyFile) })
+		}
+		return serve(gctx, webhookSrv, func() error { return webhookSrv.Serve(webhookLn) })
+	})
+	metricsSrv := &http.Server{Handler: healthRouter(reg, ctrl, api), ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func() error { return serve(gctx, metricsSrv, func() error { return metricsSrv.Serve(metricsLn) }) })
+
+	log.Info("pushscale gateway started", "webhook", webhookLn.Addr().String(), "metrics", metricsLn.Addr().String(),
+		"metricsAPI", opts.MetricsAPIAddr, "watchNamespace", opts.WatchNamespace, "levelsRestored", len(levels))
+	err = g.Wait()
+	log.Info("pushscale gateway stopped")
+	return err
+}
+
+// loadLevels retries reading saved levels until it succeeds or ctx ends:
+// starting without them could scale targets to zero.
+func loadLevels(ctx context.Context, saver *levelSaver, log *slog.Logger) ([]webhook.Level, error) {
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		levels, err := saver.load(ctx)
+		if err == nil {
+			return levels, nil
+		}
+		log.Warn("loading saved webhook levels; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(delay):
+		}
+	}
+}
+
+func healthRouter(reg *prometheus.Registry, ctrl *scaler.Controller, api *metricsapi.Server) http.Handler {
+	r := chi.NewRouter()
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case !ctrl.Ready():
+			http.Error(w, "not ready: informers syncing or triggers without a first value", http.StatusServiceUnavailable)
+		case api.Addr() == "":
+			http.Error(w, "not ready: external metrics API not serving yet", http.StatusServiceUnavailable)
+		default:
+			_, _ = w.Write([]byte("ok\n"))
+		}
+	})
+	return r
+}
+
+// serve runs an HTTP server until ctx is done, then shuts it down.
+func serve(ctx context.Context, srv *http.Server, run func() error) error {
+	errc := make(chan error, 1)
+	go func() { errc <- run() }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-errc
+		return nil
+	}
+}
+
+func restConfig(opts Options) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
+	if opts.Kubeconfig == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway: kubernetes client configuration (--kubeconfig %q): %w", opts.Kubeconfig, err)
+	}
+	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
+	cfg.UserAgent = "pushscale"
+	return cfg, nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options configure the gateway. Field tags give each flag's environment
+// variable (PUSHSCALE_<NAME>) and default; cmd/pushscale turns them into
+// flags. Fields without a tag are for embedding (tests, the demo).
+type Options struct {
+	// Kubeconfig is the kubeconfig file; empty means in-cluster.
+	Kubeconfig string `envconfig:"KUBECONFIG"`
+	// WebhookAddr is where webhook streams are served.
+	WebhookAddr string `envconfig:"WEBHOOK_ADDR" default:":8080"`
+	// WebhookTLSCertFile and WebhookTLSKeyFile enable TLS on the webhook
+	// listener.
+	WebhookTLSCertFile string `envconfig:"WEBHOOK_TLS_CERT_FILE"`
+	WebhookTLSKeyFile  string `envconfig:"WEBHOOK_TLS_KEY_FILE"`
+	// WebhookRequireAuth makes streams without a token or hmacSecret
+	// Ready=False.
+	WebhookRequireAuth bool `envconfig:"WEBHOOK_REQUIRE_AUTH" default:"false"`
+	// WebhookRateLimit is the events per second one stream accepts (0:
+	// unlimited); WebhookRateBurst the bucket size (0: the limit).
+	WebhookRateLimit float64 `envconfig:"WEBHOOK_RATE_LIMIT" default:"10000"`
+	WebhookRateBurst int     `envconfig:"WEBHOOK_RATE_BURST" default:"0"`
+	// WebhookSaveInterval throttles saving webhook levels to the cluster.
+	WebhookSaveInterval time.Duration `envconfig:"WEBHOOK_SAVE_INTERVAL" default:"1s"`
+	// MetricsAddr serves Prometheus /metrics, /healthz and /readyz.
+	MetricsAddr string `envconfig:"METRICS_ADDR" default:":9090"`
+	// MetricsAPIAddr serves external.metrics.k8s.io over HTTPS.
+	MetricsAPIAddr string `envconfig:"METRICS_API_ADDR" default:":6443"`
+	// MetricsAPICertFile and MetricsAPIKeyFile are its serving certificate;
+	// empty: a self-signed one made in memory.
+	MetricsAPICertFile string `envconfig:"METRICS_API_CERT_FILE"`
+	MetricsAPIKeyFile  string `envconfig:"METRICS_API_KEY_FILE"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+	// KubeAPIQPS and KubeAPIBurst bound the client's request rate.
+	KubeAPIQPS   float32 `envconfig:"KUBE_API_QPS" default:"100"`
+	KubeAPIBurst int     `envconfig:"KUBE_API_BURST" default:"200"`
+	// RepairInterval is the slow read sweep of idle push-healthy triggers.
+	RepairInterval time.Duration `envconfig:"REPAIR_INTERVAL" default:"30m"`
+	// WatchNamespace limits the gateway to one namespace ("": all).
+	WatchNamespace string `envconfig:"WATCH_NAMESPACE"`
+	// ClusterObjectNamespace holds ClusterTriggerAuthentications' Secrets
+	// and the saved webhook levels; default the pod's namespace
+	// ($POD_NAMESPACE), else "pushscale-system".
+	ClusterObjectNamespace string `envconfig:"CLUSTER_OBJECT_NAMESPACE"`
+
+	// Logger overrides LogLevel's logger when set.
+	Logger *slog.Logger `ignored:"true"`
+	// Registry receives the gateway's metrics; default a new registry.
+	Registry *prometheus.Registry `ignored:"true"`
+}
+
+// validate checks o after defaults and names the bad field.
+func (o Options) validate() error {
+	var errs []error
+	for name, addr := range map[string]string{"webhook-addr": o.WebhookAddr, "metrics-addr": o.MetricsAddr, "metrics-api-addr": o.MetricsAPIAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q: %w", name, addr, err))
+		}
+	}
+	if (o.WebhookTLSCertFile == "") != (o.WebhookTLSKeyFile == "") {
+		errs = append(errs, errors.New("--webhook-tls-cert-file and --webhook-tls-key-file go together"))
+	}
+	if o.WebhookRateLimit < 0 {
+		errs = append(errs, fmt.Errorf("--webhook-rate-limit %v: must not be negative", o.WebhookRateLimit))
+	}
+	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
+		errs = append(errs, fmt.Errorf("--kube-api-qps %v / --kube-api-burst %d: must be positive", o.KubeAPIQPS, o.KubeAPIBurst))
+	}
+	if o.RepairInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--repair-interval %v: must be positive", o.RepairInterval))
+	}
+	if o.WebhookSaveInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--webhook-save-interval %v: must be positive", o.WebhookSaveInterval))
+	}
+	switch o.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: must be debug, info, warn or error", o.LogLevel))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,312 @@
+package scaler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/scale"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/sources"
+)
+
+// Options configure a Controller.
+type Options struct {
+	// Config reaches the apiserver.
+	Config *rest.Config
+	// Sources parses and watches triggers.
+	Sources *sources.Manager
+	// Store holds trigger values. Its notify function must call Notify.
+	Store *store.Store
+	// WatchNamespace limits the controller to one namespace ("" = all).
+	WatchNamespace string
+	// ClusterObjectNamespace is where ClusterTriggerAuthentications'
+	// Secrets and ConfigMaps live.
+	ClusterObjectNamespace string
+	Logger                 *slog.Logger
+	Clock                  clock.WithTicker
+	Metrics                *Metrics
+	// Workers is the number of reconcile and of decision workers (default 4).
+	Workers int
+}
+
+// Controller is the ScaledObject controller and activator. Create it with
+// New, start it with Start.
+type Controller struct {
+	opts     Options
+	log      *slog.Logger
+	clock    clock.WithTicker
+	kube     kubernetes.Interface
+	keda     *rest.RESTClient
+	scales   scale.ScalesGetter
+	mapper   *restmapper.DeferredDiscoveryRESTMapper
+	recorder record.EventRecorder
+	events   record.EventBroadcaster
+
+	soInformer, taInformer, ctaInformer cache.SharedIndexInformer
+
+	reconcileQ workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	decideQ    workqueue.TypedRateLimitingInterface[types.NamespacedName]
+
+	synced atomic.Bool
+
+	mu      sync.RWMutex
+	targets map[types.NamespacedName]*target
+}
+
+// New returns a controller; nothing runs until Start.
+func New(opts Options) (*Controller, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	scheme := Scheme()
+	kube, err := kubernetes.NewForConfig(opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("scaler: %w", err)
+	}
+	keda, err := newKedaClient(opts.Config, scheme)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("scaler: %w", err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
+	scales, err := scale.NewForConfig(opts.Config, mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(disc))
+	if err != nil {
+		return nil, fmt.Errorf("scaler: %w", err)
+	}
+	events := record.NewBroadcaster()
+	c := &Controller{
+		opts:     opts,
+		log:      opts.Logger.With("component", "scaler"),
+		clock:    opts.Clock,
+		kube:     kube,
+		keda:     keda,
+		scales:   scales,
+		mapper:   mapper,
+		events:   events,
+		recorder: events.NewRecorder(scheme, corev1.EventSource{Component: "pushscale"}),
+		reconcileQ: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
+			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "reconcile"}),
+		decideQ: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](10*time.Millisecond, 30*time.Second),
+			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "decide", Clock: opts.Clock}),
+		targets: make(map[types.NamespacedName]*target),
+	}
+	c.soInformer = cache.NewSharedIndexInformer(
+		cache.NewListWatchFromClient(keda, "scaledobjects", opts.WatchNamespace, fields.Everything()),
+		&kedav1.ScaledObject{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	c.taInformer = cache.NewSharedIndexInformer(
+		cache.NewListWatchFromClient(keda, "triggerauthentications", opts.WatchNamespace, fields.Everything()),
+		&kedav1.TriggerAuthentication{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	c.ctaInformer = cache.NewSharedIndexInformer(
+		cache.NewListWatchFromClient(keda, "clustertriggerauthentications", "", fields.Everything()),
+		&kedav1.ClusterTriggerAuthentication{}, 0, cache.Indexers{})
+	if err := c.addHandlers(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Notify marks the owner's target for a new decision. It is the store's
+// notify function: it never blocks and never drops (the queue coalesces).
+func (c *Controller) Notify(o store.Owner) {
+	if o.Kind == store.ScaledObject {
+		c.decideQ.Add(o.NamespacedName())
+	}
+}
+
+func (c *Controller) addHandlers() error {
+	enqueue := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			ns, name, _ := cache.SplitMetaNamespaceKey(key)
+			c.reconcileQ.Add(types.NamespacedName{Namespace: ns, Name: name})
+		}
+	}
+	_, err := c.soInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: enqueue,
+		UpdateFunc: func(oldObj, newObj any) {
+			o, n := oldObj.(*kedav1.ScaledObject), newObj.(*kedav1.ScaledObject)
+			// Our own status writes change neither generation nor metadata.
+			if o.Generation != n.Generation || !mapsEqual(o.Annotations, n.Annotations) ||
+				!mapsEqual(o.Labels, n.Labels) || n.DeletionTimestamp != nil {
+				enqueue(newObj)
+			}
+		},
+		DeleteFunc: enqueue,
+	})
+	if err != nil {
+		return fmt.Errorf("scaler: %w", err)
+	}
+	// A change of a TriggerAuthentication reconciles every ScaledObject of
+	// its namespace (a ClusterTriggerAuthentication: every one); the
+	// reconcile sees no change where the resolved parameters are the same.
+	authChanged := func(obj any) {
+		ns := ""
+		if ta, ok := obj.(*kedav1.TriggerAuthentication); ok {
+			ns = ta.Namespace
+		} else if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			if ta, ok := d.Obj.(*kedav1.TriggerAuthentication); ok {
+				ns = ta.Namespace
+			}
+		}
+		var objs []any
+		if ns != "" {
+			objs, _ = c.soInformer.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
+		} else {
+			objs = c.soInformer.GetIndexer().List()
+		}
+		for _, o := range objs {
+			enqueue(o)
+		}
+	}
+	h := cache.ResourceEventHandlerFuncs{AddFunc: authChanged, UpdateFunc: func(_, n any) { authChanged(n) }, DeleteFunc: authChanged}
+	if _, err := c.taInformer.AddEventHandler(h); err != nil {
+		return fmt.Errorf("scaler: %w", err)
+	}
+	if _, err := c.ctaInformer.AddEventHandler(h); err != nil {
+		return fmt.Errorf("scaler: %w", err)
+	}
+	return nil
+}
+
+// Start runs the informers and workers until ctx is done.
+func (c *Controller) Start(ctx context.Context) error {
+	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
+	defer c.events.Shutdown()
+
+	var wg sync.WaitGroup
+	for _, inf := range []cache.SharedIndexInformer{c.soInformer, c.taInformer, c.ctaInformer} {
+		wg.Add(1)
+		go func() { defer wg.Done(); inf.RunWithContext(ctx) }()
+	}
+	defer wg.Wait()
+	defer c.reconcileQ.ShutDown()
+	defer c.decideQ.ShutDown()
+
+	if !cache.WaitForCacheSync(ctx.Done(), c.soInformer.HasSynced, c.taInformer.HasSynced, c.ctaInformer.HasSynced) {
+		return nil
+	}
+	// Reconcile everything once before declaring the informers synced, so
+	// Ready waits for the first values of every trigger.
+	for range c.opts.Workers {
+		wg.Add(2)
+		go func() { defer wg.Done(); c.run(ctx, c.reconcileQ, c.reconcile) }()
+		go func() { defer wg.Done(); c.run(ctx, c.decideQ, c.decide) }()
+	}
+	c.waitInitialReconciles(ctx)
+	c.synced.Store(true)
+	c.log.Info("ScaledObject informers synced", "scaledObjects", len(c.soInformer.GetIndexer().ListKeys()))
+	<-ctx.Done()
+	return nil
+}
+
+// waitInitialReconciles waits until every ScaledObject present at sync has
+// a target.
+func (c *Controller) waitInitialReconciles(ctx context.Context) {
+	keys := c.soInformer.GetIndexer().ListKeys()
+	for {
+		missing := 0
+		c.mu.RLock()
+		for _, k := range keys {
+			ns, name, _ := cache.SplitMetaNamespaceKey(k)
+			if _, ok := c.targets[types.NamespacedName{Namespace: ns, Name: name}]; !ok {
+				missing++
+			}
+		}
+		c.mu.RUnlock()
+		if missing == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Controller) run(ctx context.Context, q workqueue.TypedRateLimitingInterface[types.NamespacedName], fn func(context.Context, types.NamespacedName) error) {
+	for {
+		key, shutdown := q.Get()
+		if shutdown {
+			return
+		}
+		err := fn(ctx, key)
+		switch {
+		case err == nil:
+			q.Forget(key)
+		case ctx.Err() != nil:
+		default:
+			c.log.Warn("retrying", "namespace", key.Namespace, "scaledObject", key.Name, "err", err)
+			c.opts.Metrics.ReconcileError.WithLabelValues("ScaledObject").Inc()
+			q.AddRateLimited(key)
+		}
+		q.Done(key)
+	}
+}
+
+// Ready reports whether the informers have synced and every watched
+// trigger has a value (or a failed read): until then the gateway's
+// /readyz fails.
+func (c *Controller) Ready() bool {
+	if !c.synced.Load() {
+		return false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, t := range c.targets {
+		for _, w := range t.triggers {
+			if e, ok := c.opts.Store.Get(store.Key{Owner: t.owner, Trigger: w.index}); !ok || !e.Known && e.Failures == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var errNoTarget = errors.New("no such ScaledObject")
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,288 @@
+package scaler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/sources"
+)
+
+// ReasonUnsupportedTrigger is the Ready reason for a ScaledObject with a
+// trigger type pushscale does not implement yet.
+const ReasonUnsupportedTrigger = "UnsupportedTrigger"
+
+// watched is one trigger handed to the sources.
+type watched struct {
+	index      int
+	typ        string
+	name       string
+	spec       sources.Spec
+	metricType autoscalingv2.MetricTargetType
+	trigger    sources.Trigger
+}
+
+// target is the controller's state of one ScaledObject. Fields are guarded
+// by Controller.mu; a target is only mutated by the worker that holds its
+// key (the workqueues hand a key to one worker at a time).
+type target struct {
+	owner store.Owner
+	so    *kedav1.ScaledObject
+	gvkr  kedav1.GroupVersionKindResource
+	// valid is false when the object cannot be scaled; triggers is then empty.
+	valid       bool
+	triggers    []watched
+	fingerprint string
+	// ready is the Ready condition the reconcile computed.
+	ready kedav1.Condition
+
+	lastActive   time.Time
+	wasActive    bool
+	decided      bool // at least one decision made
+	replicas     int32
+	replicasAt   time.Time
+	written      *kedav1.ScaledObjectStatus // last status written
+	lastActiveAt time.Time                  // when lastActiveTime was last written
+}
+
+func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) error {
+	obj, exists, err := c.soInformer.GetIndexer().GetByKey(key.String())
+	if err != nil {
+		return err
+	}
+	if !exists {
+		c.teardown(key)
+		return nil
+	}
+	so := obj.(*kedav1.ScaledObject).DeepCopy()
+	if so.DeletionTimestamp != nil {
+		c.teardown(key)
+		return nil
+	}
+	owner := store.Owner{Kind: store.ScaledObject, Namespace: so.Namespace, Name: so.Name, UID: so.UID}
+
+	c.mu.Lock()
+	t := c.targets[key]
+	if t != nil && t.owner.UID != so.UID { // deleted and recreated
+		c.mu.Unlock()
+		c.teardown(key)
+		c.mu.Lock()
+		t = nil
+	}
+	if t == nil {
+		t = &target{owner: owner}
+		if so.Status.LastActiveTime != nil { // cooldown resumes from status
+			t.lastActive = so.Status.LastActiveTime.Time
+		}
+		c.targets[key] = t
+		c.opts.Metrics.ScaledObjects.Set(float64(len(c.targets)))
+	}
+	t.so = so
+	c.mu.Unlock()
+
+	ready, ws, gvkr, err := c.check(ctx, so, owner)
+	if err != nil {
+		return err
+	}
+	if ready.Status == metav1.ConditionFalse && ready.Reason == kedav1.ReasonScaledObjectCheckFailed {
+		c.setTriggers(t, nil, "")
+		c.mu.Lock()
+		t.valid, t.ready = false, ready
+		c.mu.Unlock()
+		c.decideQ.Add(key)
+		return nil
+	}
+	fp := fingerprint(so, ws)
+	if fp != t.fingerprint {
+		if err := c.setTriggers(t, ws, fp); err != nil {
+			c.mu.Lock()
+			t.valid = false
+			t.ready = kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse, Reason: kedav1.ReasonScaledObjectCheckFailed, Message: err.Error()}
+			c.mu.Unlock()
+			c.decideQ.Add(key)
+			return nil
+		}
+	}
+	var metrics []hpaMetric
+	for _, w := range ws {
+		metrics = append(metrics, hpaMetric{name: w.spec.MetricName, target: w.spec.Target, typ: w.metricType})
+	}
+	if len(metrics) > 0 {
+		if err := ensureHPA(ctx, c.kube, buildHPA(so, gvkr, metrics)); err != nil {
+			c.mu.Lock()
+			t.ready = kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse, Reason: kedav1.ReasonScaledObjectCheckFailed, Message: err.Error()}
+			c.mu.Unlock()
+			c.decideQ.Add(key)
+			return err
+		}
+	}
+	c.mu.Lock()
+	t.valid, t.ready, t.gvkr = true, ready, gvkr
+	c.mu.Unlock()
+	c.decideQ.Add(key)
+	return nil
+}
+
+// check validates so and parses its triggers. A ScaledObjectCheckFailed
+// condition means nothing can be scaled; an UnsupportedTrigger one that
+// the supported triggers work. The error is for retryable failures only.
+func (c *Controller) check(ctx context.Context, so *kedav1.ScaledObject, owner store.Owner) (kedav1.Condition, []watched, kedav1.GroupVersionKindResource, error) {
+	failed := func(msg string) (kedav1.Condition, []watched, kedav1.GroupVersionKindResource, error) {
+		return kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse,
+			Reason: kedav1.ReasonScaledObjectCheckFailed, Message: msg}, nil, kedav1.GroupVersionKindResource{}, nil
+	}
+	if err := so.Validate(); err != nil {
+		return failed(err.Error())
+	}
+	gvkr, err := c.resolveTarget(so)
+	if err != nil {
+		return failed(err.Error())
+	}
+	var ws []watched
+	var problems, unsupported []string
+	for i, tr := range so.Spec.Triggers {
+		auth, err := c.resolveAuth(ctx, so.Namespace, tr.AuthenticationRef)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
+			continue
+		}
+		st := sources.Trigger{
+			Key: store.Key{Owner: owner, Trigger: i}, Type: tr.Type, Name: tr.Name,
+			Metadata: tr.Metadata, AuthParams: auth, PollingInterval: so.Spec.PollingIntervalOrDefault(),
+		}
+		spec, err := c.opts.Sources.Parse(st)
+		if errors.Is(err, sources.ErrUnsupported) {
+			unsupported = append(unsupported, tr.Type)
+			continue
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
+			continue
+		}
+		ws = append(ws, watched{index: i, typ: tr.Type, name: tr.Name, spec: spec, metricType: tr.MetricTypeOrDefault(), trigger: st})
+	}
+	if len(problems) > 0 {
+		return failed(strings.Join(problems, "; "))
+	}
+	if len(unsupported) > 0 {
+		return kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonUnsupportedTrigger,
+			Message: fmt.Sprintf("trigger type(s) not supported by pushscale: %s; the other triggers work", strings.Join(unsupported, ", "))}, ws, gvkr, nil
+	}
+	return kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionTrue, Reason: kedav1.ReasonScaledObjectReady,
+		Message: "ScaledObject is defined correctly and is ready for scaling"}, ws, gvkr, nil
+}
+
+// resolveTarget maps scaleTargetRef to a resource with a /scale subresource.
+func (c *Controller) resolveTarget(so *kedav1.ScaledObject) (kedav1.GroupVersionKindResource, error) {
+	ref := so.Spec.ScaleTargetRef
+	gv, err := schema.ParseGroupVersion(ref.APIVersionOrDefault())
+	if err != nil {
+		return kedav1.GroupVersionKindResource{}, fmt.Errorf("spec.scaleTargetRef.apiVersion %q: %v", ref.APIVersion, err)
+	}
+	gk := schema.GroupKind{Group: gv.Group, Kind: ref.KindOrDefault()}
+	m, err := c.mapper.RESTMapping(gk, gv.Version)
+	if err != nil {
+		c.mapper.Reset()
+		if m, err = c.mapper.RESTMapping(gk, gv.Version); err != nil {
+			return kedav1.GroupVersionKindResource{}, fmt.Errorf("spec.scaleTargetRef: kind %s in %s is not served by the cluster", gk.Kind, gv)
+		}
+	}
+	return kedav1.GroupVersionKindResource{Group: gv.Group, Version: gv.Version, Kind: gk.Kind, Resource: m.Resource.Resource}, nil
+}
+
+// setTriggers replaces t's watched triggers: unwatches the old ones,
+// watches ws. On a Watch error every trigger is unwatched again.
+func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
+	c.mu.Lock()
+	old := t.triggers
+	t.triggers, t.fingerprint = nil, ""
+	c.mu.Unlock()
+	keep := map[int]bool{}
+	for _, w := range ws {
+		keep[w.index] = true
+	}
+	for _, w := range old {
+		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: t.owner, Trigger: w.index})
+		if !keep[w.index] {
+			c.opts.Store.Remove(store.Key{Owner: t.owner, Trigger: w.index})
+		}
+	}
+	for i, w := range ws {
+		if err := c.opts.Sources.Watch(w.trigger); err != nil {
+			for _, u := range ws[:i] {
+				c.opts.Sources.Unwatch(u.typ, u.trigger.Key)
+			}
+			return fmt.Errorf("trigger %d (%s): %w", w.index, w.typ, err)
+		}
+	}
+	c.mu.Lock()
+	t.triggers, t.fingerprint = ws, fp
+	c.mu.Unlock()
+	return nil
+}
+
+// teardown forgets the ScaledObject key: its triggers are unwatched and its
+// values dropped. Its HPA is deleted by the garbage collector with it.
+func (c *Controller) teardown(key types.NamespacedName) {
+	c.mu.Lock()
+	t := c.targets[key]
+	delete(c.targets, key)
+	c.opts.Metrics.ScaledObjects.Set(float64(len(c.targets)))
+	c.mu.Unlock()
+	if t == nil {
+		return
+	}
+	for _, w := range t.triggers {
+		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: t.owner, Trigger: w.index})
+	}
+	c.opts.Store.Forget(t.owner)
+	labels := map[string]string{"namespace": key.Namespace, "scaledObject": key.Name}
+	c.opts.Metrics.MetricValue.DeletePartialMatch(labels)
+	c.opts.Metrics.KedaValue.DeletePartialMatch(labels)
+	c.opts.Metrics.KedaActive.DeletePartialMatch(labels)
+	c.opts.Metrics.KedaErrors.DeletePartialMatch(labels)
+	c.opts.Metrics.ScaleActions.DeletePartialMatch(labels)
+}
+
+// fingerprint identifies what the sources were given, so an unchanged
+// object is not re-watched. Auth parameters enter only as a hash.
+func fingerprint(so *kedav1.ScaledObject, ws []watched) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%d|", so.UID, so.Spec.PollingIntervalOrDefault())
+	for _, w := range ws {
+		keys := make([]string, 0, len(w.trigger.AuthParams))
+		for k := range w.trigger.AuthParams {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		md, _ := json.Marshal(w.trigger.Metadata)
+		fmt.Fprintf(h, "%d|%s|%s|%s|", w.index, w.typ, w.name, md)
+		for _, k := range keys {
+			fmt.Fprintf(h, "%s=%s|", k, w.trigger.AuthParams[k])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// event records a Kubernetes Event on so.
+func (c *Controller) event(so *kedav1.ScaledObject, warning bool, reason, format string, args ...any) {
+	typ := corev1.EventTypeNormal
+	if warning {
+		typ = corev1.EventTypeWarning
+	}
+	c.recorder.Eventf(so, typ, reason, format, args...)
+}
