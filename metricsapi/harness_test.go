@@ -42,7 +42,11 @@ func startServer(t *testing.T, opts Options, values Values) running {
 			return errors.New("Start did not return 30s after cancel")
 		}
 	})
-	t.Cleanup(func() { _ = stop() })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Start() = %v", err)
+		}
+	})
 	for deadline := time.Now().Add(10 * time.Second); srv.Addr() == ""; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("Start did not bind its port within 10s")

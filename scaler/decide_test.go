@@ -48,18 +48,26 @@ func TestDecide(t *testing.T) {
 				in.Triggers = []Trigger{known(1)}
 			}), scale: ptr(2), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
 		{name: "inactive within cooldown waits and rechecks at its end",
-			in: base(func(in *Input) { in.Current = 2; in.LastActive = t0.Add(-100 * time.Second) }),
+			in:         base(func(in *Input) { in.Current = 2; in.LastActive = t0.Add(-100 * time.Second) }),
 			lastActive: t0.Add(-100 * time.Second), activeWhy: kedav1.ReasonScalerCooldown, recheck: 200 * time.Second},
 		{name: "inactive after cooldown scales to zero",
-			in: base(func(in *Input) { in.Current = 2; in.LastActive = t0.Add(-300 * time.Second) }),
+			in:    base(func(in *Input) { in.Current = 2; in.LastActive = t0.Add(-300 * time.Second) }),
 			scale: ptr(0), lastActive: t0.Add(-300 * time.Second), activeWhy: kedav1.ReasonScalerNotActive},
 		{name: "never active and no initial cooldown scales to zero at once",
 			in: base(func(in *Input) { in.Current = 1 }), scale: ptr(0), activeWhy: kedav1.ReasonScalerNotActive},
 		{name: "initial cooldown counts from creation",
-			in: base(func(in *Input) { in.Current = 1; in.Created = t0.Add(-10 * time.Second); in.InitialCooldown = time.Minute }),
+			in: base(func(in *Input) {
+				in.Current = 1
+				in.Created = t0.Add(-10 * time.Second)
+				in.InitialCooldown = time.Minute
+			}),
 			activeWhy: kedav1.ReasonScalerCooldown, recheck: 50 * time.Second},
 		{name: "failing trigger never scales to zero",
-			in: base(func(in *Input) { in.Current = 2; in.LastActive = t0.Add(-time.Hour); in.Triggers = []Trigger{{Failing: true}} }),
+			in: base(func(in *Input) {
+				in.Current = 2
+				in.LastActive = t0.Add(-time.Hour)
+				in.Triggers = []Trigger{{Failing: true}}
+			}),
 			lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive, readyWhy: kedav1.ReasonTriggerError},
 		{name: "failing trigger with fallback leaves it to the HPA",
 			in: base(func(in *Input) {
@@ -69,7 +77,7 @@ func TestDecide(t *testing.T) {
 				in.Triggers = []Trigger{{Failing: true}}
 			}), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
 		{name: "unknown value is not zero",
-			in: base(func(in *Input) { in.Current = 2; in.LastActive = t0.Add(-time.Hour); in.Triggers = []Trigger{{}} }),
+			in:         base(func(in *Input) { in.Current = 2; in.LastActive = t0.Add(-time.Hour); in.Triggers = []Trigger{{}} }),
 			lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonUnknownState},
 		{name: "idle replica count after cooldown",
 			in: base(func(in *Input) {
@@ -77,7 +85,7 @@ func TestDecide(t *testing.T) {
 				in.LastActive = t0.Add(-time.Hour)
 			}), scale: ptr(1), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
 		{name: "min above zero keeps replicas",
-			in: base(func(in *Input) { in.MinReplicas, in.Current = 2, 2; in.LastActive = t0.Add(-time.Hour) }),
+			in:         base(func(in *Input) { in.MinReplicas, in.Current = 2, 2; in.LastActive = t0.Add(-time.Hour) }),
 			lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
 		{name: "below min without idle goes to min",
 			in: base(func(in *Input) { in.MinReplicas, in.Current = 2, 0 }), scale: ptr(2), activeWhy: kedav1.ReasonScalerNotActive},
