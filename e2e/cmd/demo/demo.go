@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/pushscale/pushscale/e2e/controlplane"
+)
+
+const scaledObject = `apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: worker
+  namespace: demo
+spec:
+  scaleTargetRef:
+    name: worker
+  minReplicaCount: 0
+  maxReplicaCount: 10
+  cooldownPeriod: 15
+  triggers:
+  - type: webhook
+    metadata:
+      stream: jobs
+      targetValue: "5"
+`
+
+type demo struct {
+	cp       *controlplane.ControlPlane
+	kube     kubernetes.Interface
+	say      func(string, ...any)
+	changes  chan int32
+	lastPost time.Time
+}
+
+func newDemo(ctx context.Context, cp *controlplane.ControlPlane, say func(string, ...any)) (*demo, error) {
+	kube, err := kubernetes.NewForConfig(cp.RESTConfig())
+	if err != nil {
+		return nil, err
+	}
+	return &demo{cp: cp, kube: kube, say: say, changes: make(chan int32, 64)}, nil
+}
+
+// apply creates the namespace, the Deployment at 0 and the ScaledObject.
+func (d *demo) apply(ctx context.Context) error {
+	if _, err := d.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := d.kube.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", metav1.GetOptions{}); err == nil {
+			break
+		}
+		if time.Since(start) > time.Minute {
+			return fmt.Errorf("namespace %s has no default ServiceAccount after a minute", namespace)
+		}
+	}
+	labels := map[string]string{"app": "worker"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "worker", Namespace: namespace},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](0),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "worker", Image: "registry.invalid/demo/worker:1",
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}},
+			},
+		},
+	}
+	if _, err := d.kube.AppsV1().Deployments(namespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, d.cp.Binaries.Kubectl, "--kubeconfig", d.cp.Kubeconfig, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(scaledObject)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kubectl apply: %v: %s", err, out)
+	}
+	d.say("applied Deployment demo/worker (0 replicas) and ScaledObject demo/worker on webhook stream %q (targetValue 5, cooldownPeriod 15 s)", stream)
+	return nil
+}
+
+// watch prints every change of the Deployment's spec.replicas.
+func (d *demo) watch(ctx context.Context) {
+	var last int32 = -1
+	for ctx.Err() == nil {
+		w, err := d.kube.AppsV1().Deployments(namespace).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", "worker").String()})
+		if err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			dep, ok := ev.Object.(*appsv1.Deployment)
+			if !ok || ev.Type == watch.Deleted || dep.Spec.Replicas == nil || *dep.Spec.Replicas == last {
+				continue
+			}
+			if last >= 0 {
+				d.say("  replicas %d → %d   (%s after the last POST)", last, *dep.Spec.Replicas, time.Since(d.lastPost).Round(time.Millisecond))
+			}
+			last = *dep.Spec.Replicas
+			select {
+			case d.changes <- last:
+			default:
+			}
+		}
+		w.Stop()
+	}
+}
+
+// script posts values and waits for the replica counts they lead to.
+func (d *demo) script(ctx context.Context, webhook string) error {
+	steps := []struct {
+		body, why string
+		want      int32
+		timeout   time.Duration
+	}{
+		{`{"value": 1}`, "one job waiting: pushscale wakes the Deployment from 0 at once", 1, time.Minute},
+		{`{"value": 20}`, "20 jobs / targetValue 5: the HPA scales to 4 from pushscale's external metric", 4, 3 * time.Minute},
+		{`{"value": 0}`, "no jobs: the HPA goes to 1, pushscale to 0 after cooldownPeriod (15 s)", 0, 3 * time.Minute},
+	}
+	for _, s := range steps {
+		d.say("POST %s — %s", s.body, s.why)
+		if err := d.post(ctx, webhook, s.body); err != nil {
+			return err
+		}
+		if err := d.await(ctx, s.want, s.timeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demo) post(ctx context.Context, webhook, body string) error {
+	url := fmt.Sprintf("%s/v1/namespaces/%s/streams/%s", webhook, namespace, stream)
+	for start := time.Now(); ; time.Sleep(200 * time.Millisecond) {
+		d.lastPost = time.Now()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewBufferString(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusAccepted {
+			return nil
+		}
+		// 404 until the gateway has seen the ScaledObject.
+		if resp.StatusCode != http.StatusNotFound || time.Since(start) > time.Minute {
+			return fmt.Errorf("POST %s: %s %s", body, resp.Status, b)
+		}
+	}
+}
+
+func (d *demo) await(ctx context.Context, want int32, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	for {
+		dep, err := d.kube.AppsV1().Deployments(namespace).Get(ctx, "worker", metav1.GetOptions{})
+		if err == nil && dep.Spec.Replicas != nil && *dep.Spec.Replicas == want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("the Deployment did not reach %d replicas within %s", want, timeout)
+		case <-d.changes:
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func runKubectl(ctx context.Context, cp *controlplane.ControlPlane, args ...string) error {
+	cmd := exec.CommandContext(ctx, cp.Binaries.Kubectl, append([]string{"--kubeconfig", cp.Kubeconfig}, args...)...)
+	cmd.Stderr = os.Stderr
+	if out, err := cmd.Output(); err != nil {
+		return fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func waitReady(ctx context.Context, url string, done <-chan error) error {
+	for start := time.Now(); time.Since(start) < 2*time.Minute; {
+		select {
+		case err := <-done:
+			return fmt.Errorf("gateway exited: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("gateway not ready after 2 minutes")
+}
