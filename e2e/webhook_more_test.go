@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+)
+
+// TestWebhookScalesAnyScaleSubresource: the activator writes /scale, so a
+// StatefulSet wakes from 0 like a Deployment.
+func TestWebhookScalesAnyScaleSubresource(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	dep := deployment(ns, "db", 0)
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To[int32](0), Selector: dep.Spec.Selector, Template: dep.Spec.Template,
+		},
+	}
+	if _, err := env.kube.AppsV1().StatefulSets(ns).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, ns, `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: db
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: StatefulSet
+    name: db
+  triggers:
+  - type: webhook
+    metadata:
+      stream: queries
+      targetValue: "10"
+`)
+	postOK(t, ns, "queries", `{"value": 3}`)
+	eventually(t, shortWait, "the StatefulSet to have 1 replica", func() (bool, error) {
+		got, err := env.kube.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return *got.Spec.Replicas == 1, fmt.Errorf("spec.replicas %d", *got.Spec.Replicas)
+	})
+	if so := scaledObject(t, ns, "db"); so.Status.ScaleTargetKind != "apps/v1.StatefulSet" {
+		t.Fatalf("status.scaleTargetKind %q", so.Status.ScaleTargetKind)
+	}
+}
+
+// TestWebhookSharedStreamAuthConflict: two ScaledObjects may share a
+// stream, but must agree on its authentication; the later one that does
+// not is Ready=False, and the first keeps working.
+func TestWebhookSharedStreamAuthConflict(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	for _, name := range []string{"first", "second"} {
+		if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, name, 0), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(t, ns, `
+apiVersion: v1
+kind: Secret
+metadata:
+  name: tokens
+stringData:
+  a: token-a-value
+  b: token-b-value
+---
+apiVersion: keda.sh/v1alpha1
+kind: TriggerAuthentication
+metadata:
+  name: a
+spec:
+  secretTargetRef:
+  - {parameter: token, name: tokens, key: a}
+---
+apiVersion: keda.sh/v1alpha1
+kind: TriggerAuthentication
+metadata:
+  name: b
+spec:
+  secretTargetRef:
+  - {parameter: token, name: tokens, key: b}
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: first
+spec:
+  scaleTargetRef: {name: first}
+  triggers:
+  - type: webhook
+    metadata: {stream: shared, targetValue: "1"}
+    authenticationRef: {name: a}
+`)
+	eventually(t, shortWait, "first to be Ready", func() (bool, error) {
+		c := condition(t, ns, "first", kedav1.ConditionReady)
+		return c.Status == metav1.ConditionTrue, fmt.Errorf("%+v", c)
+	})
+	apply(t, ns, `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: second
+spec:
+  scaleTargetRef: {name: second}
+  triggers:
+  - type: webhook
+    metadata: {stream: shared, targetValue: "1"}
+    authenticationRef: {name: b}
+`)
+	eventually(t, shortWait, "second to be Ready=False for the conflict", func() (bool, error) {
+		c := condition(t, ns, "second", kedav1.ConditionReady)
+		return c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "shared"), fmt.Errorf("%+v", c)
+	})
+	if c := condition(t, ns, "second", kedav1.ConditionReady); strings.Contains(c.Message, "token-") {
+		t.Fatalf("a token leaks into the condition: %q", c.Message)
+	}
+	postOK(t, ns, "shared", `{"value": 1}`, "Authorization", "Bearer token-a-value")
+	waitReplicas(t, ns, "first", 1, shortWait)
+	if got := replicas(t, ns, "second"); got != 0 {
+		t.Fatalf("the conflicting ScaledObject scaled its target to %d", got)
+	}
+
+	// The gateway's own metrics count what happened.
+	resp, err := http.Get(gw.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`pushscale_scale_actions_total{direction="up",namespace="` + ns + `",scaledObject="first"} 1`,
+		`pushscale_events_total{reason="ok",result="accepted",source="webhook"}`,
+		`pushscale_event_to_scale_seconds_count{source="webhook"}`,
+		`keda_scaler_metrics_value{metric="s0-webhook-shared",namespace="` + ns + `",scaledObject="first"`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(body), "token-a-value") {
+		t.Error("a token leaks into /metrics")
+	}
+}
