@@ -14,31 +14,40 @@ import (
 // ClusterTriggerAuthentication ref names, for a trigger in namespace ns.
 // Errors name the object, the Secret or ConfigMap and the key, never a
 // value.
-func (c *Controller) resolveAuth(ctx context.Context, ns string, ref *kedav1.AuthenticationRef) (map[string]string, error) {
+//
+// Parameters are filled in KEDA's order, later sources overwriting earlier
+// ones: env (of the scale target's containers: envs by container name,
+// defaultEnv for entries without containerName), configMapTargetRef,
+// secretTargetRef.
+func (c *Controller) resolveAuth(ctx context.Context, ns string, ref *kedav1.AuthenticationRef, envs map[string]map[string]string, defaultEnv map[string]string) (map[string]string, error) {
 	if ref == nil {
 		return nil, nil
 	}
-	var spec *kedav1.TriggerAuthenticationSpec
-	objNS := ns
 	kind := ref.AuthenticationKindOrDefault()
-	switch kind {
-	case kedav1.KindTriggerAuthentication:
-		obj, ok, err := c.taInformer.GetIndexer().GetByKey(ns + "/" + ref.Name)
-		if err != nil || !ok {
-			return nil, fmt.Errorf("TriggerAuthentication %s/%s not found", ns, ref.Name)
-		}
-		spec = &obj.(*kedav1.TriggerAuthentication).Spec
-	case kedav1.KindClusterTriggerAuthentication:
-		obj, ok, err := c.ctaInformer.GetIndexer().GetByKey(ref.Name)
-		if err != nil || !ok {
-			return nil, fmt.Errorf("ClusterTriggerAuthentication %s not found", ref.Name)
-		}
-		spec = &obj.(*kedav1.ClusterTriggerAuthentication).Spec
-		objNS = c.opts.ClusterObjectNamespace
-	default:
+	if kind != kedav1.KindTriggerAuthentication && kind != kedav1.KindClusterTriggerAuthentication {
 		return nil, fmt.Errorf("authenticationRef.kind %q: must be TriggerAuthentication or ClusterTriggerAuthentication", ref.Kind)
 	}
+	spec := c.authSpec(ns, ref)
+	if spec == nil {
+		if kind == kedav1.KindClusterTriggerAuthentication {
+			return nil, fmt.Errorf("ClusterTriggerAuthentication %s not found", ref.Name)
+		}
+		return nil, fmt.Errorf("TriggerAuthentication %s/%s not found", ns, ref.Name)
+	}
+	objNS := ns
+	if kind == kedav1.KindClusterTriggerAuthentication {
+		objNS = c.opts.ClusterObjectNamespace
+	}
 	params := map[string]string{}
+	for _, e := range spec.Env {
+		env := defaultEnv
+		if e.ContainerName != "" {
+			env = envs[e.ContainerName]
+		}
+		if v, ok := env[e.Name]; ok {
+			params[e.Parameter] = v
+		}
+	}
 	for _, r := range spec.ConfigMapTargetRef {
 		cm, err := c.kube.CoreV1().ConfigMaps(objNS).Get(ctx, r.Name, metav1.GetOptions{})
 		if err != nil {
@@ -62,6 +71,25 @@ func (c *Controller) resolveAuth(ctx context.Context, ns string, ref *kedav1.Aut
 		params[r.Parameter] = string(v)
 	}
 	return params, nil
+}
+
+// authSpec returns the spec of the TriggerAuthentication or
+// ClusterTriggerAuthentication ref names, or nil.
+func (c *Controller) authSpec(ns string, ref *kedav1.AuthenticationRef) *kedav1.TriggerAuthenticationSpec {
+	if ref == nil {
+		return nil
+	}
+	switch ref.AuthenticationKindOrDefault() {
+	case kedav1.KindTriggerAuthentication:
+		if obj, ok, err := c.taInformer.GetIndexer().GetByKey(ns + "/" + ref.Name); err == nil && ok {
+			return &obj.(*kedav1.TriggerAuthentication).Spec
+		}
+	case kedav1.KindClusterTriggerAuthentication:
+		if obj, ok, err := c.ctaInformer.GetIndexer().GetByKey(ref.Name); err == nil && ok {
+			return &obj.(*kedav1.ClusterTriggerAuthentication).Spec
+		}
+	}
+	return nil
 }
 
 // notFoundOnly keeps API errors short and free of object contents.

@@ -57,6 +57,7 @@ type Controller struct {
 	log      *slog.Logger
 	clock    clock.WithTicker
 	kube     kubernetes.Interface
+	dyn      dynamic.Interface
 	keda     *rest.RESTClient
 	scales   scale.ScalesGetter
 	mapper   *restmapper.DeferredDiscoveryRESTMapper
@@ -106,12 +107,17 @@ func New(opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scaler: %w", err)
 	}
+	dyn, err := dynamic.NewForConfig(opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("scaler: %w", err)
+	}
 	events := record.NewBroadcaster()
 	c := &Controller{
 		opts:     opts,
 		log:      opts.Logger.With("component", "scaler"),
 		clock:    opts.Clock,
 		kube:     kube,
+		dyn:      dyn,
 		keda:     keda,
 		scales:   scales,
 		mapper:   mapper,

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -152,17 +151,28 @@ func (c *Controller) check(ctx context.Context, so *kedav1.ScaledObject, owner s
 	if err != nil {
 		return failed(err.Error())
 	}
+	var envs map[string]map[string]string
+	var defaultEnv map[string]string
+	if c.needsEnv(so) {
+		var order []string
+		if envs, order, err = c.targetEnv(ctx, so, gvkr); err != nil {
+			return failed(err.Error())
+		}
+		if defaultEnv, err = pickContainer(envs, order, so.Spec.ScaleTargetRef.EnvSourceContainerName); err != nil {
+			return failed(err.Error())
+		}
+	}
 	var ws []watched
 	var problems, unsupported []string
 	for i, tr := range so.Spec.Triggers {
-		auth, err := c.resolveAuth(ctx, so.Namespace, tr.AuthenticationRef)
+		auth, err := c.resolveAuth(ctx, so.Namespace, tr.AuthenticationRef, envs, defaultEnv)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
 			continue
 		}
 		st := sources.Trigger{
 			Key: store.Key{Owner: owner, Trigger: i}, Type: tr.Type, Name: tr.Name,
-			Metadata: tr.Metadata, AuthParams: auth, PollingInterval: so.Spec.PollingIntervalOrDefault(),
+			Metadata: tr.Metadata, AuthParams: auth, ResolvedEnv: defaultEnv, PollingInterval: so.Spec.PollingIntervalOrDefault(),
 		}
 		spec, err := c.opts.Sources.Parse(st)
 		if errors.Is(err, sources.ErrUnsupported) {
@@ -264,15 +274,12 @@ func fingerprint(so *kedav1.ScaledObject, ws []watched) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%d|", so.UID, so.Spec.PollingIntervalOrDefault())
 	for _, w := range ws {
-		keys := make([]string, 0, len(w.trigger.AuthParams))
-		for k := range w.trigger.AuthParams {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		md, _ := json.Marshal(w.trigger.Metadata)
-		fmt.Fprintf(h, "%d|%s|%s|%s|", w.index, w.typ, w.name, md)
-		for _, k := range keys {
-			fmt.Fprintf(h, "%s=%s|", k, w.trigger.AuthParams[k])
+		fmt.Fprintf(h, "%d|%s|%s|", w.index, w.typ, w.name)
+		for _, m := range []map[string]string{w.trigger.Metadata, w.trigger.AuthParams, w.trigger.ResolvedEnv} {
+			// encoding/json writes map keys sorted.
+			b, _ := json.Marshal(m)
+			h.Write(b)
+			h.Write([]byte{'|'})
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
