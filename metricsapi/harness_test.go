@@ -20,8 +20,8 @@ type running struct {
 	stop func() error // cancels Start and returns its error
 }
 
-// startServer starts a Server for opts on 127.0.0.1:0 and waits until its
-// port is bound. The server is stopped at the end of the test if the test
+// startServer starts a Server for opts on 127.0.0.1:0 and waits until it
+// serves. The server is stopped at the end of the test if the test
 // has not stopped it.
 func startServer(t *testing.T, opts Options, values Values) running {
 	t.Helper()
@@ -49,7 +49,7 @@ func startServer(t *testing.T, opts Options, values Values) running {
 	})
 	for deadline := time.Now().Add(10 * time.Second); srv.Addr() == ""; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("Start did not bind its port within 10s")
+			t.Fatal("Start did not serve within 10s")
 		}
 	}
 	return running{srv: srv, stop: stop}
@@ -108,26 +108,28 @@ func waitFor(t *testing.T, cond func() bool) {
 var libraryGoroutines = []string{"k8s.io/apiserver/pkg/server/healthz.(*log).Check"}
 
 // goroutines returns the stacks of the running goroutines less
-// libraryGoroutines.
-func goroutines() []string {
+// libraryGoroutines and those with any of also on their stack.
+func goroutines(also ...string) []string {
+	ignored := append(slices.Clone(libraryGoroutines), also...)
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	var stacks []string
 	for _, stack := range strings.Split(string(buf), "\n\n") {
-		if !slices.ContainsFunc(libraryGoroutines, func(fn string) bool { return strings.Contains(stack, fn) }) {
+		if !slices.ContainsFunc(ignored, func(fn string) bool { return strings.Contains(stack, fn) }) {
 			stacks = append(stacks, stack)
 		}
 	}
 	return stacks
 }
 
-// checkGoroutines waits up to 5s for the number of goroutines to fall back
-// to before (a len(goroutines()) taken before the server started) and
-// reports those left over.
-func checkGoroutines(t *testing.T, before int) {
+// checkGoroutines waits up to 5s for the number of goroutines, less those
+// with any of also on their stack, to fall back to before (a
+// len(goroutines()) taken before the server started) and reports those left
+// over.
+func checkGoroutines(t *testing.T, before int, also ...string) {
 	t.Helper()
-	stacks := goroutines()
-	for deadline := time.Now().Add(5 * time.Second); len(stacks) > before && time.Now().Before(deadline); stacks = goroutines() {
+	stacks := goroutines(also...)
+	for deadline := time.Now().Add(5 * time.Second); len(stacks) > before && time.Now().Before(deadline); stacks = goroutines(also...) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if len(stacks) > before {

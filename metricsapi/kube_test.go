@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -60,7 +61,8 @@ func newFakeKube(t *testing.T) *fakeKube {
 	_, _, clusterCA := newCA(t, "kubernetes")
 	frontProxyCA, frontProxyKey, frontProxyCAPEM := newCA(t, "front-proxy-ca")
 	k := &fakeKube{frontProxy: newLeafCert(t, frontProxyCA, frontProxyKey, frontProxyName)}
-	srv := httptest.NewServer(k.handler(clusterCA, frontProxyCAPEM))
+	// TLS, as client-go sends a kubeconfig's credentials over TLS only.
+	srv := httptest.NewTLSServer(k.handler(clusterCA, frontProxyCAPEM))
 	k.close = srv.Close
 	t.Cleanup(srv.Close)
 
@@ -71,6 +73,7 @@ clusters:
 - name: fake
   cluster:
     server: %s
+    certificate-authority-data: %s
 users:
 - name: admin
   user:
@@ -81,7 +84,7 @@ contexts:
     cluster: fake
     user: admin
 current-context: fake
-`, srv.URL, adminToken)
+`, srv.URL, base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})), adminToken)
 	if err := os.WriteFile(k.kubeconfig, []byte(kubeconfig), 0o600); err != nil {
 		t.Fatal(err)
 	}

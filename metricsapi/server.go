@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+
+	genericapiserver "k8s.io/apiserver/pkg/server"
 )
 
 // Server serves external.metrics.k8s.io/v1beta1 from a Values. Create it
@@ -19,7 +21,7 @@ type Server struct {
 	started atomic.Bool
 
 	mu   sync.Mutex
-	addr string // bound address, set by Start
+	addr string // served address, set by Start
 }
 
 // New returns a Server for opts answering from values. It does no I/O: the
@@ -39,8 +41,8 @@ func New(opts Options, values Values) (*Server, error) {
 }
 
 // Addr returns the address the server listens on, with the port chosen when
-// Options.Addr had port 0, or "" until Start has bound it. It is safe for
-// concurrent use.
+// Options.Addr had port 0, once Start serves it, and "" before. It is safe
+// for concurrent use.
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -62,10 +64,13 @@ func (s *Server) Addr() string {
 // has synced the extension-apiserver-authentication ConfigMap, a fraction of
 // a second after serving starts; until then they are anonymous and denied.
 //
-// Two things outlive Start by the libraries' design: the klog flusher of
-// healthz.LogHealthz (one goroutine per process, started by the first health
-// check) and client-go's cached transports to the kube-apiserver, whose idle
-// connections close with the transport's idle timeout.
+// Some goroutines outlive Start by the libraries' design: the klog flusher
+// of healthz.LogHealthz (one per process, started by the first health check);
+// client-go's cached transports to the kube-apiserver, whose idle connections
+// close with the transport's idle timeout; and, when building fails after the
+// authentication controllers were created, their idle workqueues (six
+// goroutines), which only their Run would shut down. The process is expected
+// to exit after a failed Start.
 func (s *Server) Start(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("metricsapi: Start called twice")
@@ -74,17 +79,24 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("metricsapi: %w", err)
 	}
-	s.mu.Lock()
-	s.addr = ln.Addr().String()
-	s.mu.Unlock()
-
-	adapter := s.adapter(ln)
-	server, err := adapter.Server()
+	server, err := s.adapter(ln).Server()
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("metricsapi: build server: %w", err)
 	}
-	s.log.Info("serving external metrics API", "addr", ln.Addr().String())
+	// The library runs post-start hooks once it serves the listener.
+	addr := ln.Addr().String()
+	err = server.GenericAPIServer.AddPostStartHook("pushscale-serving", func(genericapiserver.PostStartHookContext) error {
+		s.mu.Lock()
+		s.addr = addr
+		s.mu.Unlock()
+		s.log.Info("serving external metrics API", "addr", addr)
+		return nil
+	})
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("metricsapi: build server: %w", err)
+	}
 	// RunWithContext stops the post-start hooks (informers, certificate and
 	// authentication controllers) and drains requests when ctx is done, and
 	// returns once the HTTP server has shut down.
