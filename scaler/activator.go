@@ -131,6 +131,13 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	c.mu.Unlock()
 
 	c.setActivity(status, d)
+	c.mu.RLock()
+	prev := t.written
+	c.mu.RUnlock()
+	if prev == nil {
+		prev = &so.Status
+	}
+	c.setPushHealth(so, prev, status, triggers, entries)
 	if !d.LastActive.IsZero() && writeLastActive {
 		status.LastActiveTime = &metav1.Time{Time: d.LastActive}
 	}
@@ -186,6 +193,34 @@ func (c *Controller) setActivity(status *kedav1.ScaledObjectStatus, d Decision) 
 	}
 	if c, ok := conds.GetCondition(kedav1.ConditionPaused); !ok || c.Reason == "" {
 		conds.SetCondition(kedav1.ConditionPaused, metav1.ConditionFalse, kedav1.ReasonScaledObjectUnpaused, "pause annotation removed for ScaledObject")
+	}
+}
+
+// setPushHealth sets PushHealthy from the triggers' push paths: True
+// (Subscribed) when every trigger's source is subscribed, else False with
+// the first unhealthy trigger's reason, and records an Event on each
+// transition.
+func (c *Controller) setPushHealth(so *kedav1.ScaledObject, prev, status *kedav1.ScaledObjectStatus, ws []watched, entries map[int]store.Entry) {
+	if len(ws) == 0 {
+		return
+	}
+	status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionTrue, kedav1.ReasonSubscribed, "Every trigger's source pushes changes")
+	for _, w := range ws {
+		p := entries[w.index].Push
+		if p.Reason == "" {
+			status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionUnknown, "Connecting", "Waiting for the triggers' sources to subscribe")
+			break
+		}
+		if !p.Healthy {
+			msg := fmt.Sprintf("trigger %d (%s) is polled every pollingInterval: %s", w.index, w.typ, p.Message)
+			status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionFalse, p.Reason, msg)
+			break
+		}
+	}
+	before, _ := prev.Conditions.GetCondition(kedav1.ConditionPushHealthy)
+	after, _ := status.Conditions.GetCondition(kedav1.ConditionPushHealthy)
+	if after.Status != metav1.ConditionUnknown && (before.Status != after.Status || before.Reason != after.Reason) {
+		c.event(so, after.Status != metav1.ConditionTrue, "PushHealthy"+string(after.Status), "%s: %s", after.Reason, after.Message)
 	}
 }
 
