@@ -50,6 +50,10 @@ func TestWebhookScalesZeroToNAndBack(t *testing.T) {
 		c := condition(t, ns, "worker", kedav1.ConditionReady)
 		return c.Status == metav1.ConditionTrue, fmt.Errorf("Ready: %+v", c)
 	})
+	eventually(t, shortWait, "PushHealthy=True (Subscribed)", func() (bool, error) {
+		c := condition(t, ns, "worker", kedav1.ConditionPushHealthy)
+		return c.Status == metav1.ConditionTrue && c.Reason == kedav1.ReasonSubscribed, fmt.Errorf("PushHealthy: %+v", c)
+	})
 	so := scaledObject(t, ns, "worker")
 	if so.Status.HpaName != "keda-hpa-worker" || len(so.Status.ExternalMetricNames) != 1 || so.Status.ExternalMetricNames[0] != "s0-webhook-jobs" {
 		t.Fatalf("status: hpaName %q externalMetricNames %v", so.Status.HpaName, so.Status.ExternalMetricNames)

@@ -101,12 +101,12 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	api, err := metricsapi.New(metricsapi.Options{
+	api := &metricsAPI{opts: metricsapi.Options{
 		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig,
 		CertFile: opts.MetricsAPICertFile, KeyFile: opts.MetricsAPIKeyFile,
 		Logger: log.With("component", "metricsapi"),
-	}, ctrl)
-	if err != nil {
+	}, values: ctrl, log: log}
+	if _, err := metricsapi.New(api.opts, ctrl); err != nil {
 		return err
 	}
 
@@ -158,7 +158,7 @@ func loadLevels(ctx context.Context, saver *levelSaver, log *slog.Logger) ([]web
 	}
 }
 
-func healthRouter(reg *prometheus.Registry, ctrl *scaler.Controller, api *metricsapi.Server) http.Handler {
+func healthRouter(reg *prometheus.Registry, ctrl *scaler.Controller, api *metricsAPI) http.Handler {
 	r := chi.NewRouter()
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
