@@ -80,7 +80,7 @@ func setUpGateway(ctx context.Context, cp *controlplane.ControlPlane) error {
 	}
 	return controlplane.ServeAggregatedAPI(ctx, cp.RESTConfig(), controlplane.AggregatedAPI{
 		Group: "external.metrics.k8s.io", Version: "v1beta1",
-		Namespace: systemNamespace, Service: "pushscale-metrics-api", Port: ports[2],
+		Namespace: systemNamespace, Service: "pushscale-e2e-metrics-api", Port: ports[2],
 	}, 2*time.Minute)
 }
 

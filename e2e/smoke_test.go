@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -66,4 +69,17 @@ func TestControlPlaneIsReal(t *testing.T) {
 		}
 		return got.Status.CurrentReplicas == 2 && len(got.Status.Conditions) > 0, nil
 	})
+}
+
+// TestManifestsApply checks the install manifests against the real
+// apiserver with a server-side dry run (schemas, RBAC rules, APIService).
+func TestManifestsApply(t *testing.T) {
+	out, err := exec.Command(env.cp.Binaries.Kubectl, "--kubeconfig", env.cp.Kubeconfig, "apply", "--server-side",
+		"--force-conflicts", "--dry-run=server", "-k", filepath.Join(repoRoot(), "manifests")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl apply --dry-run=server -k manifests: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "deployment.apps/pushscale") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
 }
