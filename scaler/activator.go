@@ -138,6 +138,14 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		prev = &so.Status
 	}
 	c.setPushHealth(so, prev, status, triggers, entries)
+	before, _ := prev.Conditions.GetCondition(kedav1.ConditionFallback)
+	if nowFallback := setHealth(so, status, triggers, entries); nowFallback != (before.Status == metav1.ConditionTrue) {
+		if nowFallback {
+			c.event(so, true, "ScaledObjectFallbackActivated", "Fallback activated: serving %d replica(s)' worth of each failing metric to the HPA", fallbackReplicas(so.Spec.Fallback, replicas))
+		} else if before.Status == metav1.ConditionTrue {
+			c.event(so, false, "ScaledObjectFallbackDeactivated", "Fallback deactivated: every metric reads again")
+		}
+	}
 	if !d.LastActive.IsZero() && writeLastActive {
 		status.LastActiveTime = &metav1.Time{Time: d.LastActive}
 	}
@@ -187,9 +195,6 @@ func (c *Controller) setActivity(status *kedav1.ScaledObjectStatus, d Decision) 
 		conds.SetCondition(kedav1.ConditionReady, metav1.ConditionFalse, d.ReadyReason, "Triggers defined in ScaledObject are not working correctly")
 	case kedav1.ReasonPartialTriggerError:
 		conds.SetCondition(kedav1.ConditionReady, metav1.ConditionUnknown, d.ReadyReason, "Some triggers defined in ScaledObject are not working correctly")
-	}
-	if c, ok := conds.GetCondition(kedav1.ConditionFallback); !ok || c.Status == metav1.ConditionUnknown {
-		conds.SetCondition(kedav1.ConditionFallback, metav1.ConditionFalse, kedav1.ReasonNoFallbackFound, "No fallbacks are active on this scaled object")
 	}
 	if c, ok := conds.GetCondition(kedav1.ConditionPaused); !ok || c.Reason == "" {
 		conds.SetCondition(kedav1.ConditionPaused, metav1.ConditionFalse, kedav1.ReasonScaledObjectUnpaused, "pause annotation removed for ScaledObject")

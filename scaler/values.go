@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/metricsapi"
 )
@@ -16,14 +17,20 @@ var _ metricsapi.Values = (*Controller)(nil)
 // ExternalMetric answers the external metrics API from the store: no
 // broker is asked. The metric name is matched case-insensitively (the HPA
 // lower-cases it) and returned in its original case. A value not known yet
-// or failing is an error, so the HPA keeps its size.
+// or failing is an error, so the HPA keeps its size, until the failures
+// pass fallback.failureThreshold: then the fallback value is served.
 func (c *Controller) ExternalMetric(_ context.Context, namespace, scaledObject, metric string) (string, float64, error) {
 	c.mu.RLock()
 	t := c.targets[types.NamespacedName{Namespace: namespace, Name: scaledObject}]
 	var w *watched
 	var owner store.Owner
+	var fb *kedav1.Fallback
+	var current int32
 	if t != nil {
-		owner = t.owner
+		owner, current = t.owner, t.replicas
+		if t.so != nil {
+			fb = t.so.Spec.Fallback
+		}
 		for i := range t.triggers {
 			if strings.EqualFold(t.triggers[i].spec.MetricName, metric) {
 				w = &t.triggers[i]
@@ -39,6 +46,8 @@ func (c *Controller) ExternalMetric(_ context.Context, namespace, scaledObject, 
 	switch {
 	case !ok || !e.Known && e.Failures == 0:
 		return w.spec.MetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s has no value yet", w.spec.MetricName, namespace, scaledObject)
+	case inFallback(fb, e.Failures):
+		return w.spec.MetricName, fallbackValue(fb, w.spec.Target, current), nil
 	case e.Failures > 0:
 		return w.spec.MetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s: reading it failed %d time(s): %s", w.spec.MetricName, namespace, scaledObject, e.Failures, e.Err)
 	}
