@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +32,26 @@ var gw struct {
 
 const systemNamespace = "pushscale-system"
 
+// gwLogs holds everything the gateway logged during the run.
+var gwLogs syncBuffer
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // repoRoot is the repository's top folder.
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -54,9 +75,11 @@ func setUpGateway(ctx context.Context, cp *controlplane.ControlPlane) error {
 	if err != nil {
 		return err
 	}
-	level := slog.LevelWarn
+	// Every log line, at debug level, goes to gwLogs so tests can check that
+	// no secret is ever logged; PUSHSCALE_E2E_LOG=1 also prints them.
+	var logOut io.Writer = &gwLogs
 	if os.Getenv("PUSHSCALE_E2E_LOG") != "" {
-		level = slog.LevelDebug
+		logOut = io.MultiWriter(&gwLogs, os.Stderr)
 	}
 	gw.opts = gateway.Options{
 		Kubeconfig:             cp.Kubeconfig,
@@ -70,7 +93,7 @@ func setUpGateway(ctx context.Context, cp *controlplane.ControlPlane) error {
 		KubeAPIBurst:           400,
 		RepairInterval:         30 * time.Minute,
 		ClusterObjectNamespace: systemNamespace,
-		Logger:                 slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Logger:                 slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	gw.webhook = "http://" + gw.opts.WebhookAddr
 	gw.metrics = "http://" + gw.opts.MetricsAddr

@@ -292,4 +292,7 @@ spec:
 	if strings.Contains(dump, token) || strings.Contains(dump, secret) {
 		t.Fatal("a secret appears in status or events")
 	}
+	if logs := gwLogs.String(); strings.Contains(logs, token) || strings.Contains(logs, secret) {
+		t.Fatal("a secret appears in the gateway's logs")
+	}
 }
