@@ -35,8 +35,10 @@ cluster:
 demo: deps
 	$(GO) run ./e2e/cmd/demo
 
+# Figures against DESIGN.md's targets (about 2-3 minutes); BENCH_FLAGS=-smoke
+# for a seconds-long check, see `go run ./bench -h` for the rest.
 bench: deps
-	$(GO) run ./bench
+	$(GO) run ./bench $(BENCH_FLAGS)
 
 generate:
 	$(GO) generate ./api/...

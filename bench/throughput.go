@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ThroughputResult is one run of measurement 2: webhook ingest.
+type ThroughputResult struct {
+	Name        string  `json:"name"`
+	Streams     int     `json:"streams"`
+	Auth        bool    `json:"auth"`
+	Connections int     `json:"connections"`
+	WindowS     float64 `json:"window_s"`
+	// Accepted counts the 202 answers completed inside the window.
+	Accepted   int64   `json:"accepted"`
+	EventsPerS float64 `json:"events_per_s"`
+	// NonAccepted counts every answer other than 202, warm-up included, by
+	// status code; TransportErrors the requests with no answer.
+	NonAccepted     map[string]int64 `json:"non_202_by_status"`
+	TransportErrors int64            `json:"transport_errors"`
+	FirstError      string           `json:"first_error,omitempty"`
+	Latency         Summary          `json:"request_latency"`
+	CPU             cpuUse           `json:"cpu"`
+	// LevelOK: the streams' levels grew by exactly the number of 202s.
+	LevelOK    bool   `json:"level_ok"`
+	LevelCheck string `json:"level_check"`
+	// APIRequests are the most frequent apiserver requests during the
+	// window (from everyone: gateway, controllers, the bench).
+	APIRequests []apiCount `json:"apiserver_requests"`
+	// Reference marks the calibration run against a trivial handler: not
+	// the gateway, not compared with the target.
+	Reference bool `json:"reference"`
+}
+
+// loadSpec is one run of the load generator.
+type loadSpec struct {
+	name           string
+	urls           []string // round-robin
+	token          string   // bearer token; "" for none
+	conns          int
+	warmup, window time.Duration
+	// profile, when not empty, receives a CPU profile of the window.
+	profile string
+}
+
+const ingestNamespace = "bench-ingest"
+
+// measureIngest runs throughput (a) one stream without auth and (b) one
+// stream with a bearer token.
+func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult, error) {
+	ns := ingestNamespace
+	if err := e.createNamespace(ctx, ns); err != nil {
+		return nil, err
+	}
+	token, err := randomToken()
+	if err != nil {
+		return nil, err
+	}
+	if err := e.createTokenAuth(ctx, ns, "hook", token); err != nil {
+		return nil, err
+	}
+	objs := []string{"open", "secure"}
+	specs := []soSpec{idleSpec("open", ""), idleSpec("secure", "hook")}
+	ready, err := e.watchReadiness(ctx, ns, len(objs))
+	if err != nil {
+		return nil, err
+	}
+	err = e.createDeployments(ctx, ns, objs)
+	if err == nil {
+		err = e.createScaledObjects(ctx, ns, objs, func(i int) soSpec { return specs[i] })
+	}
+	if err == nil {
+		_, err = ready.wait(ctx, 2*time.Minute)
+	}
+	ready.stop()
+	if err != nil {
+		return nil, err
+	}
+	// Auth must really be on for run (b): a request without the token is
+	// refused.
+	if code, _, err := e.get(ctx, e.streamURL(ns, "secure"), ""); err != nil || code != http.StatusUnauthorized {
+		return nil, fmt.Errorf("stream secure answers %d (%v) without a token, want 401", code, err)
+	}
+	var out []*ThroughputResult
+	for _, l := range []loadSpec{
+		{name: "(a) 1 stream, auth off", urls: []string{e.streamURL(ns, "open")}},
+		{name: "(b) 1 stream, Bearer token", urls: []string{e.streamURL(ns, "secure")}, token: token},
+	} {
+		l.conns, l.warmup, l.window = cfg.conns, cfg.warmup, cfg.duration
+		l.profile = cfg.profilePath(l.name)
+		r, err := runLoad(ctx, e, l)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// runLoad drives l.conns keep-alive connections, each sending POST
+// {"delta": 1} back to back, for l.warmup (not counted) then l.window.
+func runLoad(ctx context.Context, e *env, l loadSpec) (*ThroughputResult, error) {
+	progress("throughput %s: %d connections, %s warm-up + %s", l.name, l.conns, l.warmup, l.window)
+	levelBefore, err := e.levelSum(ctx, l.urls, l.token)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		Proxy:               nil, // loopback only, whatever the environment says
+		MaxIdleConns:        l.conns,
+		MaxIdleConnsPerHost: l.conns,
+		MaxConnsPerHost:     l.conns,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+
+	var phase atomic.Int32 // phaseWarmup, phaseMeasure, phaseStop
+	var next atomic.Uint64
+	workers := make([]loadWorker, l.conns)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &workers[i]
+		wg.Go(func() { w.run(ctx, client, l, &phase, &next) })
+	}
+	stopAll := func() { phase.Store(phaseStop); wg.Wait() }
+
+	if err := sleep(ctx, l.warmup); err != nil {
+		stopAll()
+		return nil, err
+	}
+	stopProfile, err := startProfile(l.profile)
+	if err != nil {
+		stopAll()
+		return nil, err
+	}
+	req0 := e.apiserverRequestsOrNil(ctx)
+	cpu := startCPU(e)
+	t0 := time.Now()
+	phase.Store(phaseMeasure)
+	err = sleep(ctx, l.window)
+	phase.Store(phaseStop)
+	window := time.Since(t0)
+	res := &ThroughputResult{Name: l.name, Streams: len(l.urls), Auth: l.token != "", Connections: l.conns,
+		WindowS: window.Seconds(), NonAccepted: map[string]int64{}, CPU: cpu.stop()}
+	res.APIRequests = topRates(req0, e.apiserverRequestsOrNil(ctx), window.Seconds(), topRequests)
+	stopProfile()
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+
+	var total202 int64
+	var lat []time.Duration
+	for i := range workers {
+		w := &workers[i]
+		res.Accepted += w.accepted
+		total202 += w.total202
+		res.TransportErrors += w.errors
+		if res.FirstError == "" {
+			res.FirstError = w.firstErr
+		}
+		for code, n := range w.refused {
+			res.NonAccepted[strconv.Itoa(code)] += n
+		}
+		lat = append(lat, w.lat...)
+	}
+	res.EventsPerS = float64(res.Accepted) / window.Seconds()
+	res.Latency = summarize(lat)
+
+	levelAfter, err := e.levelSum(ctx, l.urls, l.token)
+	if err != nil {
+		return nil, err
+	}
+	res.LevelOK = levelAfter-levelBefore == float64(total202)
+	res.LevelCheck = fmt.Sprintf("levels grew by %.0f, %d answers were 202", levelAfter-levelBefore, total202)
+	return res, nil
+}
+
+const (
+	phaseWarmup int32 = iota
+	phaseMeasure
+	phaseStop
+)
+
+// loadWorker is one connection's request loop; its fields are its own
+// until the run's WaitGroup is done.
+type loadWorker struct {
+	accepted, total202, errors int64
+	refused                    map[int]int64
+	firstErr                   string
+	lat                        []time.Duration
+}
+
+var (
+	contentTypeJSON = []string{"application/json"}
+	deltaBody       = []byte(`{"delta": 1}`)
+)
+
+func (w *loadWorker) run(ctx context.Context, client *http.Client, l loadSpec, phase *atomic.Int32, next *atomic.Uint64) {
+	w.refused = map[int]int64{}
+	w.lat = make([]time.Duration, 0, 1<<14)
+	var auth []string
+	if l.token != "" {
+		auth = []string{"Bearer " + l.token}
+	}
+	body := bytes.NewReader(deltaBody)
+	for phase.Load() != phaseStop && ctx.Err() == nil {
+		url := l.urls[0]
+		if len(l.urls) > 1 {
+			url = l.urls[next.Add(1)%uint64(len(l.urls))]
+		}
+		body.Reset(deltaBody)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
+		if err != nil {
+			w.fail(err)
+			return
+		}
+		req.Header["Content-Type"] = contentTypeJSON // shared, never modified
+		if auth != nil {
+			req.Header["Authorization"] = auth
+		}
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.fail(err)
+				_ = sleep(ctx, time.Millisecond) // no busy loop against a dead listener
+			}
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		d := time.Since(t0)
+		if resp.StatusCode == http.StatusAccepted {
+			w.total202++
+		} else {
+			w.refused[resp.StatusCode]++
+		}
+		if phase.Load() == phaseMeasure {
+			if resp.StatusCode == http.StatusAccepted {
+				w.accepted++
+			}
+			w.lat = append(w.lat, d)
+		}
+	}
+}
+
+func (w *loadWorker) fail(err error) {
+	w.errors++
+	if w.firstErr == "" {
+		w.firstErr = err.Error()
+	}
+}
+
+// levelSum reads every stream's level and returns their sum.
+func (e *env) levelSum(ctx context.Context, urls []string, token string) (float64, error) {
+	sum := 0.0
+	for _, u := range urls {
+		code, body, err := e.get(ctx, u, token)
+		if err != nil {
+			return 0, fmt.Errorf("GET %s: %w", u, err)
+		}
+		if code != http.StatusOK {
+			return 0, fmt.Errorf("GET %s: %d %s", u, code, body)
+		}
+		var v struct {
+			Value float64 `json:"value"`
+		}
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			return 0, fmt.Errorf("GET %s: %w: %s", u, err, body)
+		}
+		sum += v.Value
+	}
+	return sum, nil
+}
+
+// startProfile starts a CPU profile into path ("" for none) and returns
+// what stops it.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			progress("-cpuprofile: %v", err)
+		} else {
+			progress("CPU profile of the window in %s", path)
+		}
+	}, nil
+}
+
+// randomToken is a fresh bearer token; it is never printed.
+func randomToken() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
