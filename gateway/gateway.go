@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -28,6 +29,7 @@ import (
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
 )
 
@@ -89,7 +91,27 @@ func Run(ctx context.Context, opts Options) error {
 		OnChange:    saver.changed,
 	})
 	saver.source = hook
-	mgr := sources.NewManager(sources.Registry{webhook.Type: hook})
+	reads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pushscale_broker_reads_total",
+		Help: "Authoritative reads of broker resources, by source and reason (hint, poll, repair, reconnect, watch).",
+	}, []string{"source", "reason"})
+	reg.MustRegister(reads)
+	disabled := map[string]bool{}
+	for _, t := range opts.DisablePush {
+		disabled[strings.TrimSpace(t)] = true
+	}
+	rds := redis.New(st, redis.Options{
+		RepairInterval:         opts.RepairInterval,
+		Reads:                  reads,
+		Logger:                 log,
+		ConfigureNotifications: opts.RedisConfigureNotifications,
+		DisablePush:            disabled,
+	})
+	registry := sources.Registry{webhook.Type: hook}
+	for _, t := range redis.Types {
+		registry[t] = rds
+	}
+	mgr := sources.NewManager(registry)
 
 	ctrl, err = scaler.New(scaler.Options{
 		Config: cfg, Sources: mgr, Store: st,

@@ -46,6 +46,14 @@ type Options struct {
 	KubeAPIBurst int     `envconfig:"KUBE_API_BURST" default:"200"`
 	// RepairInterval is the slow read sweep of idle push-healthy triggers.
 	RepairInterval time.Duration `envconfig:"REPAIR_INTERVAL" default:"30m"`
+	// RedisConfigureNotifications lets the gateway add the keyspace
+	// notification classes its Redis triggers need (merged into the
+	// server's notify-keyspace-events, never replacing them).
+	RedisConfigureNotifications bool `envconfig:"REDIS_CONFIGURE_NOTIFICATIONS" default:"false"`
+	// DisablePush lists trigger types (comma-separated, e.g.
+	// "redis,redis-streams") whose sources must not subscribe: they are
+	// polled every pollingInterval, as KEDA would. For comparisons.
+	DisablePush []string `envconfig:"DISABLE_PUSH"`
 	// WatchNamespace limits the gateway to one namespace ("": all).
 	WatchNamespace string `envconfig:"WATCH_NAMESPACE"`
 	// ClusterObjectNamespace holds ClusterTriggerAuthentications' Secrets

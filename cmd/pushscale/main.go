@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/kelseyhightower/envconfig"
@@ -65,6 +66,11 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	})
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the apiserver")
 	fs.DurationVar(&o.RepairInterval, "repair-interval", o.RepairInterval, "slow read sweep of idle, push-healthy triggers")
+	fs.BoolVar(&o.RedisConfigureNotifications, "redis-configure-notifications", o.RedisConfigureNotifications, "add the keyspace notification classes Redis triggers need (merged with the server's)")
+	fs.Func("disable-push", "comma-separated trigger types to poll instead of subscribing (e.g. redis,redis-streams)", func(s string) error {
+		o.DisablePush = strings.Split(s, ",")
+		return nil
+	})
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", o.WatchNamespace, "only this namespace (default: all)")
 	fs.StringVar(&o.ClusterObjectNamespace, "cluster-object-namespace", o.ClusterObjectNamespace, "namespace of ClusterTriggerAuthentication Secrets and saved webhook levels (default: $POD_NAMESPACE, else pushscale-system)")
 	if err := fs.Parse(args); err != nil {
