@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -23,7 +22,7 @@ import (
 	"github.com/pushscale/pushscale/e2e/controlplane"
 )
 
-const scaledObject = `apiVersion: keda.sh/v1alpha1
+const webhookScaledObject = `apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
 metadata:
   name: worker
@@ -45,7 +44,7 @@ type demo struct {
 	cp       *controlplane.ControlPlane
 	kube     kubernetes.Interface
 	say      func(string, ...any)
-	changes  chan int32
+	changes  chan struct{}
 	lastPost time.Time
 }
 
@@ -54,31 +53,36 @@ func newDemo(ctx context.Context, cp *controlplane.ControlPlane, say func(string
 	if err != nil {
 		return nil, err
 	}
-	return &demo{cp: cp, kube: kube, say: say, changes: make(chan int32, 64)}, nil
+	return &demo{cp: cp, kube: kube, say: say, changes: make(chan struct{}, 1)}, nil
 }
 
-// apply creates the namespace, the Deployment at 0 and the ScaledObject.
-func (d *demo) apply(ctx context.Context) error {
+// createNamespace creates the demo namespace and waits until it takes Pods.
+func (d *demo) createNamespace(ctx context.Context) error {
 	if _, err := d.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
 	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
 		if _, err := d.kube.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", metav1.GetOptions{}); err == nil {
-			break
+			return nil
 		}
 		if time.Since(start) > time.Minute {
 			return fmt.Errorf("namespace %s has no default ServiceAccount after a minute", namespace)
 		}
 	}
-	labels := map[string]string{"app": "worker"}
+}
+
+// apply creates Deployment name at 0 replicas and applies manifest (its
+// ScaledObject and whatever goes with it).
+func (d *demo) apply(ctx context.Context, name, manifest string) error {
+	labels := map[string]string{"app": name}
 	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "worker", Namespace: namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](0),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "worker", Image: "registry.invalid/demo/worker:1",
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: "registry.invalid/demo/" + name + ":1",
 					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}},
 			},
 		},
@@ -87,34 +91,38 @@ func (d *demo) apply(ctx context.Context) error {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, d.cp.Binaries.Kubectl, "--kubeconfig", d.cp.Kubeconfig, "apply", "-f", "-")
-	cmd.Stdin = strings.NewReader(scaledObject)
+	cmd.Stdin = strings.NewReader(manifest)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("kubectl apply: %v: %s", err, out)
 	}
-	d.say("applied Deployment demo/worker (0 replicas) and ScaledObject demo/worker on webhook stream %q (targetValue 5, cooldownPeriod 15 s)", stream)
 	return nil
 }
 
-// watch prints every change of the Deployment's spec.replicas.
+// watch prints every change of a Deployment's spec.replicas in the demo
+// namespace.
 func (d *demo) watch(ctx context.Context) {
-	var last int32 = -1
+	last := map[string]int32{}
 	for ctx.Err() == nil {
-		w, err := d.kube.AppsV1().Deployments(namespace).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", "worker").String()})
+		w, err := d.kube.AppsV1().Deployments(namespace).Watch(ctx, metav1.ListOptions{})
 		if err != nil {
 			time.Sleep(time.Second)
 			continue
 		}
 		for ev := range w.ResultChan() {
 			dep, ok := ev.Object.(*appsv1.Deployment)
-			if !ok || ev.Type == watch.Deleted || dep.Spec.Replicas == nil || *dep.Spec.Replicas == last {
+			if !ok || ev.Type == watch.Deleted || dep.Spec.Replicas == nil {
 				continue
 			}
-			if last >= 0 {
-				d.say("  replicas %d → %d   (%s after the last POST)", last, *dep.Spec.Replicas, time.Since(d.lastPost).Round(time.Millisecond))
+			prev, seen := last[dep.Name]
+			if seen && prev == *dep.Spec.Replicas {
+				continue
 			}
-			last = *dep.Spec.Replicas
+			if seen {
+				d.say("  %-8s replicas %d → %d   (%s after the last event)", dep.Name, prev, *dep.Spec.Replicas, time.Since(d.lastPost).Round(time.Millisecond))
+			}
+			last[dep.Name] = *dep.Spec.Replicas
 			select {
-			case d.changes <- last:
+			case d.changes <- struct{}{}:
 			default:
 			}
 		}
@@ -122,23 +130,24 @@ func (d *demo) watch(ctx context.Context) {
 	}
 }
 
-// script posts values and waits for the replica counts they lead to.
-func (d *demo) script(ctx context.Context, webhook string) error {
-	steps := []struct {
-		body, why string
-		want      int32
-		timeout   time.Duration
-	}{
-		{`{"value": 1}`, "one job waiting: pushscale wakes the Deployment from 0 at once", 1, time.Minute},
-		{`{"value": 20}`, "20 jobs / targetValue 5: the HPA scales to 4 from pushscale's external metric", 4, 3 * time.Minute},
-		{`{"value": 0}`, "no jobs: the HPA goes to 1, pushscale to 0 after cooldownPeriod (15 s)", 0, 3 * time.Minute},
-	}
+// step is one scripted event and the replica count it leads to.
+type step struct {
+	what    string
+	do      func(context.Context) error
+	target  string
+	want    int32
+	timeout time.Duration
+}
+
+// run plays steps in order.
+func (d *demo) run(ctx context.Context, steps []step) error {
 	for _, s := range steps {
-		d.say("POST %s — %s", s.body, s.why)
-		if err := d.post(ctx, webhook, s.body); err != nil {
+		d.say("%s", s.what)
+		d.lastPost = time.Now()
+		if err := s.do(ctx); err != nil {
 			return err
 		}
-		if err := d.await(ctx, s.want, s.timeout); err != nil {
+		if err := d.await(ctx, s.target, s.want, s.timeout); err != nil {
 			return err
 		}
 	}
@@ -148,7 +157,6 @@ func (d *demo) script(ctx context.Context, webhook string) error {
 func (d *demo) post(ctx context.Context, webhook, body string) error {
 	url := fmt.Sprintf("%s/v1/namespaces/%s/streams/%s", webhook, namespace, stream)
 	for start := time.Now(); ; time.Sleep(200 * time.Millisecond) {
-		d.lastPost = time.Now()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewBufferString(body))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
@@ -167,10 +175,10 @@ func (d *demo) post(ctx context.Context, webhook, body string) error {
 	}
 }
 
-func (d *demo) await(ctx context.Context, want int32, timeout time.Duration) error {
+func (d *demo) await(ctx context.Context, name string, want int32, timeout time.Duration) error {
 	deadline := time.After(timeout)
 	for {
-		dep, err := d.kube.AppsV1().Deployments(namespace).Get(ctx, "worker", metav1.GetOptions{})
+		dep, err := d.kube.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err == nil && dep.Spec.Replicas != nil && *dep.Spec.Replicas == want {
 			return nil
 		}
@@ -178,7 +186,7 @@ func (d *demo) await(ctx context.Context, want int32, timeout time.Duration) err
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline:
-			return fmt.Errorf("the Deployment did not reach %d replicas within %s", want, timeout)
+			return fmt.Errorf("Deployment %s did not reach %d replicas within %s", name, want, timeout)
 		case <-d.changes:
 		case <-time.After(500 * time.Millisecond):
 		}
