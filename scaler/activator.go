@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -252,6 +253,10 @@ func (c *Controller) writeStatus(ctx context.Context, t *target, so *kedav1.Scal
 	}
 	if err != nil {
 		return fmt.Errorf("scaler: write status: %w", err)
+	}
+	c.opts.Metrics.StatusWrites.Inc()
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		c.log.Debug("status written", "namespace", so.Namespace, "scaledObject", so.Name, "status", string(body))
 	}
 	c.mu.Lock()
 	t.written = status

@@ -16,6 +16,7 @@ type Metrics struct {
 	KedaPaused     *prometheus.GaugeVec     // keda_scaled_object_paused
 	ScaledObjects  prometheus.Gauge         // pushscale_scaled_objects
 	ReconcileError *prometheus.CounterVec   // pushscale_reconcile_errors_total
+	StatusWrites   prometheus.Counter       // pushscale_status_writes_total
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -52,9 +53,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ReconcileError: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushscale_reconcile_errors_total", Help: "Failed reconciles, by kind.",
 		}, []string{"kind"}),
+		StatusWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pushscale_status_writes_total", Help: "Status patches written to ScaledObjects (only on change).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.MetricValue, m.ScaleActions, m.EventToScale, m.KedaValue, m.KedaActive, m.KedaErrors, m.KedaPaused, m.ScaledObjects, m.ReconcileError)
+		reg.MustRegister(m.StatusWrites, m.MetricValue, m.ScaleActions, m.EventToScale, m.KedaValue, m.KedaActive, m.KedaErrors, m.KedaPaused, m.ScaledObjects, m.ReconcileError)
 	}
 	return m
 }
