@@ -156,3 +156,55 @@ spec:
 		t.Error("a token leaks into /metrics")
 	}
 }
+
+// TestActivationNeverOverridesAManualScale: the activator's write is
+// conditional on the replica count it last saw, so a target scaled up by
+// someone else meanwhile is not pulled back to 1.
+func TestActivationNeverOverridesAManualScale(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "manual", 0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, ns, fmt.Sprintf(webhookSO, "manual", "work", 300))
+	postOK(t, ns, "work", `{"value": 0}`)
+	eventually(t, shortWait, "the ScaledObject to be Ready", func() (bool, error) {
+		c := condition(t, ns, "manual", kedav1.ConditionReady)
+		return c.Status == metav1.ConditionTrue, fmt.Errorf("%+v", c)
+	})
+	w, err := env.kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	// Scaled by hand to 2, behind the gateway's back.
+	sc, err := env.kube.AppsV1().Deployments(ns).GetScale(ctx, "manual", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Spec.Replicas = 2
+	if _, err := env.kube.AppsV1().Deployments(ns).UpdateScale(ctx, "manual", sc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// 4 / target 2 = 2: the HPA agrees with the manual size.
+	postOK(t, ns, "work", `{"value": 4}`)
+	eventually(t, shortWait, "Active=True", func() (bool, error) {
+		c := condition(t, ns, "manual", kedav1.ConditionActive)
+		return c.Status == metav1.ConditionTrue, fmt.Errorf("%+v", c)
+	})
+	// Everything the watch saw: the count must never have been set to 1.
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			if d, ok := ev.Object.(*appsv1.Deployment); ok && *d.Spec.Replicas == 1 {
+				t.Fatal("the activator pulled a manually scaled target back to 1")
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if got := replicas(t, ns, "manual"); got != 2 {
+		t.Fatalf("replicas %d, want 2", got)
+	}
+}

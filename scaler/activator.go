@@ -3,6 +3,7 @@ package scaler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -76,7 +77,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 
 	gr := schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}
 	var sc *autoscalingv1.Scale
-	if !fresh || anyActive(in.Triggers) && in.Current == 0 || !anyActive(in.Triggers) && in.Current > 0 {
+	if !fresh {
 		var err error
 		sc, err = c.scales.Scales(so.Namespace).Get(ctx, gr, so.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
 		if err != nil {
@@ -95,10 +96,17 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 
 	d := Decide(in)
 	replicas := in.Current
-	if d.Scale != nil && *d.Scale != in.Current && sc != nil {
-		from := sc.Spec.Replicas
-		sc.Spec.Replicas = *d.Scale
-		if _, err := c.scales.Scales(so.Namespace).Update(ctx, gr, sc, metav1.UpdateOptions{}); err != nil {
+	if d.Scale != nil && *d.Scale != in.Current {
+		from := in.Current
+		if err := c.setReplicas(ctx, so, gvkr, sc, from, *d.Scale); err != nil {
+			if errors.Is(err, errStaleReplicas) {
+				// Someone else changed the replicas since they were read:
+				// read again and decide again.
+				c.mu.Lock()
+				t.replicasAt = time.Time{}
+				c.mu.Unlock()
+				return err
+			}
 			if apierrors.IsConflict(err) {
 				return fmt.Errorf("scaler: scale %s: %w", so.Spec.ScaleTargetRef.Name, err)
 			}
@@ -126,7 +134,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	t.lastActive, t.wasActive, t.decided = d.LastActive, d.Active, true
 	t.replicas = replicas
 	if sc != nil {
-		t.replicasAt = now
+		t.replicasAt = now // a write keeps the read's age: the HPA may change it
 	}
 	writeLastActive := d.Active != wasActive || now.Sub(t.lastActiveAt) >= so.Spec.PollingIntervalOrDefault()
 	c.mu.Unlock()
@@ -177,6 +185,32 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		c.decideQ.AddAfter(key, so.Spec.PollingIntervalOrDefault())
 	}
 	return nil
+}
+
+// errStaleReplicas means a conditional /scale write found other replicas
+// than the cached count it was based on.
+var errStaleReplicas = errors.New("scale target's replicas changed since they were read")
+
+// setReplicas writes to on the target's /scale. With sc (just read) it is
+// an Update guarded by sc's resourceVersion. Without it, from is the
+// cached count and the write is one JSON patch that tests
+// /spec/replicas == from before replacing it: the activation costs a
+// single request, and never overrides a change it has not seen.
+func (c *Controller) setReplicas(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, sc *autoscalingv1.Scale, from, to int32) error {
+	name := so.Spec.ScaleTargetRef.Name
+	if sc != nil {
+		sc = sc.DeepCopy()
+		sc.Spec.Replicas = to
+		_, err := c.scales.Scales(so.Namespace).Update(ctx, schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}, sc, metav1.UpdateOptions{})
+		return err
+	}
+	patch := fmt.Appendf(nil, `[{"op":"test","path":"/spec/replicas","value":%d},{"op":"replace","path":"/spec/replicas","value":%d}]`, from, to)
+	gvr := schema.GroupVersionResource{Group: gvkr.Group, Version: gvkr.Version, Resource: gvkr.Resource}
+	_, err := c.scales.Scales(so.Namespace).Patch(ctx, gvr, name, types.JSONPatchType, patch, metav1.PatchOptions{})
+	if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || err != nil && strings.Contains(err.Error(), "test") {
+		return fmt.Errorf("%w: %v", errStaleReplicas, err)
+	}
+	return err
 }
 
 func (c *Controller) setActivity(status *kedav1.ScaledObjectStatus, d Decision) {
