@@ -17,6 +17,7 @@ build:
 test: deps vet
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 	$(GO) test -race -count=1 -timeout $(E2E_TIMEOUT) ./e2e/
+	$(GO) run ./bench -smoke
 
 unit:
 	$(GO) test -race -count=1 $(UNIT_PKGS)
