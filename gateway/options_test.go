@@ -1,0 +1,44 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func validOptions() Options {
+	return Options{
+		WebhookAddr: ":8080", MetricsAddr: ":9090", MetricsAPIAddr: ":6443", LogLevel: "info",
+		KubeAPIQPS: 100, KubeAPIBurst: 200, RepairInterval: 30 * time.Minute, WebhookSaveInterval: time.Second,
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*Options)
+		want string // substring of the error; "" for valid
+	}{
+		{"defaults are valid", func(*Options) {}, ""},
+		{"bad webhook address", func(o *Options) { o.WebhookAddr = "8080" }, `--webhook-addr "8080"`},
+		{"bad metrics address", func(o *Options) { o.MetricsAddr = "nowhere" }, `--metrics-addr "nowhere"`},
+		{"TLS cert without key", func(o *Options) { o.WebhookTLSCertFile = "c.pem" }, "--webhook-tls-cert-file"},
+		{"negative rate limit", func(o *Options) { o.WebhookRateLimit = -1 }, "--webhook-rate-limit -1"},
+		{"zero qps", func(o *Options) { o.KubeAPIQPS = 0 }, "--kube-api-qps"},
+		{"zero repair interval", func(o *Options) { o.RepairInterval = 0 }, "--repair-interval"},
+		{"unknown log level", func(o *Options) { o.LogLevel = "loud" }, `--log-level "loud"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := validOptions()
+			tc.mod(&o)
+			err := o.validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
