@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -61,17 +59,10 @@ func repoRoot() string {
 // setUpGateway installs the CRDs, starts the gateway on free loopback
 // ports and registers its metrics API with the aggregator.
 func setUpGateway(ctx context.Context, cp *controlplane.ControlPlane) error {
-	out, err := exec.CommandContext(ctx, cp.Binaries.Kubectl, "--kubeconfig", cp.Kubeconfig,
-		"apply", "--server-side", "-f", filepath.Join(repoRoot(), "manifests", "crds")).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("apply CRDs: %v: %s", err, out)
+	if err := cp.InstallCRDs(ctx, filepath.Join(repoRoot(), "manifests", "crds")); err != nil {
+		return err
 	}
-	out, err = exec.CommandContext(ctx, cp.Binaries.Kubectl, "--kubeconfig", cp.Kubeconfig,
-		"wait", "--for=condition=Established", "--timeout=60s", "crd", "--all").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("wait for CRDs: %v: %s", err, out)
-	}
-	ports, err := freeLoopbackPorts(3)
+	ports, err := controlplane.FreePorts(3)
 	if err != nil {
 		return err
 	}
@@ -156,23 +147,4 @@ func waitGatewayReady(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("gateway not ready after 2 minutes (last: %s)", strings.TrimSpace(last))
-}
-
-func freeLoopbackPorts(n int) ([]int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

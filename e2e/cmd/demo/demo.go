@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -191,15 +190,6 @@ func (d *demo) await(ctx context.Context, name string, want int32, timeout time.
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-func runKubectl(ctx context.Context, cp *controlplane.ControlPlane, args ...string) error {
-	cmd := exec.CommandContext(ctx, cp.Binaries.Kubectl, append([]string{"--kubeconfig", cp.Kubeconfig}, args...)...)
-	cmd.Stderr = os.Stderr
-	if out, err := cmd.Output(); err != nil {
-		return fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
 }
 
 func waitReady(ctx context.Context, url string, done <-chan error) error {

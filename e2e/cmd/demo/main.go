@@ -92,12 +92,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer cp.Stop()
-	kubectl := func(args ...string) error { return runKubectl(ctx, cp, args...) }
-
-	if err := kubectl("apply", "--server-side", "-f", filepath.Join(repoRoot(), "manifests", "crds")); err != nil {
-		return err
-	}
-	if err := kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"); err != nil {
+	if err := cp.InstallCRDs(ctx, filepath.Join(repoRoot(), "manifests", "crds")); err != nil {
 		return err
 	}
 	addrs := gatewayAddrs()
