@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -169,6 +171,18 @@ func TestRedisWrongPasswordAndFallback(t *testing.T) {
 	events, _ := env.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
 	if dump := fmt.Sprintf("%+v %+v %s", so.Status, events.Items, gwLogs.String()); strings.Contains(dump, wrong) {
 		t.Fatal("the wrong password appears in status, events or logs")
+	}
+	resp, err := http.Get(gw.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), wrong) {
+		t.Fatal("the wrong password appears in /metrics")
+	}
+	if !strings.Contains(string(body), `pushscale_broker_reads_total{reason="poll",source="redis"}`) {
+		t.Fatal("/metrics shows no polled Redis reads")
 	}
 
 	// Its own Secret and TriggerAuthentication, with the right password.
