@@ -10,12 +10,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
 	"github.com/kelseyhightower/envconfig"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pushscale/pushscale/gateway"
 )
@@ -31,6 +33,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(opts.LogLevel)) // validated by Run
+	opts.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// go-redis logs connection trouble through a process-wide logger; send
+	// it to ours at debug level (the source reports the same as conditions).
+	redis.SetLogger(redisLogger{opts.Logger.With("source", "redis")})
 	if err := gateway.Run(ctx, opts); err != nil {
 		fmt.Fprintf(os.Stderr, "pushscale: %v\n", err)
 		os.Exit(1)
@@ -80,4 +88,11 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	return o, nil
+}
+
+// redisLogger adapts slog to go-redis's logger.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
