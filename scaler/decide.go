@@ -29,17 +29,46 @@ type Input struct {
 	// LastActive is status.lastActiveTime (zero when never active).
 	LastActive time.Time
 	// Current is the target's replica count (spec.replicas of /scale).
-	Current     int32
+	Current int32
+	// Triggers are the external triggers; cpu and memory triggers are the
+	// HPA's and never enter a decision.
 	Triggers    []Trigger
 	HasFallback bool
+	// ResourceOnly is true when every trigger is cpu or memory: the object
+	// is then always active (the HPA alone sizes it).
+	ResourceOnly bool
+
+	// Paused is autoscaling.keda.sh/paused (or paused-replicas): nothing
+	// is decided but the paused replica count.
+	Paused bool
+	// PausedReplicas is autoscaling.keda.sh/paused-replicas, and
+	// PausedApplied status.pausedReplicaCount: the count already applied,
+	// so the target is scaled to a paused count once, not held there.
+	PausedReplicas *int32
+	PausedApplied  *int32
+	// PauseScaleIn (paused-scale-in) forbids scaling to zero or idle;
+	// PauseScaleOut (paused-scale-out) forbids the activation from zero or
+	// idle.
+	PauseScaleIn  bool
+	PauseScaleOut bool
+	// ForceActivation (force-activation) makes the object active whatever
+	// its triggers say.
+	ForceActivation bool
 }
 
 // Decision is the outcome of Decide. Executing it is the caller's job.
 type Decision struct {
 	// Scale, when set, is the replica count to write to /scale.
 	Scale *int32
-	// Active reports whether any trigger is active.
+	// Active reports whether the object is active: some trigger is, every
+	// trigger is cpu or memory, or activation is forced.
 	Active bool
+	// Forced is true when the object is active only because activation is
+	// forced by annotation.
+	Forced bool
+	// Paused is true when the object is paused: only Scale (to the paused
+	// replica count) is meaningful.
+	Paused bool
 	// LastActive is the new lastActiveTime (equal to the input's when
 	// unchanged).
 	LastActive time.Time
@@ -50,24 +79,55 @@ type Decision struct {
 	// Recheck, when positive, is when the decision must be made again even
 	// if no value changes (the end of a cooldown).
 	Recheck time.Duration
+	// SetAsideHPA is true while the target is held at a non-zero
+	// idleReplicaCount (below minReplicaCount): the HPA must not exist
+	// then, or it would lift the target to its minReplicas at once.
+	SetAsideHPA bool
 }
 
-// Decide applies KEDA's ScaledObject rules (keda.md 1.7) to in. It is a
-// pure function: the same input gives the same decision.
+// Decide applies KEDA's ScaledObject rules (keda.md 1.3 and 1.7) to in. It
+// is a pure function: the same input gives the same decision.
 //
+//   - Paused: scale to the paused replica count if it was not applied yet;
+//     nothing else.
 //   - Active when any known trigger's value exceeds its activation
-//     threshold (strict >).
+//     threshold (strict >), when every trigger is cpu or memory, or when
+//     activation is forced.
 //   - Active and at 0 (or, with idleReplicaCount, below min): scale to
-//     max(min, 1). Active: lastActiveTime = now, unless some trigger fails.
+//     max(min, 1), unless scale-out is paused. Active: lastActiveTime =
+//     now, unless some trigger fails.
 //   - Inactive with failing triggers: never scale to zero (with a fallback
 //     the HPA applies it).
 //   - Inactive with unknown triggers: wait; unknown is not zero.
 //   - Inactive: scale to idle (or 0) once lastActiveTime + cooldownPeriod
 //     has passed (creationTimestamp + initialCooldownPeriod when never
-//     active); below min without idle: scale to min.
+//     active), unless scale-in is paused; below min without idle: scale
+//     to min.
 func Decide(in Input) Decision {
+	if in.Paused || in.PausedReplicas != nil {
+		d := Decision{Paused: true, LastActive: in.LastActive}
+		if p := in.PausedReplicas; p != nil && (in.PausedApplied == nil || *in.PausedApplied != *p) && in.Current != *p {
+			d.Scale = ptr(*p)
+		}
+		return d
+	}
+	d, failing := decide(in)
+	final := in.Current
+	if d.Scale != nil {
+		final = *d.Scale
+	}
+	// With a fallback and failing triggers the HPA serves the fallback: it
+	// stays.
+	d.SetAsideHPA = in.IdleReplicas != nil && *in.IdleReplicas > 0 && final == *in.IdleReplicas &&
+		!d.Active && !(failing && in.HasFallback)
+	return d
+}
+
+// decide is Decide for an object that is not paused; it also reports
+// whether some trigger fails.
+func decide(in Input) (Decision, bool) {
 	d := Decision{LastActive: in.LastActive}
-	failing, unknown := false, false
+	failing, unknown, triggered := false, false, false
 	for _, t := range in.Triggers {
 		switch {
 		case t.Failing:
@@ -75,37 +135,45 @@ func Decide(in Input) Decision {
 		case !t.Known:
 			unknown = true
 		case t.Value > t.Activation:
-			d.Active = true
+			triggered = true
 		}
 	}
+	d.Active = triggered || in.ResourceOnly || in.ForceActivation
 	if d.Active {
+		d.Forced = !triggered && !in.ResourceOnly
 		d.ActiveReason = kedav1.ReasonScalerActive
 		if in.Current == 0 || in.IdleReplicas != nil && in.Current < in.MinReplicas {
+			if in.PauseScaleOut {
+				return d, failing
+			}
 			d.Scale = ptr(max(in.MinReplicas, 1))
 			d.LastActive = in.Now
-			return d
+			return d, failing
 		}
 		if failing {
 			d.ReadyReason = kedav1.ReasonPartialTriggerError
-			return d
+			return d, failing
 		}
 		d.LastActive = in.Now
-		return d
+		return d, failing
 	}
 
 	d.ActiveReason = kedav1.ReasonScalerNotActive
 	switch {
 	case failing && in.HasFallback:
-		return d
+		return d, failing
 	case failing:
 		d.ReadyReason = kedav1.ReasonTriggerError
-		return d
+		return d, failing
 	case unknown:
 		d.ActiveReason = kedav1.ReasonUnknownState
-		return d
+		return d, failing
 	}
 	idle := in.IdleReplicas != nil
 	if idle && in.Current > *in.IdleReplicas || !idle && in.Current > 0 && in.MinReplicas == 0 {
+		if in.PauseScaleIn {
+			return d, failing
+		}
 		var until time.Time
 		if in.LastActive.IsZero() {
 			until = in.Created.Add(in.InitialCooldown)
@@ -118,16 +186,16 @@ func Decide(in Input) Decision {
 				to = *in.IdleReplicas
 			}
 			d.Scale = &to
-			return d
+			return d, failing
 		}
 		d.ActiveReason = kedav1.ReasonScalerCooldown
 		d.Recheck = until.Sub(in.Now)
-		return d
+		return d, failing
 	}
 	if !idle && in.Current < in.MinReplicas {
 		d.Scale = ptr(in.MinReplicas)
 	}
-	return d
+	return d, failing
 }
 
 func ptr(v int32) *int32 { return &v }

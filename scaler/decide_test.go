@@ -25,6 +25,9 @@ func TestDecide(t *testing.T) {
 		activeWhy  string
 		readyWhy   string
 		recheck    time.Duration
+		forced     bool
+		paused     bool
+		aside      bool
 	}{
 		{name: "value above 0 at 0 replicas activates to 1",
 			in: base(func(in *Input) { in.Triggers = []Trigger{known(1)} }), scale: ptr(1), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
@@ -83,7 +86,7 @@ func TestDecide(t *testing.T) {
 			in: base(func(in *Input) {
 				in.MinReplicas, in.IdleReplicas, in.Current = 3, idle(1), 3
 				in.LastActive = t0.Add(-time.Hour)
-			}), scale: ptr(1), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
+			}), scale: ptr(1), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive, aside: true},
 		{name: "min above zero keeps replicas",
 			in:         base(func(in *Input) { in.MinReplicas, in.Current = 2, 2; in.LastActive = t0.Add(-time.Hour) }),
 			lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
@@ -91,6 +94,105 @@ func TestDecide(t *testing.T) {
 			in: base(func(in *Input) { in.MinReplicas, in.Current = 2, 0 }), scale: ptr(2), activeWhy: kedav1.ReasonScalerNotActive},
 		{name: "inactive at zero does nothing",
 			in: base(func(in *Input) {}), activeWhy: kedav1.ReasonScalerNotActive},
+
+		// Pause annotations (keda.md 1.3).
+		{name: "paused does nothing, whatever the triggers say",
+			in: base(func(in *Input) {
+				in.Paused = true
+				in.Triggers = []Trigger{known(9)}
+			}), paused: true},
+		{name: "paused keeps lastActiveTime",
+			in:         base(func(in *Input) { in.Paused, in.Current, in.LastActive = true, 3, t0.Add(-time.Hour) }),
+			lastActive: t0.Add(-time.Hour), paused: true},
+		{name: "paused replicas scale the target once",
+			in: base(func(in *Input) { in.PausedReplicas, in.Current = ptr(3), 1 }), scale: ptr(3), paused: true},
+		{name: "paused replicas already applied are not enforced again",
+			in: base(func(in *Input) { in.PausedReplicas, in.PausedApplied, in.Current = ptr(3), ptr(3), 5 }), paused: true},
+		{name: "a changed paused replica count is applied",
+			in: base(func(in *Input) { in.PausedReplicas, in.PausedApplied, in.Current = ptr(4), ptr(3), 3 }), scale: ptr(4), paused: true},
+		{name: "paused replicas equal to the current count write nothing",
+			in: base(func(in *Input) { in.PausedReplicas, in.Current = ptr(2), 2 }), paused: true},
+		{name: "paused replicas of zero scale to zero",
+			in: base(func(in *Input) { in.PausedReplicas, in.Current = ptr(0), 4; in.Triggers = []Trigger{known(9)} }), scale: ptr(0), paused: true},
+		{name: "paused scale-in never scales to zero",
+			in: base(func(in *Input) {
+				in.PauseScaleIn = true
+				in.Current, in.LastActive = 2, t0.Add(-time.Hour)
+			}), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
+		{name: "paused scale-in never scales to idle",
+			in: base(func(in *Input) {
+				in.PauseScaleIn = true
+				in.MinReplicas, in.IdleReplicas, in.Current, in.LastActive = 3, idle(1), 3, t0.Add(-time.Hour)
+			}), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
+		{name: "paused scale-in still activates",
+			in:    base(func(in *Input) { in.PauseScaleIn = true; in.Triggers = []Trigger{known(1)} }),
+			scale: ptr(1), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+		{name: "paused scale-out does not activate from zero",
+			in: base(func(in *Input) {
+				in.PauseScaleOut = true
+				in.LastActive = t0.Add(-time.Hour)
+				in.Triggers = []Trigger{known(1)}
+			}), active: true, lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerActive},
+		{name: "paused scale-out does not activate from idle",
+			in: base(func(in *Input) {
+				in.PauseScaleOut = true
+				in.MinReplicas, in.IdleReplicas, in.Current = 3, idle(1), 1
+				in.Triggers = []Trigger{known(1)}
+			}), active: true, activeWhy: kedav1.ReasonScalerActive},
+		{name: "paused scale-out still scales to zero after cooldown",
+			in: base(func(in *Input) {
+				in.PauseScaleOut = true
+				in.Current, in.LastActive = 2, t0.Add(-time.Hour)
+			}), scale: ptr(0), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
+
+		// force-activation.
+		{name: "forced activation wakes an inactive object",
+			in: base(func(in *Input) { in.ForceActivation = true }), scale: ptr(1), active: true, forced: true,
+			lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+		{name: "forced activation with unknown triggers",
+			in:     base(func(in *Input) { in.ForceActivation = true; in.Current = 2; in.Triggers = []Trigger{{}} }),
+			active: true, forced: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+		{name: "forced activation is not reported as forced when a trigger is active",
+			in:    base(func(in *Input) { in.ForceActivation = true; in.Triggers = []Trigger{known(1)} }),
+			scale: ptr(1), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+		{name: "forced activation never scales to zero",
+			in:     base(func(in *Input) { in.ForceActivation = true; in.Current, in.LastActive = 2, t0.Add(-time.Hour) }),
+			active: true, forced: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+
+		// cpu and memory triggers.
+		{name: "only cpu or memory triggers: always active",
+			in:     base(func(in *Input) { in.ResourceOnly, in.MinReplicas, in.Current, in.Triggers = true, 1, 1, nil }),
+			active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+
+		// idleReplicaCount above zero: the HPA is set aside while idle.
+		{name: "scaling to a non-zero idle count sets the HPA aside",
+			in: base(func(in *Input) {
+				in.MinReplicas, in.IdleReplicas, in.Current = 3, idle(1), 3
+				in.LastActive = t0.Add(-time.Hour)
+			}), scale: ptr(1), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive, aside: true},
+		{name: "held at a non-zero idle count keeps the HPA aside",
+			in:        base(func(in *Input) { in.MinReplicas, in.IdleReplicas, in.Current = 3, idle(1), 1 }),
+			activeWhy: kedav1.ReasonScalerNotActive, aside: true},
+		{name: "at idle with unknown values keeps the HPA aside",
+			in: base(func(in *Input) {
+				in.MinReplicas, in.IdleReplicas, in.Current, in.Triggers = 3, idle(1), 1, []Trigger{{}}
+			}),
+			activeWhy: kedav1.ReasonUnknownState, aside: true},
+		{name: "activation from a non-zero idle count brings the HPA back",
+			in: base(func(in *Input) {
+				in.MinReplicas, in.IdleReplicas, in.Current = 3, idle(1), 1
+				in.Triggers = []Trigger{known(1)}
+			}), scale: ptr(3), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+		{name: "idle count zero keeps the HPA",
+			in: base(func(in *Input) {
+				in.MinReplicas, in.IdleReplicas, in.Current = 3, idle(0), 3
+				in.LastActive = t0.Add(-time.Hour)
+			}), scale: ptr(0), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
+		{name: "at idle with a failing trigger and a fallback keeps the HPA for the fallback",
+			in: base(func(in *Input) {
+				in.MinReplicas, in.IdleReplicas, in.Current, in.HasFallback = 3, idle(1), 1, true
+				in.Triggers = []Trigger{{Failing: true}}
+			}), activeWhy: kedav1.ReasonScalerNotActive},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,6 +211,9 @@ func TestDecide(t *testing.T) {
 			}
 			if d.Recheck != tc.recheck {
 				t.Errorf("Recheck = %v, want %v", d.Recheck, tc.recheck)
+			}
+			if d.Forced != tc.forced || d.Paused != tc.paused || d.SetAsideHPA != tc.aside {
+				t.Errorf("Forced/Paused/SetAsideHPA = %v/%v/%v, want %v/%v/%v", d.Forced, d.Paused, d.SetAsideHPA, tc.forced, tc.paused, tc.aside)
 			}
 		})
 	}
