@@ -2,23 +2,18 @@ package scaler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
-	"github.com/pushscale/pushscale/gateway/store"
 )
 
 // decide makes the 0↔1 decision for one ScaledObject and executes it:
@@ -31,7 +26,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		c.mu.RUnlock()
 		return nil
 	}
-	so, valid, ready, gvkr := t.so, t.valid, t.ready, t.gvkr
+	so, valid, ready, gvkr, ctl := t.so, t.valid, t.ready, t.gvkr, t.ctl
 	triggers := t.triggers
 	c.mu.RUnlock()
 
@@ -40,9 +35,14 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		status.Conditions = kedav1.InitConditions()
 	}
 	status.Conditions.SetCondition(ready.Type, ready.Status, ready.Reason, ready.Message)
+	c.setPaused(so, status, ctl)
 	if !valid {
 		return c.writeStatus(ctx, t, so, status)
 	}
+	if ctl.paused {
+		return c.decidePaused(ctx, t, so, gvkr, ctl, status)
+	}
+	status.PausedReplicaCount = nil
 
 	entries := c.opts.Store.Owner(t.owner)
 	now := c.clock.Now()
@@ -54,6 +54,9 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		Cooldown:        so.Spec.CooldownPeriodOrDefault(),
 		InitialCooldown: so.Spec.InitialCooldownPeriodOrDefault(),
 		HasFallback:     so.Spec.Fallback != nil,
+		PauseScaleIn:    ctl.pauseScaleIn,
+		PauseScaleOut:   ctl.pauseScaleOut,
+		ForceActivation: ctl.forceActivation,
 	}
 	var newest time.Time // time of the newest value, for event→scale latency
 	var source string
@@ -68,66 +71,37 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 
 	c.mu.RLock()
 	in.LastActive, in.Current = t.lastActive, t.replicas
-	wasActive, fresh := t.wasActive, t.decided && now.Sub(t.replicasAt) < so.Spec.PollingIntervalOrDefault()
+	wasActive, wasDecided, aside := t.wasActive, t.decided, t.hpaAside
+	fresh := t.decided && now.Sub(t.replicasAt) < so.Spec.PollingIntervalOrDefault()
 	c.mu.RUnlock()
 	if wasActive {
 		// It was active until this moment: cooldown counts from now.
 		in.LastActive = now
 	}
 
-	gr := schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}
 	var sc *autoscalingv1.Scale
 	if !fresh {
 		var err error
-		sc, err = c.scales.Scales(so.Namespace).Get(ctx, gr, so.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
-		if err != nil {
-			msg := fmt.Sprintf("cannot read the replicas of %s %s: %v", gvkr.Kind, so.Spec.ScaleTargetRef.Name, err)
-			status.Conditions.SetCondition(kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonScaledObjectCheckFailed, msg)
-			if werr := c.writeStatus(ctx, t, so, status); werr != nil {
-				return werr
-			}
-			return fmt.Errorf("scaler: %s", msg)
+		if sc, err = c.readScale(ctx, t, so, gvkr, status); err != nil {
+			return err
 		}
 		in.Current = sc.Spec.Replicas
-		if status.OriginalReplicaCount == nil {
-			status.OriginalReplicaCount = &sc.Spec.Replicas
-		}
 	}
 
 	d := Decide(in)
+	if d.SetAsideHPA && !aside {
+		// Idle below min: the HPA goes before the target is scaled to idle.
+		c.setAside(t, true)
+		if err := c.syncHPA(ctx, t); err != nil {
+			return fmt.Errorf("scaler: set the HPA aside: %w", err)
+		}
+	}
 	replicas := in.Current
 	if d.Scale != nil && *d.Scale != in.Current {
-		from := in.Current
-		if err := c.setReplicas(ctx, so, gvkr, sc, from, *d.Scale); err != nil {
-			if errors.Is(err, errStaleReplicas) {
-				// Someone else changed the replicas since they were read:
-				// read again and decide again.
-				c.mu.Lock()
-				t.replicasAt = time.Time{}
-				c.mu.Unlock()
-				return err
-			}
-			if apierrors.IsConflict(err) {
-				return fmt.Errorf("scaler: scale %s: %w", so.Spec.ScaleTargetRef.Name, err)
-			}
-			c.event(so, true, "KEDAScaleTargetActivationFailed", "Failed to scale %s %s/%s to %d: %v", gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, *d.Scale, err)
-			return fmt.Errorf("scaler: scale %s: %w", so.Spec.ScaleTargetRef.Name, err)
+		if err := c.scale(ctx, t, so, gvkr, sc, in, d, triggers, newest, source); err != nil {
+			return err
 		}
 		replicas = *d.Scale
-		if *d.Scale > from {
-			c.opts.Metrics.ScaleActions.WithLabelValues(so.Namespace, so.Name, "up").Inc()
-			if !newest.IsZero() {
-				c.opts.Metrics.EventToScale.WithLabelValues(source).Observe(c.clock.Since(newest).Seconds())
-			}
-			c.event(so, false, "KEDAScaleTargetActivated", "Scaled %s %s/%s from %d to %d, triggered by %s",
-				gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, from, *d.Scale, activeMetrics(triggers, in.Triggers))
-			c.log.Info("activated", "namespace", so.Namespace, "scaledObject", so.Name, "from", from, "to", *d.Scale)
-		} else {
-			c.opts.Metrics.ScaleActions.WithLabelValues(so.Namespace, so.Name, "down").Inc()
-			c.event(so, false, "KEDAScaleTargetDeactivated", "Deactivated %s %s/%s from %d to %d",
-				gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, from, *d.Scale)
-			c.log.Info("deactivated", "namespace", so.Namespace, "scaledObject", so.Name, "from", from, "to", *d.Scale)
-		}
 	}
 
 	c.mu.Lock()
@@ -138,6 +112,14 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	}
 	writeLastActive := d.Active != wasActive || now.Sub(t.lastActiveAt) >= so.Spec.PollingIntervalOrDefault()
 	c.mu.Unlock()
+	if idle := so.Spec.IdleReplicaCount; aside && !d.SetAsideHPA || !wasDecided && idle != nil && *idle > 0 {
+		// Out of idle (or the first decision of an object that can
+		// idle): the HPA comes back.
+		c.setAside(t, d.SetAsideHPA)
+		if err := c.syncHPA(ctx, t); err != nil {
+			return fmt.Errorf("scaler: restore the HPA: %w", err)
+		}
+	}
 
 	c.setActivity(status, d)
 	c.mu.RLock()
@@ -158,22 +140,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	if !d.LastActive.IsZero() && writeLastActive {
 		status.LastActiveTime = &metav1.Time{Time: d.LastActive}
 	}
-	status.HpaName = so.HPAName()
-	status.ScaleTargetKind = gvkr.Group + "/" + gvkr.Version + "." + gvkr.Kind
-	if gvkr.Group == "" {
-		status.ScaleTargetKind = gvkr.Version + "." + gvkr.Kind
-	}
-	status.ScaleTargetGVKR = &gvkr
-	status.ExternalMetricNames = nil
-	var types []string
-	for _, w := range triggers {
-		status.ExternalMetricNames = append(status.ExternalMetricNames, w.spec.MetricName)
-	}
-	for _, tr := range so.Spec.Triggers {
-		types = append(types, tr.Type)
-	}
-	status.TriggersTypes = strings.Join(types, ",")
-	status.AuthenticationsTypes = authNames(so)
+	c.describe(t, so, gvkr, status)
 	if err := c.writeStatus(ctx, t, so, status); err != nil {
 		return err
 	}
@@ -185,6 +152,73 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		c.decideQ.AddAfter(key, so.Spec.PollingIntervalOrDefault())
 	}
 	return nil
+}
+
+// readScale reads the target's /scale and records status.originalReplicaCount
+// the first time. A failure is written as Ready=False and returned.
+func (c *Controller) readScale(ctx context.Context, t *target, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, status *kedav1.ScaledObjectStatus) (*autoscalingv1.Scale, error) {
+	gr := schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}
+	sc, err := c.scales.Scales(so.Namespace).Get(ctx, gr, so.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
+	if err != nil {
+		msg := fmt.Sprintf("cannot read the replicas of %s %s: %v", gvkr.Kind, so.Spec.ScaleTargetRef.Name, err)
+		status.Conditions.SetCondition(kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonScaledObjectCheckFailed, msg)
+		if werr := c.writeStatus(ctx, t, so, status); werr != nil {
+			return nil, werr
+		}
+		return nil, fmt.Errorf("scaler: %s", msg)
+	}
+	if status.OriginalReplicaCount == nil {
+		status.OriginalReplicaCount = &sc.Spec.Replicas
+	}
+	return sc, nil
+}
+
+// scale executes a decision's /scale write, with its metrics, Event and
+// log line.
+func (c *Controller) scale(ctx context.Context, t *target, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, sc *autoscalingv1.Scale,
+	in Input, d Decision, triggers []watched, newest time.Time, source string) error {
+	from, to := in.Current, *d.Scale
+	if err := c.setReplicas(ctx, so, gvkr, sc, from, to); err != nil {
+		if errors.Is(err, errStaleReplicas) {
+			// Someone else changed the replicas since they were read:
+			// read again and decide again.
+			c.mu.Lock()
+			t.replicasAt = time.Time{}
+			c.mu.Unlock()
+			return err
+		}
+		if apierrors.IsConflict(err) {
+			return fmt.Errorf("scaler: scale %s: %w", so.Spec.ScaleTargetRef.Name, err)
+		}
+		c.event(so, true, "KEDAScaleTargetActivationFailed", "Failed to scale %s %s/%s to %d: %v", gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, to, err)
+		return fmt.Errorf("scaler: scale %s: %w", so.Spec.ScaleTargetRef.Name, err)
+	}
+	if to < from {
+		c.opts.Metrics.ScaleActions.WithLabelValues(so.Namespace, so.Name, "down").Inc()
+		c.event(so, false, "KEDAScaleTargetDeactivated", "Deactivated %s %s/%s from %d to %d",
+			gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, from, to)
+		c.log.Info("deactivated", "namespace", so.Namespace, "scaledObject", so.Name, "from", from, "to", to)
+		return nil
+	}
+	c.opts.Metrics.ScaleActions.WithLabelValues(so.Namespace, so.Name, "up").Inc()
+	if !newest.IsZero() {
+		c.opts.Metrics.EventToScale.WithLabelValues(source).Observe(c.clock.Since(newest).Seconds())
+	}
+	if d.Forced {
+		c.event(so, false, "KEDAScaleTargetActivated", "Scaled %s %s/%s from %d to %d, caused by forced activation annotation",
+			gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, from, to)
+	} else {
+		c.event(so, false, "KEDAScaleTargetActivated", "Scaled %s %s/%s from %d to %d, triggered by %s",
+			gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, from, to, activeMetrics(triggers, in.Triggers))
+	}
+	c.log.Info("activated", "namespace", so.Namespace, "scaledObject", so.Name, "from", from, "to", to, "forced", d.Forced)
+	return nil
+}
+
+func (c *Controller) setAside(t *target, aside bool) {
+	c.mu.Lock()
+	t.hpaAside = aside
+	c.mu.Unlock()
 }
 
 // errStaleReplicas means a conditional /scale write found other replicas
@@ -211,141 +245,4 @@ func (c *Controller) setReplicas(ctx context.Context, so *kedav1.ScaledObject, g
 		return fmt.Errorf("%w: %v", errStaleReplicas, err)
 	}
 	return err
-}
-
-func (c *Controller) setActivity(status *kedav1.ScaledObjectStatus, d Decision) {
-	conds := &status.Conditions
-	switch {
-	case d.Active:
-		conds.SetCondition(kedav1.ConditionActive, metav1.ConditionTrue, d.ActiveReason, "Scaling is performed because triggers are active")
-	case d.ActiveReason == kedav1.ReasonUnknownState:
-		conds.SetCondition(kedav1.ConditionActive, metav1.ConditionUnknown, d.ActiveReason, "Waiting for the first value of every trigger")
-	case d.ActiveReason == kedav1.ReasonScalerCooldown:
-		conds.SetCondition(kedav1.ConditionActive, metav1.ConditionFalse, d.ActiveReason, "Scaler cooling down because triggers are not active")
-	default:
-		conds.SetCondition(kedav1.ConditionActive, metav1.ConditionFalse, d.ActiveReason, "Scaling is not performed because triggers are not active")
-	}
-	switch d.ReadyReason {
-	case kedav1.ReasonTriggerError:
-		conds.SetCondition(kedav1.ConditionReady, metav1.ConditionFalse, d.ReadyReason, "Triggers defined in ScaledObject are not working correctly")
-	case kedav1.ReasonPartialTriggerError:
-		conds.SetCondition(kedav1.ConditionReady, metav1.ConditionUnknown, d.ReadyReason, "Some triggers defined in ScaledObject are not working correctly")
-	}
-	if c, ok := conds.GetCondition(kedav1.ConditionPaused); !ok || c.Reason == "" {
-		conds.SetCondition(kedav1.ConditionPaused, metav1.ConditionFalse, kedav1.ReasonScaledObjectUnpaused, "pause annotation removed for ScaledObject")
-	}
-}
-
-// setPushHealth sets PushHealthy from the triggers' push paths: True
-// (Subscribed) when every trigger's source is subscribed, else False with
-// the first unhealthy trigger's reason, and records an Event on each
-// transition.
-func (c *Controller) setPushHealth(so *kedav1.ScaledObject, prev, status *kedav1.ScaledObjectStatus, ws []watched, entries map[int]store.Entry) {
-	if len(ws) == 0 {
-		return
-	}
-	status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionTrue, kedav1.ReasonSubscribed, "Every trigger's source pushes changes")
-	for _, w := range ws {
-		p := entries[w.index].Push
-		if p.Reason == "" {
-			status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionUnknown, "Connecting", "Waiting for the triggers' sources to subscribe")
-			break
-		}
-		if !p.Healthy {
-			msg := fmt.Sprintf("trigger %d (%s) is polled every pollingInterval: %s", w.index, w.typ, p.Message)
-			status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionFalse, p.Reason, msg)
-			break
-		}
-	}
-	before, _ := prev.Conditions.GetCondition(kedav1.ConditionPushHealthy)
-	after, _ := status.Conditions.GetCondition(kedav1.ConditionPushHealthy)
-	if after.Status != metav1.ConditionUnknown && (before.Status != after.Status || before.Reason != after.Reason) {
-		c.event(so, after.Status != metav1.ConditionTrue, "PushHealthy"+string(after.Status), "%s: %s", after.Reason, after.Message)
-	}
-}
-
-// writeStatus patches the status subresource when status differs from what
-// was last written (or, before any write, from the object's).
-func (c *Controller) writeStatus(ctx context.Context, t *target, so *kedav1.ScaledObject, status *kedav1.ScaledObjectStatus) error {
-	c.mu.RLock()
-	prev := t.written
-	c.mu.RUnlock()
-	if prev == nil {
-		prev = &so.Status
-	}
-	if apiequality.Semantic.DeepEqual(prev, status) {
-		return nil
-	}
-	body, err := json.Marshal(map[string]any{"status": status})
-	if err != nil {
-		return err
-	}
-	err = c.keda.Patch(types.MergePatchType).Namespace(so.Namespace).Resource("scaledobjects").
-		Name(so.Name).SubResource("status").Body(body).Do(ctx).Error()
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("scaler: write status: %w", err)
-	}
-	c.opts.Metrics.StatusWrites.Inc()
-	if c.log.Enabled(ctx, slog.LevelDebug) {
-		c.log.Debug("status written", "namespace", so.Namespace, "scaledObject", so.Name, "status", string(body))
-	}
-	c.mu.Lock()
-	t.written = status
-	if status.LastActiveTime != nil && (prev.LastActiveTime == nil || !status.LastActiveTime.Equal(prev.LastActiveTime)) {
-		t.lastActiveAt = c.clock.Now()
-	}
-	c.mu.Unlock()
-	return nil
-}
-
-// observe exports a trigger's value to Prometheus.
-func (c *Controller) observe(so *kedav1.ScaledObject, w watched, e store.Entry) {
-	idx := strconv.Itoa(w.index)
-	name := w.name
-	if name == "" {
-		name = w.typ
-	}
-	if e.Known {
-		c.opts.Metrics.MetricValue.WithLabelValues(so.Namespace, so.Name, name, w.spec.MetricName).Set(e.Value)
-		c.opts.Metrics.KedaValue.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(e.Value)
-	}
-	active := 0.0
-	if e.Known && e.Failures == 0 && e.Value > w.spec.Activation {
-		active = 1
-	}
-	c.opts.Metrics.KedaActive.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(active)
-}
-
-func anyActive(ts []Trigger) bool {
-	for _, t := range ts {
-		if t.Known && !t.Failing && t.Value > t.Activation {
-			return true
-		}
-	}
-	return false
-}
-
-// activeMetrics names the active triggers' metrics, ";"-separated, for the
-// activation Event.
-func activeMetrics(ws []watched, ts []Trigger) string {
-	var names []string
-	for i, t := range ts {
-		if t.Known && t.Value > t.Activation {
-			names = append(names, ws[i].spec.MetricName)
-		}
-	}
-	return strings.Join(names, ";")
-}
-
-func authNames(so *kedav1.ScaledObject) string {
-	var names []string
-	for _, tr := range so.Spec.Triggers {
-		if tr.AuthenticationRef != nil {
-			names = append(names, tr.AuthenticationRef.Name)
-		}
-	}
-	return strings.Join(names, ",")
 }

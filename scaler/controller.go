@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	autoscalingv2listers "k8s.io/client-go/listers/autoscaling/v2"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/scale"
@@ -65,6 +67,11 @@ type Controller struct {
 	events   record.EventBroadcaster
 
 	soInformer, taInformer, ctaInformer cache.SharedIndexInformer
+	// hpaInformer caches HPAs: our own (read without a request on every
+	// reconcile) and others' on the same workloads (KEDA's ownership
+	// checks).
+	hpaInformer cache.SharedIndexInformer
+	hpaLister   autoscalingv2listers.HorizontalPodAutoscalerLister
 
 	reconcileQ workqueue.TypedRateLimitingInterface[types.NamespacedName]
 	decideQ    workqueue.TypedRateLimitingInterface[types.NamespacedName]
@@ -133,7 +140,11 @@ func New(opts Options) (*Controller, error) {
 	}
 	c.soInformer = cache.NewSharedIndexInformer(
 		cache.NewListWatchFromClient(keda, "scaledobjects", opts.WatchNamespace, fields.Everything()),
-		&kedav1.ScaledObject{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		&kedav1.ScaledObject{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc, targetIndex: indexSOByWorkload})
+	c.hpaInformer = cache.NewSharedIndexInformer(
+		cache.NewListWatchFromClient(kube.AutoscalingV2().RESTClient(), "horizontalpodautoscalers", opts.WatchNamespace, fields.Everything()),
+		&autoscalingv2.HorizontalPodAutoscaler{}, 0, cache.Indexers{targetIndex: indexHPAByWorkload})
+	c.hpaLister = autoscalingv2listers.NewHorizontalPodAutoscalerLister(c.hpaInformer.GetIndexer())
 	c.taInformer = cache.NewSharedIndexInformer(
 		cache.NewListWatchFromClient(keda, "triggerauthentications", opts.WatchNamespace, fields.Everything()),
 		&kedav1.TriggerAuthentication{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
@@ -176,6 +187,9 @@ func (c *Controller) addHandlers() error {
 	if err != nil {
 		return fmt.Errorf("scaler: %w", err)
 	}
+	if _, err := c.hpaInformer.AddEventHandler(c.hpaHandlers()); err != nil {
+		return fmt.Errorf("scaler: %w", err)
+	}
 	// A change of a TriggerAuthentication reconciles every ScaledObject of
 	// its namespace (a ClusterTriggerAuthentication: every one); the
 	// reconcile sees no change where the resolved parameters are the same.
@@ -214,7 +228,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	defer c.events.Shutdown()
 
 	var wg sync.WaitGroup
-	for _, inf := range []cache.SharedIndexInformer{c.soInformer, c.taInformer, c.ctaInformer} {
+	for _, inf := range []cache.SharedIndexInformer{c.soInformer, c.taInformer, c.ctaInformer, c.hpaInformer} {
 		wg.Add(1)
 		go func() { defer wg.Done(); inf.RunWithContext(ctx) }()
 	}
@@ -222,7 +236,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	defer c.reconcileQ.ShutDown()
 	defer c.decideQ.ShutDown()
 
-	if !cache.WaitForCacheSync(ctx.Done(), c.soInformer.HasSynced, c.taInformer.HasSynced, c.ctaInformer.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), c.soInformer.HasSynced, c.taInformer.HasSynced, c.ctaInformer.HasSynced, c.hpaInformer.HasSynced) {
 		return nil
 	}
 	// Reconcile everything once before declaring the informers synced, so

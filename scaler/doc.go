@@ -8,4 +8,19 @@
 // to the target's /scale subresource) is a separate small step. Store
 // changes reach the activator through a coalescing workqueue keyed by
 // object, so duplicates merge and nothing is lost.
+//
+// # The HPA
+//
+// Each object's HPA is what the reconcile wants (built from the spec, the
+// pause annotations turning its scale up or down off) unless the object is
+// paused, when it is deleted, as KEDA does. A non-zero idleReplicaCount is
+// where pushscale parts from KEDA: KEDA scales an idle target to that
+// count and leaves its HPA in place, which lifts the target straight back
+// to minReplicas (the HPA only stands still at 0 replicas), so the two
+// fight. Here, while the target is idle (replicas == idleReplicaCount <
+// minReplicaCount, inactive), the HPA is deleted before the target is
+// scaled to idle, and created again right after the activation scales it
+// to minReplicaCount. Deleting, rather than pinning min = max = idle,
+// leaves no HPA whose figures look like a decision. idleReplicaCount 0
+// keeps the HPA: at 0 replicas it does nothing.
 package scaler

@@ -2,6 +2,7 @@ package scaler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -13,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 )
@@ -25,8 +25,10 @@ type hpaMetric struct {
 	typ    autoscalingv2.MetricTargetType
 }
 
-// buildHPA returns the HPA KEDA would create for so (keda.md 1.5).
-func buildHPA(so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, metrics []hpaMetric) *autoscalingv2.HorizontalPodAutoscaler {
+// buildHPA returns the HPA KEDA would create for so (keda.md 1.5): one
+// External metric per external trigger; paused-scale-in and
+// paused-scale-out disable the HPA's scale down and scale up.
+func buildHPA(so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, metrics []hpaMetric, ctl controls) *autoscalingv2.HorizontalPodAutoscaler {
 	name := so.HPAName()
 	labels := map[string]string{
 		"app.kubernetes.io/name":       labelValue(name),
@@ -91,6 +93,25 @@ func buildHPA(so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, met
 	if a := so.Spec.Advanced; a != nil && a.HorizontalPodAutoscalerConfig != nil && a.HorizontalPodAutoscalerConfig.Behavior != nil {
 		hpa.Spec.Behavior = a.HorizontalPodAutoscalerConfig.Behavior.DeepCopy()
 	}
+	disabled := autoscalingv2.DisabledPolicySelect
+	if ctl.pauseScaleIn {
+		if hpa.Spec.Behavior == nil {
+			hpa.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{}
+		}
+		if hpa.Spec.Behavior.ScaleDown == nil {
+			hpa.Spec.Behavior.ScaleDown = &autoscalingv2.HPAScalingRules{}
+		}
+		hpa.Spec.Behavior.ScaleDown.SelectPolicy = &disabled
+	}
+	if ctl.pauseScaleOut {
+		if hpa.Spec.Behavior == nil {
+			hpa.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{}
+		}
+		if hpa.Spec.Behavior.ScaleUp == nil {
+			hpa.Spec.Behavior.ScaleUp = &autoscalingv2.HPAScalingRules{}
+		}
+		hpa.Spec.Behavior.ScaleUp.SelectPolicy = &disabled
+	}
 	return hpa
 }
 
@@ -113,33 +134,87 @@ func labelValue(s string) string {
 	})
 }
 
-// ensureHPA creates want or updates the existing HPA of that name when it
-// differs. An HPA of that name not owned by the ScaledObject is an error.
-func ensureHPA(ctx context.Context, kube kubernetes.Interface, want *autoscalingv2.HorizontalPodAutoscaler) error {
-	hpas := kube.AutoscalingV2().HorizontalPodAutoscalers(want.Namespace)
-	got, err := hpas.Get(ctx, want.Name, metav1.GetOptions{})
+// errHPANotOwned means an HPA of the wanted name exists and belongs to
+// someone else.
+var errHPANotOwned = errors.New("exists and is not owned by this ScaledObject")
+
+// hpaUpToDate reports whether got already is want: the apiserver fills in
+// the fields of a behavior left unset, so want's unset fields are ignored
+// (semantic derivative), except a select policy, which when unset is Max:
+// that is how removing paused-scale-in or -out shows.
+func hpaUpToDate(got, want *autoscalingv2.HorizontalPodAutoscaler) bool {
+	w := want.Spec.DeepCopy()
+	if b := w.Behavior; b != nil {
+		maxPolicy := autoscalingv2.MaxChangePolicySelect
+		for _, r := range []**autoscalingv2.HPAScalingRules{&b.ScaleUp, &b.ScaleDown} {
+			if *r == nil {
+				*r = &autoscalingv2.HPAScalingRules{}
+			}
+			if (*r).SelectPolicy == nil {
+				(*r).SelectPolicy = &maxPolicy
+			}
+		}
+	}
+	return len(got.Spec.Metrics) == len(w.Metrics) &&
+		(got.Spec.Behavior == nil) == (w.Behavior == nil) &&
+		apiequality.Semantic.DeepDerivative(*w, got.Spec) &&
+		apiequality.Semantic.DeepEqual(got.Labels, want.Labels) &&
+		apiequality.Semantic.DeepEqual(got.Annotations, want.Annotations)
+}
+
+// ensureHPA creates want, or updates the HPA of that name when it differs.
+// An HPA of that name controlled by someone else is an error wrapping
+// errHPANotOwned.
+func (c *Controller) ensureHPA(ctx context.Context, want *autoscalingv2.HorizontalPodAutoscaler) error {
+	hpas := c.kube.AutoscalingV2().HorizontalPodAutoscalers(want.Namespace)
+	got, err := c.hpaLister.HorizontalPodAutoscalers(want.Namespace).Get(want.Name)
 	if apierrors.IsNotFound(err) {
-		if _, err := hpas.Create(ctx, want, metav1.CreateOptions{}); err != nil {
+		_, err := hpas.Create(ctx, want, metav1.CreateOptions{})
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create HPA %s: %w", want.Name, err)
 		}
-		return nil
-	}
-	if err != nil {
+		// The cache has not seen it yet.
+		if got, err = hpas.Get(ctx, want.Name, metav1.GetOptions{}); err != nil {
+			return fmt.Errorf("get HPA %s: %w", want.Name, err)
+		}
+	} else if err != nil {
 		return fmt.Errorf("get HPA %s: %w", want.Name, err)
 	}
 	owner := want.OwnerReferences[0]
 	if ref := metav1.GetControllerOf(got); ref == nil || ref.UID != owner.UID {
-		return fmt.Errorf("HPA %s exists and is not owned by this ScaledObject", want.Name)
+		return fmt.Errorf("HPA %s %w", want.Name, errHPANotOwned)
 	}
-	if apiequality.Semantic.DeepEqual(got.Spec, want.Spec) &&
-		apiequality.Semantic.DeepEqual(got.Labels, want.Labels) &&
-		apiequality.Semantic.DeepEqual(got.Annotations, want.Annotations) {
+	if hpaUpToDate(got, want) {
 		return nil
 	}
 	upd := got.DeepCopy()
 	upd.Spec, upd.Labels, upd.Annotations = want.Spec, want.Labels, want.Annotations
 	if _, err := hpas.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("update HPA %s: %w", want.Name, err)
+	}
+	return nil
+}
+
+// deleteOwnedHPA deletes the HPA name when the ScaledObject uid controls
+// it; a missing HPA, or one owned by someone else, is left alone.
+func (c *Controller) deleteOwnedHPA(ctx context.Context, namespace, name string, uid string) error {
+	hpas := c.kube.AutoscalingV2().HorizontalPodAutoscalers(namespace)
+	got, err := hpas.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get HPA %s: %w", name, err)
+	}
+	if ref := metav1.GetControllerOf(got); ref == nil || string(ref.UID) != uid {
+		return nil
+	}
+	err = hpas.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &got.UID}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete HPA %s: %w", name, err)
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -25,39 +24,6 @@ import (
 // trigger type pushscale does not implement yet.
 const ReasonUnsupportedTrigger = "UnsupportedTrigger"
 
-// watched is one trigger handed to the sources.
-type watched struct {
-	index      int
-	typ        string
-	name       string
-	spec       sources.Spec
-	metricType autoscalingv2.MetricTargetType
-	trigger    sources.Trigger
-}
-
-// target is the controller's state of one ScaledObject. Fields are guarded
-// by Controller.mu; a target is only mutated by the worker that holds its
-// key (the workqueues hand a key to one worker at a time).
-type target struct {
-	owner store.Owner
-	so    *kedav1.ScaledObject
-	gvkr  kedav1.GroupVersionKindResource
-	// valid is false when the object cannot be scaled; triggers is then empty.
-	valid       bool
-	triggers    []watched
-	fingerprint string
-	// ready is the Ready condition the reconcile computed.
-	ready kedav1.Condition
-
-	lastActive   time.Time
-	wasActive    bool
-	decided      bool // at least one decision made
-	replicas     int32
-	replicasAt   time.Time
-	written      *kedav1.ScaledObjectStatus // last status written
-	lastActiveAt time.Time                  // when lastActiveTime was last written
-}
-
 func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) error {
 	obj, exists, err := c.soInformer.GetIndexer().GetByKey(key.String())
 	if err != nil {
@@ -72,47 +38,27 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		c.teardown(key)
 		return nil
 	}
-	owner := store.Owner{Kind: store.ScaledObject, Namespace: so.Namespace, Name: so.Name, UID: so.UID}
+	t := c.targetFor(key, so)
 
-	c.mu.Lock()
-	t := c.targets[key]
-	if t != nil && t.owner.UID != so.UID { // deleted and recreated
-		c.mu.Unlock()
-		c.teardown(key)
-		c.mu.Lock()
-		t = nil
-	}
-	if t == nil {
-		t = &target{owner: owner}
-		if so.Status.LastActiveTime != nil { // cooldown resumes from status
-			t.lastActive = so.Status.LastActiveTime.Time
-		}
-		c.targets[key] = t
-		c.opts.Metrics.ScaledObjects.Set(float64(len(c.targets)))
-	}
-	t.so = so
-	c.mu.Unlock()
-
-	ready, ws, gvkr, err := c.check(ctx, so, owner)
+	ready, ws, gvkr, err := c.check(ctx, so, t.owner)
 	if err != nil {
 		return err
 	}
 	if ready.Status == metav1.ConditionFalse && ready.Reason == kedav1.ReasonScaledObjectCheckFailed {
 		c.setTriggers(t, nil, "")
-		c.mu.Lock()
-		t.valid, t.ready = false, ready
-		c.mu.Unlock()
-		c.decideQ.Add(key)
+		c.invalid(key, t, ready.Message)
+		return nil
+	}
+	ctl, err := parseControls(so.Annotations)
+	if err != nil {
+		c.setTriggers(t, nil, "")
+		c.invalid(key, t, err.Error())
 		return nil
 	}
 	fp := fingerprint(so, ws)
 	if fp != t.fingerprint {
 		if err := c.setTriggers(t, ws, fp); err != nil {
-			c.mu.Lock()
-			t.valid = false
-			t.ready = kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse, Reason: kedav1.ReasonScaledObjectCheckFailed, Message: err.Error()}
-			c.mu.Unlock()
-			c.decideQ.Add(key)
+			c.invalid(key, t, err.Error())
 			return nil
 		}
 	}
@@ -120,20 +66,43 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 	for _, w := range ws {
 		metrics = append(metrics, hpaMetric{name: w.spec.MetricName, target: w.spec.Target, typ: w.metricType})
 	}
-	if len(metrics) > 0 {
-		if err := ensureHPA(ctx, c.kube, buildHPA(so, gvkr, metrics)); err != nil {
-			c.mu.Lock()
-			t.ready = kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse, Reason: kedav1.ReasonScaledObjectCheckFailed, Message: err.Error()}
-			c.mu.Unlock()
-			c.decideQ.Add(key)
-			return err
-		}
+	var want *autoscalingv2.HorizontalPodAutoscaler
+	if !ctl.paused && len(metrics) > 0 {
+		want = buildHPA(so, gvkr, metrics, ctl)
 	}
 	c.mu.Lock()
-	t.valid, t.ready, t.gvkr = true, ready, gvkr
+	t.hpaWant, t.hpaKnown, t.hpaDefault = want, true, so.HPAName()
+	c.mu.Unlock()
+	// The HPA goes before the pause takes effect: a paused replica count
+	// is written only once no HPA can undo it.
+	if err := c.syncHPA(ctx, t); err != nil {
+		c.invalid(key, t, err.Error())
+		if errors.Is(err, errHPANotOwned) {
+			return nil // until that HPA changes: its events requeue us
+		}
+		return err
+	}
+	c.mu.Lock()
+	t.valid, t.ready, t.gvkr, t.ctl = true, ready, gvkr, ctl
 	c.mu.Unlock()
 	c.decideQ.Add(key)
 	return nil
+}
+
+// invalid records that the object cannot be scaled, for the reason msg
+// (Ready=False ScaledObjectCheckFailed, with an Event when the reason is
+// new), and has the decision write it.
+func (c *Controller) invalid(key types.NamespacedName, t *target, msg string) {
+	ready := kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse, Reason: kedav1.ReasonScaledObjectCheckFailed, Message: msg}
+	c.mu.Lock()
+	changed := t.ready != ready
+	t.valid, t.ready = false, ready
+	so := t.so
+	c.mu.Unlock()
+	if changed {
+		c.event(so, true, kedav1.ReasonScaledObjectCheckFailed, "%s", msg)
+	}
+	c.decideQ.Add(key)
 }
 
 // check validates so and parses its triggers. A ScaledObjectCheckFailed
@@ -266,6 +235,7 @@ func (c *Controller) teardown(key types.NamespacedName) {
 	c.opts.Metrics.KedaActive.DeletePartialMatch(labels)
 	c.opts.Metrics.KedaErrors.DeletePartialMatch(labels)
 	c.opts.Metrics.ScaleActions.DeletePartialMatch(labels)
+	c.opts.Metrics.KedaPaused.DeletePartialMatch(labels)
 }
 
 // fingerprint identifies what the sources were given, so an unchanged

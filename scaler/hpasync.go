@@ -1,0 +1,65 @@
+package scaler
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// syncHPA makes the target's HPA what the reconcile and the decision want:
+// none while paused, while the object holds no target, or while the
+// decision sets it aside at a non-zero idleReplicaCount; else hpaWant. An
+// HPA the object owned under
+// another name (a renamed one) is deleted first. Until the first decision
+// of an object with a non-zero idleReplicaCount no HPA is created: the
+// target may be idle, and the HPA would lift it to its minReplicas at once.
+//
+// It is called by the reconcile and by the decision of the same object,
+// possibly at once: hpaMu serialises them, and each call acts on the
+// latest wishes of both.
+func (c *Controller) syncHPA(ctx context.Context, t *target) error {
+	t.hpaMu.Lock()
+	defer t.hpaMu.Unlock()
+	c.mu.RLock()
+	want, known, aside, have, def := t.hpaWant, t.hpaKnown, t.hpaAside, t.hpaName, t.hpaDefault
+	idle, decided := t.so != nil && t.so.Spec.IdleReplicaCount != nil && *t.so.Spec.IdleReplicaCount > 0, t.decided
+	c.mu.RUnlock()
+	if !known {
+		return nil
+	}
+	if aside {
+		want = nil
+	}
+	ns, uid := t.owner.Namespace, string(t.owner.UID)
+	if have != "" && (want == nil || want.Name != have) {
+		if err := c.deleteOwnedHPA(ctx, ns, have, uid); err != nil {
+			return err
+		}
+		c.log.Info("HPA deleted", "namespace", ns, "scaledObject", t.owner.Name, "hpa", have)
+		c.setHPAName(t, "")
+	}
+	if want == nil {
+		// The name the spec gives may exist without our knowing (a
+		// status write lost to a restart): the cache tells.
+		if h, err := c.hpaLister.HorizontalPodAutoscalers(ns).Get(def); err == nil && h.Name != have {
+			if ref := metav1.GetControllerOf(h); ref != nil && string(ref.UID) == uid {
+				return c.deleteOwnedHPA(ctx, ns, def, uid)
+			}
+		}
+		return nil
+	}
+	if idle && !decided {
+		return nil
+	}
+	if err := c.ensureHPA(ctx, want); err != nil {
+		return err
+	}
+	c.setHPAName(t, want.Name)
+	return nil
+}
+
+func (c *Controller) setHPAName(t *target, name string) {
+	c.mu.Lock()
+	t.hpaName = name
+	c.mu.Unlock()
+}

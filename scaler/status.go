@@ -1,0 +1,228 @@
+package scaler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/gateway/store"
+)
+
+func (c *Controller) setActivity(status *kedav1.ScaledObjectStatus, d Decision) {
+	conds := &status.Conditions
+	switch {
+	case d.Forced:
+		conds.SetCondition(kedav1.ConditionActive, metav1.ConditionTrue, d.ActiveReason, "Scaling is performed because activation is being forced by annotation")
+	case d.Active:
+		conds.SetCondition(kedav1.ConditionActive, metav1.ConditionTrue, d.ActiveReason, "Scaling is performed because triggers are active")
+	case d.ActiveReason == kedav1.ReasonUnknownState:
+		conds.SetCondition(kedav1.ConditionActive, metav1.ConditionUnknown, d.ActiveReason, "Waiting for the first value of every trigger")
+	case d.ActiveReason == kedav1.ReasonScalerCooldown:
+		conds.SetCondition(kedav1.ConditionActive, metav1.ConditionFalse, d.ActiveReason, "Scaler cooling down because triggers are not active")
+	default:
+		conds.SetCondition(kedav1.ConditionActive, metav1.ConditionFalse, d.ActiveReason, "Scaling is not performed because triggers are not active")
+	}
+	switch d.ReadyReason {
+	case kedav1.ReasonTriggerError:
+		conds.SetCondition(kedav1.ConditionReady, metav1.ConditionFalse, d.ReadyReason, "Triggers defined in ScaledObject are not working correctly")
+	case kedav1.ReasonPartialTriggerError:
+		conds.SetCondition(kedav1.ConditionReady, metav1.ConditionUnknown, d.ReadyReason, "Some triggers defined in ScaledObject are not working correctly")
+	}
+}
+
+// setPaused sets the Paused condition (True while any of the four pause
+// annotations is in effect) and keda_scaled_object_paused.
+func (c *Controller) setPaused(so *kedav1.ScaledObject, status *kedav1.ScaledObjectStatus, ctl controls) {
+	paused := 0.0
+	if ctl.anyPause() {
+		status.Conditions.SetCondition(kedav1.ConditionPaused, metav1.ConditionTrue, kedav1.ReasonScaledObjectPaused, "ScaledObject is paused")
+		paused = 1
+	} else if p, ok := status.Conditions.GetCondition(kedav1.ConditionPaused); !ok || p.Status == metav1.ConditionTrue || p.Reason == "" {
+		status.Conditions.SetCondition(kedav1.ConditionPaused, metav1.ConditionFalse, kedav1.ReasonScaledObjectUnpaused, "pause annotation removed for ScaledObject")
+	}
+	c.opts.Metrics.KedaPaused.WithLabelValues(so.Namespace, so.Name).Set(paused)
+}
+
+// describe sets the status fields that describe the object rather than
+// its state: target kind, HPA name, metric names, trigger and
+// authentication types.
+func (c *Controller) describe(t *target, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, status *kedav1.ScaledObjectStatus) {
+	c.mu.RLock()
+	hpaName, triggers := t.hpaName, t.triggers
+	c.mu.RUnlock()
+	// The name of the HPA that exists, else the one the spec gives.
+	status.HpaName = hpaName
+	if hpaName == "" {
+		status.HpaName = so.HPAName()
+	}
+	status.ScaleTargetKind = gvkr.Group + "/" + gvkr.Version + "." + gvkr.Kind
+	if gvkr.Group == "" {
+		status.ScaleTargetKind = gvkr.Version + "." + gvkr.Kind
+	}
+	status.ScaleTargetGVKR = &gvkr
+	status.ExternalMetricNames = nil
+	for _, w := range triggers {
+		status.ExternalMetricNames = append(status.ExternalMetricNames, w.spec.MetricName)
+	}
+	var types []string
+	for _, tr := range so.Spec.Triggers {
+		types = append(types, tr.Type)
+	}
+	status.TriggersTypes = strings.Join(types, ",")
+	status.AuthenticationsTypes = authNames(so)
+}
+
+// setPushHealth sets PushHealthy from the triggers' push paths: True
+// (Subscribed) when every trigger's source is subscribed, else False with
+// the first unhealthy trigger's reason, and records an Event on each
+// transition.
+func (c *Controller) setPushHealth(so *kedav1.ScaledObject, prev, status *kedav1.ScaledObjectStatus, ws []watched, entries map[int]store.Entry) {
+	if len(ws) == 0 {
+		return
+	}
+	status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionTrue, kedav1.ReasonSubscribed, "Every trigger's source pushes changes")
+	for _, w := range ws {
+		p := entries[w.index].Push
+		if p.Reason == "" {
+			status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionUnknown, "Connecting", "Waiting for the triggers' sources to subscribe")
+			break
+		}
+		if !p.Healthy {
+			msg := fmt.Sprintf("trigger %d (%s) is polled every pollingInterval: %s", w.index, w.typ, p.Message)
+			status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionFalse, p.Reason, msg)
+			break
+		}
+	}
+	before, _ := prev.Conditions.GetCondition(kedav1.ConditionPushHealthy)
+	after, _ := status.Conditions.GetCondition(kedav1.ConditionPushHealthy)
+	if after.Status != metav1.ConditionUnknown && (before.Status != after.Status || before.Reason != after.Reason) {
+		c.event(so, after.Status != metav1.ConditionTrue, "PushHealthy"+string(after.Status), "%s: %s", after.Reason, after.Message)
+	}
+}
+
+// writeStatus patches the status subresource when status differs from what
+// was last written (or, before any write, from the object's).
+func (c *Controller) writeStatus(ctx context.Context, t *target, so *kedav1.ScaledObject, status *kedav1.ScaledObjectStatus) error {
+	c.mu.RLock()
+	prev := t.written
+	c.mu.RUnlock()
+	if prev == nil {
+		prev = &so.Status
+	}
+	if apiequality.Semantic.DeepEqual(prev, status) {
+		return nil
+	}
+	next, err := toJSONMap(status)
+	if err != nil {
+		return err
+	}
+	old, err := toJSONMap(prev)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(map[string]any{"status": mergePatch(old, next)})
+	if err != nil {
+		return err
+	}
+	err = c.keda.Patch(types.MergePatchType).Namespace(so.Namespace).Resource("scaledobjects").
+		Name(so.Name).SubResource("status").Body(body).Do(ctx).Error()
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("scaler: write status: %w", err)
+	}
+	c.opts.Metrics.StatusWrites.Inc()
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		c.log.Debug("status written", "namespace", so.Namespace, "scaledObject", so.Name, "status", string(body))
+	}
+	c.mu.Lock()
+	t.written = status
+	if status.LastActiveTime != nil && (prev.LastActiveTime == nil || !status.LastActiveTime.Equal(prev.LastActiveTime)) {
+		t.lastActiveAt = c.clock.Now()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// toJSONMap returns v as a JSON object.
+func toJSONMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	return m, json.Unmarshal(b, &m)
+}
+
+// mergePatch returns a JSON merge patch (RFC 7386) that turns prev into
+// next: next, with null for every key of prev that next lacks, in nested
+// objects too (a field cleared, e.g. pausedReplicaCount, or a health entry
+// of a removed trigger, is removed on the server).
+func mergePatch(prev, next map[string]any) map[string]any {
+	out := make(map[string]any, len(next))
+	for k, v := range next {
+		pm, ok1 := prev[k].(map[string]any)
+		nm, ok2 := v.(map[string]any)
+		if ok1 && ok2 {
+			out[k] = mergePatch(pm, nm)
+			continue
+		}
+		out[k] = v
+	}
+	for k := range prev {
+		if _, ok := next[k]; !ok {
+			out[k] = nil
+		}
+	}
+	return out
+}
+
+// observe exports a trigger's value to Prometheus.
+func (c *Controller) observe(so *kedav1.ScaledObject, w watched, e store.Entry) {
+	idx := strconv.Itoa(w.index)
+	name := w.name
+	if name == "" {
+		name = w.typ
+	}
+	if e.Known {
+		c.opts.Metrics.MetricValue.WithLabelValues(so.Namespace, so.Name, name, w.spec.MetricName).Set(e.Value)
+		c.opts.Metrics.KedaValue.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(e.Value)
+	}
+	active := 0.0
+	if e.Known && e.Failures == 0 && e.Value > w.spec.Activation {
+		active = 1
+	}
+	c.opts.Metrics.KedaActive.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(active)
+}
+
+// activeMetrics names the active triggers' metrics, ";"-separated, for the
+// activation Event.
+func activeMetrics(ws []watched, ts []Trigger) string {
+	var names []string
+	for i, t := range ts {
+		if t.Known && t.Value > t.Activation {
+			names = append(names, ws[i].spec.MetricName)
+		}
+	}
+	return strings.Join(names, ";")
+}
+
+func authNames(so *kedav1.ScaledObject) string {
+	var names []string
+	for _, tr := range so.Spec.Triggers {
+		if tr.AuthenticationRef != nil {
+			names = append(names, tr.AuthenticationRef.Name)
+		}
+	}
+	return strings.Join(names, ",")
+}
