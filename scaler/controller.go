@@ -181,8 +181,21 @@ func (c *Controller) addHandlers() error {
 				!mapsEqual(o.Labels, n.Labels) || n.DeletionTimestamp != nil {
 				enqueue(newObj)
 			}
+			// A workload it leaves may go to another ScaledObject.
+			if k := soWorkloadKey(o); k != soWorkloadKey(n) {
+				c.enqueueWorkload(k, o.UID)
+			}
 		},
-		DeleteFunc: enqueue,
+		DeleteFunc: func(obj any) {
+			enqueue(obj)
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			// The next ScaledObject on its workload takes over.
+			if so, ok := obj.(*kedav1.ScaledObject); ok {
+				c.enqueueWorkload(soWorkloadKey(so), so.UID)
+			}
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("scaler: %w", err)

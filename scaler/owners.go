@@ -1,6 +1,8 @@
 package scaler
 
 import (
+	"fmt"
+
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -46,6 +48,30 @@ func indexHPAByWorkload(obj any) ([]string, error) {
 	}
 	ref := h.Spec.ScaleTargetRef
 	return []string{workloadKey(h.Namespace, ref.APIVersion, ref.Kind, ref.Name)}, nil
+}
+
+// holder returns the ScaledObject that holds so's scale target: of every
+// ScaledObject scaling the same workload, the oldest (by creationTimestamp,
+// then name), as KEDA's admission check lets only the first one in. One
+// being deleted still holds the target until it is gone.
+func (c *Controller) holder(so *kedav1.ScaledObject) *kedav1.ScaledObject {
+	objs, _ := c.soInformer.GetIndexer().ByIndex(targetIndex, soWorkloadKey(so))
+	best := so
+	for _, o := range objs {
+		other := o.(*kedav1.ScaledObject)
+		if other.CreationTimestamp.Before(&best.CreationTimestamp) ||
+			other.CreationTimestamp.Equal(&best.CreationTimestamp) && other.Name < best.Name {
+			best = other
+		}
+	}
+	return best
+}
+
+// heldMessage is the Ready message of a ScaledObject whose target another
+// one holds (KEDA's admission message).
+func heldMessage(so, by *kedav1.ScaledObject) string {
+	ref := so.Spec.ScaleTargetRef
+	return fmt.Sprintf("workload '%s' of type '%s.%s' is already managed by ScaledObject '%s'", ref.Name, ref.APIVersionOrDefault(), ref.KindOrDefault(), by.Name)
 }
 
 // enqueueWorkload reconciles every ScaledObject scaling the workload key,

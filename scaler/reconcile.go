@@ -30,8 +30,7 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		return err
 	}
 	if !exists {
-		c.teardown(key)
-		return nil
+		return c.gone(ctx, key)
 	}
 	so := obj.(*kedav1.ScaledObject).DeepCopy()
 	if so.DeletionTimestamp != nil {
@@ -39,6 +38,16 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		return nil
 	}
 	t := c.targetFor(key, so)
+
+	// One ScaledObject per workload: a later one touches nothing.
+	if by := c.holder(so); by.UID != so.UID {
+		c.setTriggers(t, nil, "")
+		c.mu.Lock()
+		t.hpaWant, t.hpaKnown = nil, true
+		c.mu.Unlock()
+		c.invalid(key, t, heldMessage(so, by))
+		return c.syncHPA(ctx, t) // an HPA it made while it held the target
+	}
 
 	ready, ws, gvkr, err := c.check(ctx, so, t.owner)
 	if err != nil {
@@ -86,6 +95,31 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 	t.valid, t.ready, t.gvkr, t.ctl = true, ready, gvkr, ctl
 	c.mu.Unlock()
 	c.decideQ.Add(key)
+	return nil
+}
+
+// gone forgets a deleted ScaledObject, and deletes its HPA at once rather
+// than leave it to the garbage collector: until then it would still scale
+// the workload, which another ScaledObject may take over.
+func (c *Controller) gone(ctx context.Context, key types.NamespacedName) error {
+	c.mu.RLock()
+	t := c.targets[key]
+	c.mu.RUnlock()
+	c.teardown(key)
+	if t == nil {
+		return nil
+	}
+	c.mu.RLock()
+	names, uid := []string{t.hpaName, t.hpaDefault}, string(t.owner.UID)
+	c.mu.RUnlock()
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if err := c.deleteOwnedHPA(ctx, key.Namespace, n, uid); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
