@@ -34,8 +34,10 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 	}
 	so := obj.(*kedav1.ScaledObject).DeepCopy()
 	if so.DeletionTimestamp != nil {
-		c.teardown(key)
-		return nil
+		return c.finalize(ctx, key, so)
+	}
+	if err := c.ensureFinalizer(ctx, so); err != nil {
+		return err
 	}
 	t := c.targetFor(key, so)
 
