@@ -164,38 +164,53 @@ func hpaUpToDate(got, want *autoscalingv2.HorizontalPodAutoscaler) bool {
 
 // ensureHPA creates want, or updates the HPA of that name when it differs.
 // An HPA of that name controlled by someone else is an error wrapping
-// errHPANotOwned.
-func (c *Controller) ensureHPA(ctx context.Context, want *autoscalingv2.HorizontalPodAutoscaler) error {
+// errHPANotOwned unless adopt is set: it is then taken over (our spec and
+// our controller reference). It reports whether it adopted one.
+func (c *Controller) ensureHPA(ctx context.Context, want *autoscalingv2.HorizontalPodAutoscaler, adopt bool) (bool, error) {
 	hpas := c.kube.AutoscalingV2().HorizontalPodAutoscalers(want.Namespace)
 	got, err := c.hpaLister.HorizontalPodAutoscalers(want.Namespace).Get(want.Name)
 	if apierrors.IsNotFound(err) {
 		_, err := hpas.Create(ctx, want, metav1.CreateOptions{})
 		if err == nil {
-			return nil
+			return false, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create HPA %s: %w", want.Name, err)
+			return false, fmt.Errorf("create HPA %s: %w", want.Name, err)
 		}
 		// The cache has not seen it yet.
 		if got, err = hpas.Get(ctx, want.Name, metav1.GetOptions{}); err != nil {
-			return fmt.Errorf("get HPA %s: %w", want.Name, err)
+			return false, fmt.Errorf("get HPA %s: %w", want.Name, err)
 		}
 	} else if err != nil {
-		return fmt.Errorf("get HPA %s: %w", want.Name, err)
+		return false, fmt.Errorf("get HPA %s: %w", want.Name, err)
 	}
 	owner := want.OwnerReferences[0]
-	if ref := metav1.GetControllerOf(got); ref == nil || ref.UID != owner.UID {
-		return fmt.Errorf("HPA %s %w", want.Name, errHPANotOwned)
+	owned := false
+	if ref := metav1.GetControllerOf(got); ref != nil && ref.UID == owner.UID {
+		owned = true
 	}
-	if hpaUpToDate(got, want) {
-		return nil
+	if !owned && !adopt {
+		return false, fmt.Errorf("HPA %s %w; to adopt it, set the annotation %s: \"true\" and spec.advanced.horizontalPodAutoscalerConfig.name: %s",
+			want.Name, errHPANotOwned, kedav1.AnnotationTransferHPAOwnership, want.Name)
+	}
+	if owned && hpaUpToDate(got, want) {
+		return false, nil
 	}
 	upd := got.DeepCopy()
 	upd.Spec, upd.Labels, upd.Annotations = want.Spec, want.Labels, want.Annotations
-	if _, err := hpas.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("update HPA %s: %w", want.Name, err)
+	if !owned {
+		refs := []metav1.OwnerReference{owner}
+		for _, r := range got.OwnerReferences {
+			if r.Controller == nil || !*r.Controller {
+				refs = append(refs, r)
+			}
+		}
+		upd.OwnerReferences = refs
 	}
-	return nil
+	if _, err := hpas.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+		return false, fmt.Errorf("update HPA %s: %w", want.Name, err)
+	}
+	return !owned, nil
 }
 
 // deleteOwnedHPA deletes the HPA name when the ScaledObject uid controls

@@ -4,12 +4,14 @@ import (
 	"context"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 )
 
 // syncHPA makes the target's HPA what the reconcile and the decision want:
 // none while paused, while the object holds no target, or while the
-// decision sets it aside at a non-zero idleReplicaCount; else hpaWant. An
-// HPA the object owned under
+// decision sets it aside at a non-zero idleReplicaCount; else hpaWant,
+// adopted when the object asks for it. An HPA the object owned under
 // another name (a renamed one) is deleted first. Until the first decision
 // of an object with a non-zero idleReplicaCount no HPA is created: the
 // target may be idle, and the HPA would lift it to its minReplicas at once.
@@ -21,7 +23,7 @@ func (c *Controller) syncHPA(ctx context.Context, t *target) error {
 	t.hpaMu.Lock()
 	defer t.hpaMu.Unlock()
 	c.mu.RLock()
-	want, known, aside, have, def := t.hpaWant, t.hpaKnown, t.hpaAside, t.hpaName, t.hpaDefault
+	want, known, adopt, aside, have, def := t.hpaWant, t.hpaKnown, t.hpaAdopt, t.hpaAside, t.hpaName, t.hpaDefault
 	idle, decided := t.so != nil && t.so.Spec.IdleReplicaCount != nil && *t.so.Spec.IdleReplicaCount > 0, t.decided
 	c.mu.RUnlock()
 	if !known {
@@ -51,10 +53,17 @@ func (c *Controller) syncHPA(ctx context.Context, t *target) error {
 	if idle && !decided {
 		return nil
 	}
-	if err := c.ensureHPA(ctx, want); err != nil {
+	adopted, err := c.ensureHPA(ctx, want, adopt)
+	if err != nil {
 		return err
 	}
 	c.setHPAName(t, want.Name)
+	if adopted {
+		c.mu.RLock()
+		so := t.so
+		c.mu.RUnlock()
+		c.event(so, false, "HPAOwnershipTransferred", "Took over HPA %s (%s: \"true\")", want.Name, kedav1.AnnotationTransferHPAOwnership)
+	}
 	return nil
 }
 

@@ -1,9 +1,12 @@
 package scaler
 
 import (
+	"context"
 	"fmt"
+	"sort"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -87,6 +90,73 @@ func (c *Controller) enqueueWorkload(key string, skip types.UID) {
 			c.reconcileQ.Add(types.NamespacedName{Namespace: so.Namespace, Name: so.Name})
 		}
 	}
+}
+
+// foreignHPA returns the name of an HPA that scales so's workload and is
+// not so's own: KEDA refuses such a ScaledObject, unless the HPA is
+// annotated validations.keda.sh/hpa-ownership: "false", or so adopts it
+// (transfer-hpa-ownership: "true" and the HPA's name as its custom HPA
+// name). "" when there is none. HPAs of other ScaledObjects are not in the
+// way: one ScaledObject per workload holds it (see holder), and the others
+// delete theirs; those whose ScaledObject is gone (the garbage collector
+// has not deleted them yet) are returned as orphans.
+func (c *Controller) foreignHPA(so *kedav1.ScaledObject) (string, []*autoscalingv2.HorizontalPodAutoscaler) {
+	objs, _ := c.hpaInformer.GetIndexer().ByIndex(targetIndex, soWorkloadKey(so))
+	var names []string
+	var orphans []*autoscalingv2.HorizontalPodAutoscaler
+	for _, o := range objs {
+		h := o.(*autoscalingv2.HorizontalPodAutoscaler)
+		ref := metav1.GetControllerOf(h)
+		if ref != nil && ref.UID == so.UID {
+			continue
+		}
+		if ref != nil && ref.Kind == kedav1.KindScaledObject && ref.APIVersion == kedav1.SchemeGroupVersion.String() {
+			if other, ok, _ := c.soInformer.GetIndexer().GetByKey(h.Namespace + "/" + ref.Name); !ok || other.(*kedav1.ScaledObject).UID != ref.UID {
+				orphans = append(orphans, h)
+			}
+			continue
+		}
+		if h.Annotations[kedav1.AnnotationValidateHPAOwnership] == "false" || adopts(so, h.Name) {
+			continue
+		}
+		names = append(names, h.Name)
+	}
+	if len(names) == 0 {
+		return "", orphans
+	}
+	sort.Strings(names)
+	return names[0], orphans
+}
+
+// deleteOrphans deletes HPAs whose controlling ScaledObject is gone (the
+// apiserver, not the cache, says so): they are garbage, and in the way of
+// the ScaledObject that now holds their workload.
+func (c *Controller) deleteOrphans(ctx context.Context, hs []*autoscalingv2.HorizontalPodAutoscaler) error {
+	for _, h := range hs {
+		ref := metav1.GetControllerOf(h)
+		var owner kedav1.ScaledObject
+		err := c.keda.Get().Namespace(h.Namespace).Resource("scaledobjects").Name(ref.Name).Do(ctx).Into(&owner)
+		if err == nil && owner.UID == ref.UID {
+			continue // alive: it deletes its own
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("get ScaledObject %s: %w", ref.Name, err)
+		}
+		if err := c.deleteOwnedHPA(ctx, h.Namespace, h.Name, string(ref.UID)); err != nil {
+			return err
+		}
+		c.log.Info("deleted the HPA of a deleted ScaledObject", "namespace", h.Namespace, "hpa", h.Name, "scaledObject", ref.Name)
+	}
+	return nil
+}
+
+// adopts reports whether so takes over an existing HPA named name: KEDA's
+// scaledobject.keda.sh/transfer-hpa-ownership: "true" with that name as
+// advanced.horizontalPodAutoscalerConfig.name.
+func adopts(so *kedav1.ScaledObject, name string) bool {
+	a := so.Spec.Advanced
+	return so.Annotations[kedav1.AnnotationTransferHPAOwnership] == "true" &&
+		a != nil && a.HorizontalPodAutoscalerConfig != nil && a.HorizontalPodAutoscalerConfig.Name == name
 }
 
 // hpaHandlers reconcile the ScaledObjects an HPA change concerns: its

@@ -66,6 +66,15 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		c.invalid(key, t, err.Error())
 		return nil
 	}
+	name, orphans := c.foreignHPA(so)
+	if name != "" {
+		c.setTriggers(t, nil, "")
+		c.invalid(key, t, fmt.Sprintf("workload '%s' of type '%s' is already managed by HPA '%s'", so.Spec.ScaleTargetRef.Name, gvkr.GVKString(), name))
+		return nil
+	}
+	if err := c.deleteOrphans(ctx, orphans); err != nil {
+		return err
+	}
 	fp := fingerprint(so, ws)
 	if fp != t.fingerprint {
 		if err := c.setTriggers(t, ws, fp); err != nil {
@@ -82,7 +91,7 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		want = buildHPA(so, gvkr, metrics, ctl)
 	}
 	c.mu.Lock()
-	t.hpaWant, t.hpaKnown, t.hpaDefault = want, true, so.HPAName()
+	t.hpaWant, t.hpaKnown, t.hpaAdopt, t.hpaDefault = want, true, adopts(so, so.HPAName()), so.HPAName()
 	c.mu.Unlock()
 	// The HPA goes before the pause takes effect: a paused replica count
 	// is written only once no HPA can undo it.

@@ -54,6 +54,8 @@ type target struct {
 	// hpaKnown is false until the first reconcile set it.
 	hpaWant  *autoscalingv2.HorizontalPodAutoscaler
 	hpaKnown bool
+	// hpaAdopt allows taking over an HPA of that name (transfer-hpa-ownership).
+	hpaAdopt bool
 	// hpaDefault is the name the object's HPA has by its spec.
 	hpaDefault string
 	// hpaAside is set by the decision while the target is held at a
