@@ -27,7 +27,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		return nil
 	}
 	so, valid, ready, gvkr, ctl := t.so, t.valid, t.ready, t.gvkr, t.ctl
-	triggers := t.triggers
+	triggers, resources := t.triggers, t.resources
 	c.mu.RUnlock()
 
 	status := so.Status.DeepCopy()
@@ -54,6 +54,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		Cooldown:        so.Spec.CooldownPeriodOrDefault(),
 		InitialCooldown: so.Spec.InitialCooldownPeriodOrDefault(),
 		HasFallback:     so.Spec.Fallback != nil,
+		ResourceOnly:    len(triggers) == 0 && len(resources) > 0,
 		PauseScaleIn:    ctl.pauseScaleIn,
 		PauseScaleOut:   ctl.pauseScaleOut,
 		ForceActivation: ctl.forceActivation,

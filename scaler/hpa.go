@@ -26,9 +26,11 @@ type hpaMetric struct {
 }
 
 // buildHPA returns the HPA KEDA would create for so (keda.md 1.5): one
-// External metric per external trigger; paused-scale-in and
+// External metric per external trigger, the cpu and memory triggers'
+// resource metrics, sorted by source type as KEDA sorts them
+// (ContainerResource < External < Resource); paused-scale-in and
 // paused-scale-out disable the HPA's scale down and scale up.
-func buildHPA(so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, metrics []hpaMetric, ctl controls) *autoscalingv2.HorizontalPodAutoscaler {
+func buildHPA(so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, metrics []hpaMetric, resources []autoscalingv2.MetricSpec, ctl controls) *autoscalingv2.HorizontalPodAutoscaler {
 	name := so.HPAName()
 	labels := map[string]string{
 		"app.kubernetes.io/name":       labelValue(name),
@@ -64,6 +66,9 @@ func buildHPA(so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, met
 				Target: target,
 			},
 		})
+	}
+	for _, r := range resources {
+		specs = append(specs, *r.DeepCopy())
 	}
 	sort.SliceStable(specs, func(i, j int) bool { return specs[i].Type < specs[j].Type })
 	minReplicas := so.Spec.HPAMinReplicas()

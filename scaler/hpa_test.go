@@ -51,7 +51,7 @@ func TestBuildHPAPauseBehavior(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			so := testSO(nil, tc.mod)
-			h := buildHPA(so, testGVKR, []hpaMetric{{name: "s0-webhook-jobs", target: 2}}, tc.ctl)
+			h := buildHPA(so, testGVKR, []hpaMetric{{name: "s0-webhook-jobs", target: 2}}, nil, tc.ctl)
 			b := h.Spec.Behavior
 			if tc.nilBehavor {
 				if b != nil {
@@ -81,10 +81,77 @@ func TestBuildHPAPauseBehavior(t *testing.T) {
 	}
 }
 
+func TestBuildHPAMetricsOrder(t *testing.T) {
+	cpu, err := resourceMetric(kedav1.ScaleTrigger{Type: "cpu", Metadata: map[string]string{"value": "60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := resourceMetric(kedav1.ScaleTrigger{Type: "memory", MetricType: autoscalingv2.AverageValueMetricType,
+		Metadata: map[string]string{"value": "512Mi", "containerName": "app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := buildHPA(testSO(nil, nil), testGVKR, []hpaMetric{{name: "s1-webhook-jobs", target: 2}}, []autoscalingv2.MetricSpec{cpu, mem}, controls{})
+	var got []autoscalingv2.MetricSourceType
+	for _, m := range h.Spec.Metrics {
+		got = append(got, m.Type)
+	}
+	want := []autoscalingv2.MetricSourceType{autoscalingv2.ContainerResourceMetricSourceType, autoscalingv2.ExternalMetricSourceType, autoscalingv2.ResourceMetricSourceType}
+	if len(got) != len(want) {
+		t.Fatalf("metric types %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("metric types %v, want %v", got, want)
+		}
+	}
+	if r := h.Spec.Metrics[2].Resource; r.Name != "cpu" || r.Target.Type != autoscalingv2.UtilizationMetricType || *r.Target.AverageUtilization != 60 {
+		t.Errorf("cpu metric %+v", r)
+	}
+	if r := h.Spec.Metrics[0].ContainerResource; r.Name != "memory" || r.Container != "app" || r.Target.AverageValue.String() != "512Mi" {
+		t.Errorf("memory metric %+v", r)
+	}
+}
+
+func TestResourceMetric(t *testing.T) {
+	cases := []struct {
+		name    string
+		tr      kedav1.ScaleTrigger
+		typ     autoscalingv2.MetricTargetType
+		wantErr string
+	}{
+		{name: "utilization is the default", tr: kedav1.ScaleTrigger{Type: "cpu", Metadata: map[string]string{"value": "50"}}, typ: autoscalingv2.UtilizationMetricType},
+		{name: "metricType AverageValue", tr: kedav1.ScaleTrigger{Type: "memory", MetricType: autoscalingv2.AverageValueMetricType, Metadata: map[string]string{"value": "1Gi"}}, typ: autoscalingv2.AverageValueMetricType},
+		{name: "deprecated metadata type", tr: kedav1.ScaleTrigger{Type: "cpu", Metadata: map[string]string{"type": "AverageValue", "value": "500m"}}, typ: autoscalingv2.AverageValueMetricType},
+		{name: "both metadata type and metricType", tr: kedav1.ScaleTrigger{Type: "cpu", MetricType: autoscalingv2.UtilizationMetricType, Metadata: map[string]string{"type": "Utilization", "value": "50"}}, wantErr: `cpu: metadata type "Utilization" and metricType "Utilization": set only metricType`},
+		{name: "missing value", tr: kedav1.ScaleTrigger{Type: "cpu", Metadata: map[string]string{}}, wantErr: `cpu: value "": required`},
+		{name: "utilization must be whole", tr: kedav1.ScaleTrigger{Type: "cpu", Metadata: map[string]string{"value": "50.5"}}, wantErr: `cpu: value "50.5": must be a whole percentage greater than 0 for Utilization`},
+		{name: "bad quantity", tr: kedav1.ScaleTrigger{Type: "memory", MetricType: autoscalingv2.AverageValueMetricType, Metadata: map[string]string{"value": "lots"}}, wantErr: `memory: value "lots": must be a quantity greater than 0 for AverageValue`},
+		{name: "Value is not allowed", tr: kedav1.ScaleTrigger{Type: "cpu", MetricType: autoscalingv2.ValueMetricType, Metadata: map[string]string{"value": "1"}}, wantErr: `cpu: metricType "Value": must be Utilization or AverageValue`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := resourceMetric(tc.tr)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Resource == nil || m.Resource.Target.Type != tc.typ || string(m.Resource.Name) != tc.tr.Type {
+				t.Fatalf("metric %+v, want a %s Resource metric named %s", m, tc.typ, tc.tr.Type)
+			}
+		})
+	}
+}
+
 func TestHPAUpToDate(t *testing.T) {
 	so := testSO(nil, nil)
-	plain := buildHPA(so, testGVKR, []hpaMetric{{name: "s0-webhook-jobs", target: 2}}, controls{})
-	paused := buildHPA(so, testGVKR, []hpaMetric{{name: "s0-webhook-jobs", target: 2}}, controls{pauseScaleIn: true})
+	plain := buildHPA(so, testGVKR, []hpaMetric{{name: "s0-webhook-jobs", target: 2}}, nil, controls{})
+	paused := buildHPA(so, testGVKR, []hpaMetric{{name: "s0-webhook-jobs", target: 2}}, nil, controls{pauseScaleIn: true})
 	// What the apiserver stores: the behavior filled in with defaults.
 	stored := paused.DeepCopy()
 	maxPolicy, zero := autoscalingv2.MaxChangePolicySelect, int32(0)
@@ -97,7 +164,7 @@ func TestHPAUpToDate(t *testing.T) {
 	if hpaUpToDate(stored, plain) {
 		t.Error("removing paused-scale-in is not seen")
 	}
-	resumed := buildHPA(so, testGVKR, []hpaMetric{{name: "s0-webhook-jobs", target: 2}}, controls{})
+	resumed := buildHPA(so, testGVKR, []hpaMetric{{name: "s0-webhook-jobs", target: 2}}, nil, controls{})
 	resumed.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{}
 	if hpaUpToDate(stored, resumed) {
 		t.Error("a Disabled select policy left over is not seen")

@@ -51,7 +51,7 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		return c.syncHPA(ctx, t) // an HPA it made while it held the target
 	}
 
-	ready, ws, gvkr, err := c.check(ctx, so, t.owner)
+	ready, ws, res, gvkr, err := c.check(ctx, so, t.owner)
 	if err != nil {
 		return err
 	}
@@ -87,8 +87,8 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		metrics = append(metrics, hpaMetric{name: w.spec.MetricName, target: w.spec.Target, typ: w.metricType})
 	}
 	var want *autoscalingv2.HorizontalPodAutoscaler
-	if !ctl.paused && len(metrics) > 0 {
-		want = buildHPA(so, gvkr, metrics, ctl)
+	if !ctl.paused && len(metrics)+len(res) > 0 {
+		want = buildHPA(so, gvkr, metrics, res, ctl)
 	}
 	c.mu.Lock()
 	t.hpaWant, t.hpaKnown, t.hpaAdopt, t.hpaDefault = want, true, adopts(so, so.HPAName()), so.HPAName()
@@ -102,8 +102,12 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		}
 		return err
 	}
+	var names []string
+	for _, r := range res {
+		names = append(names, resourceMetricName(r))
+	}
 	c.mu.Lock()
-	t.valid, t.ready, t.gvkr, t.ctl = true, ready, gvkr, ctl
+	t.valid, t.ready, t.gvkr, t.ctl, t.resources = true, ready, gvkr, ctl, names
 	c.mu.Unlock()
 	c.decideQ.Add(key)
 	return nil
@@ -153,10 +157,10 @@ func (c *Controller) invalid(key types.NamespacedName, t *target, msg string) {
 // check validates so and parses its triggers. A ScaledObjectCheckFailed
 // condition means nothing can be scaled; an UnsupportedTrigger one that
 // the supported triggers work. The error is for retryable failures only.
-func (c *Controller) check(ctx context.Context, so *kedav1.ScaledObject, owner store.Owner) (kedav1.Condition, []watched, kedav1.GroupVersionKindResource, error) {
-	failed := func(msg string) (kedav1.Condition, []watched, kedav1.GroupVersionKindResource, error) {
+func (c *Controller) check(ctx context.Context, so *kedav1.ScaledObject, owner store.Owner) (kedav1.Condition, []watched, []autoscalingv2.MetricSpec, kedav1.GroupVersionKindResource, error) {
+	failed := func(msg string) (kedav1.Condition, []watched, []autoscalingv2.MetricSpec, kedav1.GroupVersionKindResource, error) {
 		return kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse,
-			Reason: kedav1.ReasonScaledObjectCheckFailed, Message: msg}, nil, kedav1.GroupVersionKindResource{}, nil
+			Reason: kedav1.ReasonScaledObjectCheckFailed, Message: msg}, nil, nil, kedav1.GroupVersionKindResource{}, nil
 	}
 	if err := so.Validate(); err != nil {
 		return failed(err.Error())
@@ -177,8 +181,18 @@ func (c *Controller) check(ctx context.Context, so *kedav1.ScaledObject, owner s
 		}
 	}
 	var ws []watched
+	var res []autoscalingv2.MetricSpec
 	var problems, unsupported []string
 	for i, tr := range so.Spec.Triggers {
+		if isResourceTrigger(tr.Type) {
+			m, err := resourceMetric(tr)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
+				continue
+			}
+			res = append(res, m)
+			continue
+		}
 		auth, err := c.resolveAuth(ctx, so.Namespace, tr.AuthenticationRef, envs, defaultEnv)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
@@ -204,10 +218,10 @@ func (c *Controller) check(ctx context.Context, so *kedav1.ScaledObject, owner s
 	}
 	if len(unsupported) > 0 {
 		return kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonUnsupportedTrigger,
-			Message: fmt.Sprintf("trigger type(s) not supported by pushscale: %s; the other triggers work", strings.Join(unsupported, ", "))}, ws, gvkr, nil
+			Message: fmt.Sprintf("trigger type(s) not supported by pushscale: %s; the other triggers work", strings.Join(unsupported, ", "))}, ws, res, gvkr, nil
 	}
 	return kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionTrue, Reason: kedav1.ReasonScaledObjectReady,
-		Message: "ScaledObject is defined correctly and is ready for scaling"}, ws, gvkr, nil
+		Message: "ScaledObject is defined correctly and is ready for scaling"}, ws, res, gvkr, nil
 }
 
 // resolveTarget maps scaleTargetRef to a resource with a /scale subresource.

@@ -57,7 +57,7 @@ func (c *Controller) setPaused(so *kedav1.ScaledObject, status *kedav1.ScaledObj
 // authentication types.
 func (c *Controller) describe(t *target, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, status *kedav1.ScaledObjectStatus) {
 	c.mu.RLock()
-	hpaName, triggers := t.hpaName, t.triggers
+	hpaName, triggers, resources := t.hpaName, t.triggers, t.resources
 	c.mu.RUnlock()
 	// The name of the HPA that exists, else the one the spec gives.
 	status.HpaName = hpaName
@@ -73,6 +73,7 @@ func (c *Controller) describe(t *target, so *kedav1.ScaledObject, gvkr kedav1.Gr
 	for _, w := range triggers {
 		status.ExternalMetricNames = append(status.ExternalMetricNames, w.spec.MetricName)
 	}
+	status.ResourceMetricNames = resources
 	var types []string
 	for _, tr := range so.Spec.Triggers {
 		types = append(types, tr.Type)

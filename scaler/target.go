@@ -35,6 +35,9 @@ type target struct {
 	valid       bool
 	triggers    []watched
 	fingerprint string
+	// resources are the names (cpu, memory) of the cpu and memory
+	// triggers: HPA resource metrics, not watched.
+	resources []string
 	// ready is the Ready condition the reconcile computed.
 	ready kedav1.Condition
 	// ctl are the annotations that steer scaling, as the reconcile last
