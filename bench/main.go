@@ -1,15 +1,27 @@
 // Command bench measures the pushscale gateway on a real local control
-// plane and prints the figures DESIGN.md sets targets for: webhook
-// activation latency (POST → spec.replicas = 1), webhook ingest
-// throughput, and what 1,000 ScaledObjects cost (time to Ready with their
-// HPAs, memory). `make bench` runs it; -smoke is a seconds-long version
-// that fails when any measurement is impossible.
+// plane and prints the figures DESIGN.md sets targets for, in four parts
+// (-only selects some):
+//
+//   - webhook: activation latency (POST → spec.replicas = 1), ingest
+//     throughput, and 1,000 ScaledObjects to Ready with their HPAs;
+//   - redis-latency: LPUSH → spec.replicas = 1 by push, and by polling at
+//     1 s and at 30 s (push disabled), on real redis-servers;
+//   - redis-idle: what 1,000 idle ScaledObjects cost Redis (commands/s,
+//     connections), with push and with polling;
+//   - memory: the gateway's heap and RSS with 1,000 and 10,000
+//     ScaledObjects.
+//
+// `make bench` runs it; -smoke is a short version at small sizes that
+// fails only when a measurement is impossible; a missed target never
+// fails a run.
 //
 // It starts its own control plane (package e2e/controlplane) and runs the
 // gateway in this process (gateway.Run) on free loopback ports, as the e2e
-// tests do; everything stops at the end and on Ctrl-C. The report goes to
-// stdout (and, with -json, to a file); progress and the gateway's logs
-// (warn level) go to stderr.
+// tests do; the Redis and memory parts restart it on the same ports with
+// other options (see restartGateway), one at a time. redis-servers come
+// from sources/redis/redistest. Everything stops at the end and on Ctrl-C.
+// The report goes to stdout (and, with -json, to a file); progress and the
+// gateway's logs (warn level) go to stderr.
 package main
 
 import (
@@ -20,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -37,7 +50,37 @@ type config struct {
 	gatewayBurst int
 	jsonOut      string
 	profileDir   string
+
+	// parts are the parts to run (-only); all when empty.
+	parts map[string]bool
+	// Redis latency: targets of each polled series, and the slow series'
+	// pollingInterval.
+	pollTargets int
+	slowPolling time.Duration
+	// Redis idle cost.
+	idleObjects int
+	idleWindow  time.Duration
+	// Memory: ScaledObjects to grow to, in batches of memoryBatch (the
+	// memory measured after each), growth after the first batch stopping
+	// when memoryBudget would run out; the gateway's client rate there.
+	memoryObjects int
+	memoryBatch   int
+	memoryBudget  time.Duration
+	memoryQPS     float32
 }
+
+// The parts of a run, in the order they run.
+const (
+	partWebhook      = "webhook"
+	partRedisLatency = "redis-latency"
+	partRedisIdle    = "redis-idle"
+	partMemory       = "memory"
+)
+
+var allParts = []string{partWebhook, partRedisLatency, partRedisIdle, partMemory}
+
+// runs reports whether part is selected.
+func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
 
 // profilePath is where the CPU profile of throughput run name goes:
 // <dir>/ingest-<letter>.pprof for "(<letter>) …"; "" without -cpuprofile.
@@ -53,8 +96,9 @@ func parseFlags(args []string) (config, error) {
 	var c config
 	var qps float64
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.BoolVar(&c.smoke, "smoke", false, "a seconds-long run (10 activations, 2 s per throughput run, 20 ScaledObjects instead of 1,000) that fails if any measurement is impossible")
-	fs.IntVar(&c.activations, "activations", 100, "activations measured for the latency figure (at least 50 outside -smoke)")
+	fs.BoolVar(&c.smoke, "smoke", false, "a short run at small sizes (10 activations, 2 s per throughput run, 20 ScaledObjects instead of 1,000, 5 targets per polled "+
+		"Redis series with the slow one at 3 s, 20 idle objects over 5 s, memory up to 100 objects) that fails if any measurement is impossible")
+	fs.IntVar(&c.activations, "activations", 100, "activations measured for the webhook and the Redis push latency figures (at least 50 outside -smoke)")
 	fs.IntVar(&c.conns, "conns", 64, "keep-alive connections of the load generator")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured window of each throughput run")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "load before each throughput window, not counted")
@@ -63,7 +107,22 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.gatewayBurst, "kube-api-burst", 200, "the gateway's --kube-api-burst (its default)")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the report as JSON to this file")
 	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile of each throughput window into this folder (ingest-a.pprof, …)")
+	only := fs.String("only", "", "comma-separated parts to run: "+strings.Join(allParts, ", ")+" (\"redis\" for both redis parts); default all")
+	fs.IntVar(&c.pollTargets, "poll-targets", 60, "ScaledObjects (one activation each) of each polled Redis series (at least 50 outside -smoke)")
+	fs.DurationVar(&c.slowPolling, "slow-polling", 30*time.Second, "pollingInterval of the slow polled Redis series (whole seconds)")
+	fs.IntVar(&c.idleObjects, "idle-objects", 1000, "idle ScaledObjects (and lists) of the Redis idle-cost measurement")
+	fs.DurationVar(&c.idleWindow, "idle-window", 30*time.Second, "window of the Redis idle-cost measurement")
+	fs.IntVar(&c.memoryObjects, "memory-objects", 10_000, "ScaledObjects the memory part grows to (if its time allows, see -memory-budget)")
+	fs.IntVar(&c.memoryBatch, "memory-batch", 1000, "ScaledObjects added (and waited for) between two memory readings")
+	fs.DurationVar(&c.memoryBudget, "memory-budget", 3*time.Minute, "time the memory part may grow for after its first batch; it stops at the largest count all Ready in that time")
+	var memQPS float64
+	fs.Float64Var(&memQPS, "memory-kube-api-qps", 100, "the gateway's --kube-api-qps in the memory part (burst twice that)")
 	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	c.memoryQPS = float32(memQPS)
+	var err error
+	if c.parts, err = parseParts(*only); err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
@@ -74,10 +133,17 @@ func parseFlags(args []string) (config, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.smoke {
 		for name, apply := range map[string]func(){
-			"activations": func() { c.activations = 10 },
-			"duration":    func() { c.duration = 2 * time.Second },
-			"warmup":      func() { c.warmup = 500 * time.Millisecond },
-			"objects":     func() { c.objects = 20 },
+			"activations":    func() { c.activations = 10 },
+			"duration":       func() { c.duration = 2 * time.Second },
+			"warmup":         func() { c.warmup = 500 * time.Millisecond },
+			"objects":        func() { c.objects = 20 },
+			"poll-targets":   func() { c.pollTargets = 5 },
+			"slow-polling":   func() { c.slowPolling = 3 * time.Second },
+			"idle-objects":   func() { c.idleObjects = 20 },
+			"idle-window":    func() { c.idleWindow = 5 * time.Second },
+			"memory-objects": func() { c.memoryObjects = 100 },
+			"memory-batch":   func() { c.memoryBatch = 50 },
+			"memory-budget":  func() { c.memoryBudget = time.Minute },
 		} {
 			if !set[name] {
 				apply()
@@ -85,6 +151,26 @@ func parseFlags(args []string) (config, error) {
 		}
 	}
 	return c, c.validate()
+}
+
+// parseParts reads -only: names from allParts, or "redis" for both Redis
+// parts; "" selects everything (nil).
+func parseParts(s string) (map[string]bool, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	parts := map[string]bool{}
+	for p := range strings.SplitSeq(s, ",") {
+		switch p = strings.TrimSpace(p); {
+		case p == "redis":
+			parts[partRedisLatency], parts[partRedisIdle] = true, true
+		case slices.Contains(allParts, p):
+			parts[p] = true
+		default:
+			return nil, fmt.Errorf("-only %q: unknown part %q (want %s or redis)", s, p, strings.Join(allParts, ", "))
+		}
+	}
+	return parts, nil
 }
 
 func (c config) validate() error {
@@ -103,6 +189,19 @@ func (c config) validate() error {
 	}
 	if c.gatewayQPS <= 0 || c.gatewayBurst <= 0 {
 		errs = append(errs, fmt.Errorf("-kube-api-qps %g / -kube-api-burst %d: must be positive", c.gatewayQPS, c.gatewayBurst))
+	}
+	if c.pollTargets < 1 || !c.smoke && c.pollTargets < 50 {
+		errs = append(errs, fmt.Errorf("-poll-targets %d: at least 50 (-smoke for a quick run)", c.pollTargets))
+	}
+	if c.slowPolling < time.Second || c.slowPolling%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("-slow-polling %s: whole seconds, at least 1 (pollingInterval is in seconds)", c.slowPolling))
+	}
+	if c.idleObjects < 1 || c.idleWindow <= 0 {
+		errs = append(errs, fmt.Errorf("-idle-objects %d / -idle-window %s: must be positive", c.idleObjects, c.idleWindow))
+	}
+	if c.memoryObjects < 1 || c.memoryBatch < 1 || c.memoryBudget <= 0 || c.memoryQPS <= 0 {
+		errs = append(errs, fmt.Errorf("-memory-objects %d / -memory-batch %d / -memory-budget %s / -memory-kube-api-qps %g: must be positive",
+			c.memoryObjects, c.memoryBatch, c.memoryBudget, c.memoryQPS))
 	}
 	return errors.Join(errs...)
 }
@@ -151,8 +250,8 @@ func benchMain(cfg config) int {
 	return code
 }
 
-// run measures everything in order, filling rep as it goes; the figures
-// measured before an error stay in rep.
+// run measures the selected parts in order, filling rep as it goes; the
+// figures measured before an error stay in rep.
 func run(ctx context.Context, cfg config, rep *Report) error {
 	e, err := startEnv(ctx, cfg)
 	if err != nil {
@@ -160,6 +259,58 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 	}
 	defer e.stop()
 
+	if cfg.runs(partWebhook) {
+		if err := runWebhook(ctx, e, cfg, rep); err != nil {
+			return err
+		}
+	}
+	// The push measurements first, on the first gateway, then the polled
+	// ones on one polling gateway, then memory on a gateway of its own:
+	// two restarts in all.
+	for _, m := range []struct {
+		part, what string
+		measure    func() error
+	}{
+		{partRedisLatency, "redis latency, push", func() error {
+			s, err := measureRedisPush(ctx, e, cfg)
+			rep.addSeries(s)
+			return err
+		}},
+		{partRedisIdle, "redis idle cost, push", func() error {
+			r, err := measureIdle(ctx, e, cfg, false)
+			rep.addIdle(cfg, r)
+			return err
+		}},
+		{partRedisLatency, "redis latency, polling", func() error {
+			s, err := measureRedisPolling(ctx, e, cfg)
+			rep.addSeries(s)
+			return err
+		}},
+		{partRedisIdle, "redis idle cost, polling", func() error {
+			r, err := measureIdle(ctx, e, cfg, true)
+			rep.addIdle(cfg, r)
+			return err
+		}},
+		{partMemory, "memory", func() error {
+			mem, err := measureMemory(ctx, e, cfg)
+			rep.Memory = mem
+			return err
+		}},
+	} {
+		if !cfg.runs(m.part) {
+			continue
+		}
+		if err := m.measure(); err != nil {
+			return fmt.Errorf("%s: %w", m.what, err)
+		}
+	}
+	return nil
+}
+
+// runWebhook is the webhook part: activation latency, ingest throughput,
+// and cfg.objects ScaledObjects to Ready.
+func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
+	var err error
 	if rep.Latency, err = measureLatency(ctx, e, cfg); err != nil {
 		return fmt.Errorf("activation latency: %w", err)
 	}
@@ -189,5 +340,18 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partMemory) {
+		return nil
+	}
+	// Its HPAs would keep the controller manager (and so the apiserver)
+	// busy during the parts that follow; its deletion too, so a full run
+	// waits for it.
+	wait := 2 * time.Minute
+	if cfg.smoke {
+		wait = 0
+	}
+	if err := e.deleteNamespace(ctx, scaleNamespace, wait); err != nil {
+		return fmt.Errorf("scale: %w", err)
+	}
 	return nil
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
+
+	"github.com/pushscale/pushscale/e2e/controlplane"
 )
 
 // ScaleResult is measurement 3: many ScaledObjects becoming Ready, and the
@@ -38,7 +41,7 @@ const scaleReadyTimeout = 3 * time.Minute
 // prepareScale creates the namespace and the cfg.objects Deployments (at
 // 0) of measureScale. It runs before the throughput runs, so that the
 // deployment controller has time to work through them (this harness's
-// kube-controller-manager runs at --kube-api-qps 20).
+// kube-controller-manager has a client rate limit, see controllerManagerQPS).
 func prepareScale(ctx context.Context, e *env, cfg config) ([]string, error) {
 	if err := e.createNamespace(ctx, scaleNamespace); err != nil {
 		return nil, err
@@ -60,13 +63,13 @@ func measureScale(ctx context.Context, e *env, cfg config, objs []string) (*Scal
 	}
 	res := &ScaleResult{Objects: n, DeploymentsSettled: settled, Method: fmt.Sprintf(
 		"%d Deployments at 0 created beforehand (not timed; %d of them already processed by the deployment controller, "+
-			"which runs at --kube-api-qps 20 in this harness, when the first ScaledObject was created); then %d ScaledObjects "+
+			"which runs at --kube-api-qps %s in this harness, when the first ScaledObject was created); then %d ScaledObjects "+
 			"(webhook trigger on its own stream, activationTargetValue 1e12, targetValue 1e12: never active) created through a client "+
 			"with QPS 1000 / burst 2000, %d creates in flight. Time from the first create until a watch has delivered Ready=True "+
 			"for every ScaledObject and every HPA; the gateway's own client runs at --kube-api-qps %g / --kube-api-burst %d. "+
 			"Memory: Go HeapInuse after runtime.GC() and VmRSS of this process, before the ScaledObjects and after they are Ready, "+
 			"with the bench's own watches stopped; the process holds the gateway and the bench (load generator idle, informers stopped).",
-		n, settled, n, createWorkers, cfg.gatewayQPS, cfg.gatewayBurst)}
+		n, settled, controllerManagerQPS(), n, createWorkers, cfg.gatewayQPS, cfg.gatewayBurst)}
 
 	heap0, rss0, err := memoryInUse()
 	if err != nil {
@@ -129,3 +132,14 @@ func memoryInUse() (heap, rss uint64, err error) {
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// controllerManagerQPS is the client rate of the harness's
+// kube-controller-manager, from its flags.
+func controllerManagerQPS() string {
+	for _, f := range controlplane.ControllerManagerFlags {
+		if v, ok := strings.CutPrefix(f, "--kube-api-qps="); ok {
+			return v
+		}
+	}
+	return "20 (its default)"
+}

@@ -25,6 +25,18 @@ type soSpec struct {
 	cooldown    int32  // cooldownPeriod, seconds
 	maxReplicas int32
 	authRef     string // TriggerAuthentication name; "" for none
+	// redis, when set, makes the trigger KEDA's `type: redis` on a list
+	// instead of a webhook stream (stream, target and activation unused).
+	redis *redisList
+	// pollingInterval in seconds; 0 leaves KEDA's default (30).
+	pollingInterval int32
+}
+
+// redisList is the metadata of a `type: redis` trigger.
+type redisList struct {
+	address    string
+	listName   string
+	listLength string
 }
 
 // idleSpec is a ScaledObject that never activates: the HPA controller sees
@@ -54,15 +66,24 @@ func deployment(ns, name string) *appsv1.Deployment {
 }
 
 // scaledObject returns a ScaledObject named name scaling the Deployment of
-// the same name on one webhook trigger.
+// the same name on one webhook trigger (or one redis trigger, s.redis).
 func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 	md := map[string]string{"stream": s.stream, "targetValue": s.target}
 	if s.activation != "" {
 		md["activationTargetValue"] = s.activation
 	}
 	tr := kedav1.ScaleTrigger{Type: "webhook", Metadata: md}
+	if r := s.redis; r != nil {
+		tr = kedav1.ScaleTrigger{Type: "redis", Metadata: map[string]string{
+			"address": r.address, "listName": r.listName, "listLength": r.listLength,
+		}}
+	}
 	if s.authRef != "" {
 		tr.AuthenticationRef = &kedav1.AuthenticationRef{Name: s.authRef}
+	}
+	var polling *int32
+	if s.pollingInterval > 0 {
+		polling = ptr.To(s.pollingInterval)
 	}
 	return &kedav1.ScaledObject{
 		TypeMeta:   metav1.TypeMeta{APIVersion: kedav1.SchemeGroupVersion.String(), Kind: "ScaledObject"},
@@ -72,6 +93,7 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 			MinReplicaCount: ptr.To[int32](0),
 			MaxReplicaCount: ptr.To(s.maxReplicas),
 			CooldownPeriod:  ptr.To(s.cooldown),
+			PollingInterval: polling,
 			Triggers:        []kedav1.ScaleTrigger{tr},
 		},
 	}
@@ -104,9 +126,16 @@ func (e *env) createScaledObjects(ctx context.Context, ns string, names []string
 // createTokenAuth creates a Secret holding token and a TriggerAuthentication
 // name mapping the webhook parameter "token" to it.
 func (e *env) createTokenAuth(ctx context.Context, ns, name, token string) error {
+	return e.createSecretAuth(ctx, ns, name, "token", token)
+}
+
+// createSecretAuth creates a Secret name holding value under key param, and
+// a TriggerAuthentication name mapping the trigger parameter param to it
+// (secretTargetRef), as KEDA's manifests do.
+func (e *env) createSecretAuth(ctx context.Context, ns, name, param, value string) error {
 	_, err := e.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		StringData: map[string]string{"token": token},
+		StringData: map[string]string{param: value},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("create secret %s/%s: %w", ns, name, err)
@@ -115,7 +144,7 @@ func (e *env) createTokenAuth(ctx context.Context, ns, name, token string) error
 		TypeMeta:   metav1.TypeMeta{APIVersion: kedav1.SchemeGroupVersion.String(), Kind: "TriggerAuthentication"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: kedav1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1.AuthTargetRef{
-			{Parameter: "token", Name: name, Key: "token"},
+			{Parameter: param, Name: name, Key: param},
 		}},
 	}
 	if err := e.keda.Post().Namespace(ns).Resource("triggerauthentications").Body(ta).Do(ctx).Error(); err != nil {
@@ -128,8 +157,8 @@ func (e *env) createTokenAuth(ctx context.Context, ns, name, token string) error
 // controller has seen every one of the n Deployments of ns
 // (status.observedGeneration current), so that its work on them does not
 // overlap what is measured next. This harness's kube-controller-manager
-// runs at its default --kube-api-qps 20, so 1,000 new Deployments take it
-// a minute or two. It returns how many were seen and how long it waited;
+// has a client rate limit (controllerManagerQPS), so 1,000 new Deployments
+// take it a while. It returns how many were seen and how long it waited;
 // not settling in time is not an error (the caller says so), only ctx is.
 func (e *env) settleDeployments(ctx context.Context, ns string, n int, timeout time.Duration) (int, time.Duration, error) {
 	start := time.Now()

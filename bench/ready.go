@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
@@ -20,6 +22,10 @@ import (
 // the apiserver's watch delay (milliseconds). Safe for concurrent use.
 type readiness struct {
 	want int
+	// only, when set, restricts the count to these ScaledObjects and
+	// their HPAs (kedav1.HPANamePrefix + name); otherwise every one of the
+	// namespace counts.
+	only map[string]bool
 
 	mu      sync.Mutex
 	ready   map[string]bool // ScaledObject name → Ready=True
@@ -35,7 +41,19 @@ type readiness struct {
 
 // watchReadiness starts the watches of ns. Call stop when done with it.
 func (e *env) watchReadiness(ctx context.Context, ns string, want int) (*readiness, error) {
+	return e.watchReadinessOf(ctx, ns, want, nil)
+}
+
+// watchReadinessOf is watchReadiness counting only the ScaledObjects
+// named in only (all when nil), for a namespace that holds others.
+func (e *env) watchReadinessOf(ctx context.Context, ns string, want int, only []string) (*readiness, error) {
 	r := &readiness{want: want, ready: map[string]bool{}, hpas: map[string]bool{}, done: make(chan struct{})}
+	if only != nil {
+		r.only = make(map[string]bool, len(only))
+		for _, n := range only {
+			r.only[n] = true
+		}
+	}
 	ctx, r.cancel = context.WithCancel(ctx)
 
 	soInf := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(e.keda, "scaledobjects", ns, fields.Everything()),
@@ -51,8 +69,16 @@ func (e *env) watchReadiness(ctx context.Context, ns string, want int) (*readine
 		r.cancel()
 		return nil, err
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(e.kube, 0, informers.WithNamespace(ns))
+	factory := informers.NewSharedInformerFactoryWithOptions(e.kube, 0, informers.WithNamespace(ns),
+		informers.WithTransform(slimObject))
 	hpaInf := factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer()
+	// Only names and conditions are kept: with thousands of objects the
+	// watches' caches would otherwise weigh on the memory the bench
+	// measures in this same process.
+	if err := soInf.SetTransform(slimObject); err != nil {
+		r.cancel()
+		return nil, err
+	}
 	if _, err := hpaInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if h, ok := obj.(*autoscalingv2.HorizontalPodAutoscaler); ok {
@@ -74,7 +100,27 @@ func (e *env) watchReadiness(ctx context.Context, ns string, want int) (*readine
 	return r, nil
 }
 
+// slimObject is the readiness watches' transform: a ScaledObject keeps its
+// name and conditions, an HPA its name; anything else passes unchanged.
+func slimObject(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *kedav1.ScaledObject:
+		return &kedav1.ScaledObject{
+			ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, ResourceVersion: o.ResourceVersion},
+			Status:     kedav1.ScaledObjectStatus{Conditions: o.Status.Conditions},
+		}, nil
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		return &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, ResourceVersion: o.ResourceVersion},
+		}, nil
+	}
+	return obj, nil
+}
+
 func (r *readiness) setReady(name string, ready bool) {
+	if r.only != nil && !r.only[name] {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ready && !r.ready[name] {
@@ -87,6 +133,9 @@ func (r *readiness) setReady(name string, ready bool) {
 }
 
 func (r *readiness) addHPA(name string) {
+	if r.only != nil && !r.only[strings.TrimPrefix(name, kedav1.HPANamePrefix)] {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.hpas[name] {
@@ -132,4 +181,12 @@ func (r *readiness) wait(ctx context.Context, timeout time.Duration) (readyTimes
 func (r *readiness) stop() {
 	r.cancel()
 	r.wg.Wait()
+}
+
+// counts returns how many ScaledObjects are Ready and how many HPAs exist
+// so far.
+func (r *readiness) counts() (ready, hpas int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.ready), len(r.hpas)
 }

@@ -33,6 +33,11 @@ type Report struct {
 	Ingest     string              `json:"throughput_method"`
 	Throughput []*ThroughputResult `json:"throughput"`
 	Scale      *ScaleResult        `json:"scale,omitempty"`
+	// Parts lists the parts run (-only).
+	Parts        []string            `json:"parts"`
+	RedisLatency *RedisLatencyResult `json:"redis_activation_latency,omitempty"`
+	RedisIdle    *RedisIdleResult    `json:"redis_idle_cost,omitempty"`
+	Memory       *MemoryResult       `json:"memory,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
 	Checks []Check `json:"targets"`
 	// Failures are measurements that did not hold (any non-202 answer, a
@@ -55,8 +60,15 @@ func newReport(cfg config) *Report {
 	if cfg.smoke {
 		mode = "smoke"
 	}
+	var parts []string
+	for _, p := range allParts {
+		if cfg.runs(p) {
+			parts = append(parts, p)
+		}
+	}
 	return &Report{
 		Mode:      mode,
+		Parts:     parts,
 		LoadStart: loadAverage(),
 		Host: fmt.Sprintf("%d CPUs, GOMAXPROCS %d, %s %s/%s; Kubernetes %s and etcd %s on loopback (package e2e/controlplane)",
 			runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
@@ -111,6 +123,8 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 			Pass: s.ReadyS <= targetReadyS,
 		})
 	}
+	r.checkRedis()
+	r.checkMemory()
 }
 
 // checkValidity notes a throughput run whose figure does not hold: an
@@ -162,7 +176,7 @@ func (r *Report) writeJSON(path string) error {
 
 // print writes the human report.
 func (r *Report) print(w io.Writer) {
-	fmt.Fprintf(w, "pushscale bench (%s run, %.0f s)\n", r.Mode, r.ElapsedS)
+	fmt.Fprintf(w, "pushscale bench (%s run, %.0f s; parts: %s)\n", r.Mode, r.ElapsedS, strings.Join(r.Parts, ", "))
 	fmt.Fprintf(w, "host:    %s\n", r.Host)
 	fmt.Fprintf(w, "         load average %s at the start, %s at the end (other work on this machine shares the CPUs)\n", r.LoadStart, r.LoadEnd)
 	fmt.Fprintf(w, "gateway: %s\n", r.Gateway)
@@ -174,6 +188,15 @@ func (r *Report) print(w io.Writer) {
 	}
 	if s := r.Scale; s != nil {
 		r.printScale(w, s)
+	}
+	if l := r.RedisLatency; l != nil {
+		printRedisLatency(w, l)
+	}
+	if i := r.RedisIdle; i != nil {
+		printRedisIdle(w, i)
+	}
+	if m := r.Memory; m != nil {
+		printMemory(w, m)
 	}
 	r.printChecks(w)
 }

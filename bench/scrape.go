@@ -238,3 +238,55 @@ func topRates(before, after map[string]float64, window float64, n int) []apiCoun
 	}
 	return out
 }
+
+// scrapeCounter reads /metrics from base and returns the counter (or
+// gauge) name's series whose labels include want, summed by the value of
+// label by. A metric with no series yet gives an empty map.
+func scrapeCounter(ctx context.Context, client *http.Client, base, name string, want map[string]string, by string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s/metrics: %w", base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape %s/metrics: %s", base, resp.Status)
+	}
+	return parseCounter(resp.Body, name, want, by)
+}
+
+// parseCounter is scrapeCounter's parser, over the Prometheus text format.
+func parseCounter(r io.Reader, name string, want map[string]string, by string) (map[string]float64, error) {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		_, labels, v, err := parseSample(line)
+		if err != nil {
+			return nil, fmt.Errorf("metrics line %q: %w", line, err)
+		}
+		if matches(labels, want) {
+			out[labels[by]] += v
+		}
+	}
+	return out, sc.Err()
+}
+
+// counterDelta returns after minus before, key by key, leaving out keys
+// that did not grow.
+func counterDelta(before, after map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			out[k] = d
+		}
+	}
+	return out
+}

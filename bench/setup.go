@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"time"
@@ -38,10 +39,13 @@ type env struct {
 	kube kubernetes.Interface
 	keda *rest.RESTClient // keda.sh/v1alpha1, typed objects
 
-	gwOpts  gateway.Options
-	webhook string // http://127.0.0.1:<port>
-	metrics string
-	http    *http.Client // short requests to the gateway (not the load generator)
+	// baseOpts are the first gateway's options; gwOpts those of the one
+	// running now (see restartGateway).
+	baseOpts gateway.Options
+	gwOpts   gateway.Options
+	webhook  string // http://127.0.0.1:<port>
+	metrics  string
+	http     *http.Client // short requests to the gateway (not the load generator)
 
 	gwCancel context.CancelFunc
 	gwDone   chan error // Run's result, once
@@ -87,6 +91,13 @@ func startEnv(ctx context.Context, cfg config) (_ *env, err error) {
 // stop stops the gateway (waiting for Run to return, bounded) and the
 // control plane. It is safe to call more than once.
 func (e *env) stop() {
+	e.stopGateway()
+	e.cp.Stop()
+}
+
+// stopGateway cancels the running gateway and waits (at most a minute) for
+// Run to return; it does nothing when none runs.
+func (e *env) stopGateway() {
 	if e.gwCancel != nil {
 		e.gwCancel()
 		e.gwCancel = nil
@@ -102,7 +113,6 @@ func (e *env) stop() {
 		}
 		e.gwDone = nil
 	}
-	e.cp.Stop()
 }
 
 func kedaClient(cfg *rest.Config) (*rest.RESTClient, error) {
@@ -148,7 +158,7 @@ func (e *env) startGateway(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	e.gwOpts = gateway.Options{
+	e.baseOpts = gateway.Options{
 		Kubeconfig:     e.cp.Kubeconfig,
 		WebhookAddr:    fmt.Sprintf("127.0.0.1:%d", ports[0]),
 		MetricsAddr:    fmt.Sprintf("127.0.0.1:%d", ports[1]),
@@ -164,21 +174,50 @@ func (e *env) startGateway(ctx context.Context, cfg config) error {
 		ClusterObjectNamespace: systemNamespace,
 		Logger:                 slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	e.webhook = "http://" + e.gwOpts.WebhookAddr
-	e.metrics = "http://" + e.gwOpts.MetricsAddr
-
-	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx)) // stopped by stop, after everything else
-	e.gwCancel, e.gwDone = cancel, make(chan error, 1)
-	opts, done := e.gwOpts, e.gwDone
-	go func() { done <- gateway.Run(gctx, opts) }()
-
-	if err := e.waitGatewayReady(ctx); err != nil {
+	e.webhook = "http://" + e.baseOpts.WebhookAddr
+	e.metrics = "http://" + e.baseOpts.MetricsAddr
+	if err := e.runGateway(ctx, e.baseOpts); err != nil {
 		return err
 	}
 	return controlplane.ServeAggregatedAPI(ctx, e.cp.RESTConfig(), controlplane.AggregatedAPI{
 		Group: "external.metrics.k8s.io", Version: "v1beta1",
 		Namespace: systemNamespace, Service: "pushscale-metrics-api", Port: ports[2],
 	}, 2*time.Minute)
+}
+
+// useGateway makes sure the running gateway has the first one's options
+// changed by change (nil: unchanged). If it has not, it stops it and starts
+// one that has on the same ports (so the APIService registered by
+// startGateway still reaches it), and waits until that one is ready. One
+// gateway runs at a time: measurements that need other options (push
+// disabled, one namespace, another client rate) run one after another.
+func (e *env) useGateway(ctx context.Context, change func(*gateway.Options)) error {
+	opts := e.baseOpts
+	if change != nil {
+		change(&opts)
+	}
+	if e.gwDone != nil && reflect.DeepEqual(opts, e.gwOpts) {
+		return nil
+	}
+	e.stopGateway()
+	start := time.Now()
+	if err := e.runGateway(ctx, opts); err != nil {
+		return err
+	}
+	progress("gateway restarted (WatchNamespace %q, DisablePush %q, --kube-api-qps %g) in %s",
+		opts.WatchNamespace, opts.DisablePush, opts.KubeAPIQPS, time.Since(start).Round(10*time.Millisecond))
+	return nil
+}
+
+// runGateway runs gateway.Run with opts in this process and waits until
+// its /readyz answers 200.
+func (e *env) runGateway(ctx context.Context, opts gateway.Options) error {
+	e.gwOpts = opts
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx)) // stopped by stop, after everything else
+	e.gwCancel, e.gwDone = cancel, make(chan error, 1)
+	done := e.gwDone
+	go func() { done <- gateway.Run(gctx, opts) }()
+	return e.waitGatewayReady(ctx)
 }
 
 func (e *env) waitGatewayReady(ctx context.Context) error {
@@ -253,12 +292,25 @@ func (e *env) createNamespace(ctx context.Context, ns string) error {
 	return nil
 }
 
+// ensureNamespace creates ns unless it exists.
+func (e *env) ensureNamespace(ctx context.Context, ns string) error {
+	_, err := e.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
 // deleteNamespace deletes ns and waits (bounded) until it is gone, so its
 // objects stop costing anything before the next measurement. Not being gone
-// in time is reported, not fatal.
+// in time is reported, not fatal. With timeout 0 it does not wait: the
+// namespace controller works through it meanwhile.
 func (e *env) deleteNamespace(ctx context.Context, ns string, timeout time.Duration) error {
 	if err := e.kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete namespace %s: %w", ns, err)
+	}
+	if timeout == 0 {
+		return nil
 	}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
