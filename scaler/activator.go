@@ -229,8 +229,9 @@ var errStaleReplicas = errors.New("scale target's replicas changed since they we
 // setReplicas writes to on the target's /scale. With sc (just read) it is
 // an Update guarded by sc's resourceVersion. Without it, from is the
 // cached count and the write is one JSON patch that tests
-// /spec/replicas == from before replacing it: the activation costs a
-// single request, and never overrides a change it has not seen.
+// /spec/replicas == from before replacing it, so it never overrides a
+// change it has not seen; from 0 (where the Scale omits the field) it is a
+// read, a check and an update.
 func (c *Controller) setReplicas(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, sc *autoscalingv1.Scale, from, to int32) error {
 	name := so.Spec.ScaleTargetRef.Name
 	if sc != nil {
@@ -238,6 +239,18 @@ func (c *Controller) setReplicas(ctx context.Context, so *kedav1.ScaledObject, g
 		sc.Spec.Replicas = to
 		_, err := c.scales.Scales(so.Namespace).Update(ctx, schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}, sc, metav1.UpdateOptions{})
 		return err
+	}
+	if from == 0 {
+		// A Scale at 0 omits spec.replicas (omitempty), so a JSON patch
+		// cannot test it: read, check and update instead.
+		cur, err := c.scales.Scales(so.Namespace).Get(ctx, schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cur.Spec.Replicas != from {
+			return fmt.Errorf("%w: now %d", errStaleReplicas, cur.Spec.Replicas)
+		}
+		return c.setReplicas(ctx, so, gvkr, cur, from, to)
 	}
 	patch := fmt.Appendf(nil, `[{"op":"test","path":"/spec/replicas","value":%d},{"op":"replace","path":"/spec/replicas","value":%d}]`, from, to)
 	gvr := schema.GroupVersionResource{Group: gvkr.Group, Version: gvkr.Version, Resource: gvkr.Resource}
