@@ -3,6 +3,7 @@ package scaler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -76,7 +77,13 @@ func (c *Controller) finalize(ctx context.Context, key types.NamespacedName, so 
 			}
 		}
 		if err := c.restore(ctx, so); err != nil {
-			return err
+			if retryable(err) {
+				return err
+			}
+			// As KEDA: a restore that cannot succeed does not keep the
+			// object from going.
+			c.event(so, true, "KEDAScaleTargetRestoreFailed", "Failed to restore %s %s/%s to its original %d replicas: %v",
+				st.ScaleTargetGVKR.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, *st.OriginalReplicaCount, err)
 		}
 	}
 	if err := c.setFinalizers(ctx, so, slices.DeleteFunc(slices.Clone(so.Finalizers), func(f string) bool { return f == kedav1.Finalizer })); err != nil {
@@ -84,6 +91,17 @@ func (c *Controller) finalize(ctx context.Context, key types.NamespacedName, so 
 	}
 	c.event(so, true, "ScaledObjectDeleted", "ScaledObject was deleted")
 	return nil
+}
+
+// retryable reports whether an error may pass on its own: anything but
+// the apiserver refusing the request for good (forbidden, invalid, …).
+func retryable(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return true // the network, a timeout
+	}
+	return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+		apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
 }
 
 // restore writes status.originalReplicaCount to the target's /scale. A
