@@ -46,6 +46,7 @@ type config struct {
 	duration     time.Duration
 	warmup       time.Duration
 	objects      int
+	ceBatch      int
 	gatewayQPS   float32
 	gatewayBurst int
 	jsonOut      string
@@ -102,6 +103,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.conns, "conns", 64, "keep-alive connections of the load generator")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured window of each throughput run")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "load before each throughput window, not counted")
+	fs.IntVar(&c.ceBatch, "ce-batch", 100, "events per CloudEvents batch request in throughput run (d)")
 	fs.IntVar(&c.objects, "objects", 1000, "ScaledObjects (and streams) of the scale and memory measurement and throughput run (c)")
 	fs.Float64Var(&qps, "kube-api-qps", 100, "the gateway's --kube-api-qps (its default)")
 	fs.IntVar(&c.gatewayBurst, "kube-api-burst", 200, "the gateway's --kube-api-burst (its default)")
@@ -186,6 +188,9 @@ func (c config) validate() error {
 	}
 	if c.objects < 1 {
 		errs = append(errs, fmt.Errorf("-objects %d: must be positive", c.objects))
+	}
+	if c.ceBatch < 2 {
+		errs = append(errs, fmt.Errorf("-ce-batch %d: at least 2 (run (a) is the one-event request)", c.ceBatch))
 	}
 	if c.gatewayQPS <= 0 || c.gatewayBurst <= 0 {
 		errs = append(errs, fmt.Errorf("-kube-api-qps %g / -kube-api-burst %d: must be positive", c.gatewayQPS, c.gatewayBurst))

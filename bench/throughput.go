@@ -24,8 +24,13 @@ type ThroughputResult struct {
 	Auth        bool    `json:"auth"`
 	Connections int     `json:"connections"`
 	WindowS     float64 `json:"window_s"`
+	// EventsPerRequest is 1 for POST {"delta": 1}, else the size of each
+	// CloudEvents batch.
+	EventsPerRequest int `json:"events_per_request"`
 	// Accepted counts the 202 answers completed inside the window.
-	Accepted   int64   `json:"accepted"`
+	Accepted     int64   `json:"accepted"`
+	RequestsPerS float64 `json:"requests_per_s"`
+	// EventsPerS is RequestsPerS × EventsPerRequest.
 	EventsPerS float64 `json:"events_per_s"`
 	// NonAccepted counts every answer other than 202, warm-up included, by
 	// status code; TransportErrors the requests with no answer.
@@ -52,14 +57,18 @@ type loadSpec struct {
 	token          string   // bearer token; "" for none
 	conns          int
 	warmup, window time.Duration
+	// batch > 1 sends each request as a CloudEvents batch of that many
+	// events, each with data {"delta": 1}.
+	batch int
 	// profile, when not empty, receives a CPU profile of the window.
 	profile string
 }
 
 const ingestNamespace = "bench-ingest"
 
-// measureIngest runs throughput (a) one stream without auth and (b) one
-// stream with a bearer token.
+// measureIngest runs throughput (a) one stream without auth, (b) one
+// stream with a bearer token and (d) one stream without auth taking
+// CloudEvents batches (many events per request, as batch mode is for).
 func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult, error) {
 	ns := ingestNamespace
 	if err := e.createNamespace(ctx, ns); err != nil {
@@ -98,6 +107,7 @@ func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult
 	for _, l := range []loadSpec{
 		{name: "(a) 1 stream, auth off", urls: []string{e.streamURL(ns, "open")}},
 		{name: "(b) 1 stream, Bearer token", urls: []string{e.streamURL(ns, "secure")}, token: token},
+		{name: fmt.Sprintf("(d) 1 stream, auth off, CloudEvents batches of %d", cfg.ceBatch), urls: []string{e.streamURL(ns, "open")}, batch: cfg.ceBatch},
 	} {
 		l.conns, l.warmup, l.window = cfg.conns, cfg.warmup, cfg.duration
 		l.profile = cfg.profilePath(l.name)
@@ -156,7 +166,7 @@ func runLoad(ctx context.Context, e *env, l loadSpec) (*ThroughputResult, error)
 	phase.Store(phaseStop)
 	window := time.Since(t0)
 	res := &ThroughputResult{Name: l.name, Streams: len(l.urls), Auth: l.token != "", Connections: l.conns,
-		WindowS: window.Seconds(), NonAccepted: map[string]int64{}, CPU: cpu.stop()}
+		EventsPerRequest: max(l.batch, 1), WindowS: window.Seconds(), NonAccepted: map[string]int64{}, CPU: cpu.stop()}
 	res.APIRequests = topRates(req0, e.apiserverRequestsOrNil(ctx), window.Seconds(), topRequests)
 	stopProfile()
 	wg.Wait()
@@ -179,15 +189,17 @@ func runLoad(ctx context.Context, e *env, l loadSpec) (*ThroughputResult, error)
 		}
 		lat = append(lat, w.lat...)
 	}
-	res.EventsPerS = float64(res.Accepted) / window.Seconds()
+	res.RequestsPerS = float64(res.Accepted) / window.Seconds()
+	res.EventsPerS = res.RequestsPerS * float64(res.EventsPerRequest)
 	res.Latency = summarize(lat)
 
 	levelAfter, err := e.levelSum(ctx, l.urls, l.token)
 	if err != nil {
 		return nil, err
 	}
-	res.LevelOK = levelAfter-levelBefore == float64(total202)
-	res.LevelCheck = fmt.Sprintf("levels grew by %.0f, %d answers were 202", levelAfter-levelBefore, total202)
+	want := float64(total202) * float64(res.EventsPerRequest)
+	res.LevelOK = levelAfter-levelBefore == want
+	res.LevelCheck = fmt.Sprintf("levels grew by %.0f, %d answers were 202 for %d event(s) each", levelAfter-levelBefore, total202, res.EventsPerRequest)
 	return res, nil
 }
 
@@ -207,9 +219,24 @@ type loadWorker struct {
 }
 
 var (
-	contentTypeJSON = []string{"application/json"}
-	deltaBody       = []byte(`{"delta": 1}`)
+	contentTypeJSON  = []string{"application/json"}
+	contentTypeBatch = []string{"application/cloudevents-batch+json"}
+	deltaBody        = []byte(`{"delta": 1}`)
 )
+
+// batchBody is a CloudEvents batch of n events, each adding 1.
+func batchBody(n int) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"specversion":"1.0","id":"%d","source":"/bench","type":"bench.job","datacontenttype":"application/json","data":{"delta":1}}`, i)
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}
 
 func (w *loadWorker) run(ctx context.Context, client *http.Client, l loadSpec, phase *atomic.Int32, next *atomic.Uint64) {
 	w.refused = map[int]int64{}
@@ -218,19 +245,23 @@ func (w *loadWorker) run(ctx context.Context, client *http.Client, l loadSpec, p
 	if l.token != "" {
 		auth = []string{"Bearer " + l.token}
 	}
-	body := bytes.NewReader(deltaBody)
+	payload, contentType := deltaBody, contentTypeJSON
+	if l.batch > 1 {
+		payload, contentType = batchBody(l.batch), contentTypeBatch
+	}
+	body := bytes.NewReader(payload)
 	for phase.Load() != phaseStop && ctx.Err() == nil {
 		url := l.urls[0]
 		if len(l.urls) > 1 {
 			url = l.urls[next.Add(1)%uint64(len(l.urls))]
 		}
-		body.Reset(deltaBody)
+		body.Reset(payload)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
 		if err != nil {
 			w.fail(err)
 			return
 		}
-		req.Header["Content-Type"] = contentTypeJSON // shared, never modified
+		req.Header["Content-Type"] = contentType // shared, never modified
 		if auth != nil {
 			req.Header["Authorization"] = auth
 		}

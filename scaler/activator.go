@@ -67,7 +67,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		if e.Known && e.Value > w.spec.Activation && e.At.After(newest) {
 			newest, source = e.At, w.typ
 		}
-		c.observe(so, w, e)
+		c.observe(t, so, w, e)
 	}
 
 	c.mu.RLock()
@@ -142,6 +142,13 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		status.LastActiveTime = &metav1.Time{Time: d.LastActive}
 	}
 	c.describe(t, so, gvkr, status)
+	if wait := c.firstWriteWait(t, so, d, now); wait > 0 {
+		// The first values are on their way: one status write with them
+		// instead of one now and one when they come (the store's change
+		// requeues the key sooner).
+		c.decideQ.AddAfter(key, wait)
+		return nil
+	}
 	if err := c.writeStatus(ctx, t, so, status); err != nil {
 		return err
 	}
@@ -259,4 +266,25 @@ func (c *Controller) setReplicas(ctx context.Context, so *kedav1.ScaledObject, g
 		return fmt.Errorf("%w: %v", errStaleReplicas, err)
 	}
 	return err
+}
+
+// firstStatusGrace is how long a new ScaledObject's first status write may
+// wait for its triggers' first values.
+const firstStatusGrace = 2 * time.Second
+
+// firstWriteWait returns how long the status write of this decision should
+// wait (0: write now): only while a ScaledObject that has no status yet
+// waits for its first values, for at most firstStatusGrace after the
+// gateway first saw it, so a new object costs one status write, not two.
+func (c *Controller) firstWriteWait(t *target, so *kedav1.ScaledObject, d Decision, now time.Time) time.Duration {
+	if d.ActiveReason != kedav1.ReasonUnknownState || len(so.Status.Conditions) > 0 {
+		return 0
+	}
+	c.mu.RLock()
+	written, seen := t.written != nil, t.seenAt
+	c.mu.RUnlock()
+	if written {
+		return 0
+	}
+	return max(seen.Add(firstStatusGrace).Sub(now), 0)
 }

@@ -188,9 +188,23 @@ func mergePatch(prev, next map[string]any) map[string]any {
 	return out
 }
 
-// observe exports a trigger's value to Prometheus.
-func (c *Controller) observe(so *kedav1.ScaledObject, w watched, e store.Entry) {
+// observe exports a trigger's value, activity and failed reads to
+// Prometheus.
+func (c *Controller) observe(t *target, so *kedav1.ScaledObject, w watched, e store.Entry) {
 	idx := strconv.Itoa(w.index)
+	c.mu.Lock()
+	seen := t.failedReads[w.index]
+	if t.failedReads == nil {
+		t.failedReads = map[int]uint64{}
+	}
+	t.failedReads[w.index] = e.FailedReads
+	c.mu.Unlock()
+	if e.FailedReads < seen { // the trigger was watched anew: a new count
+		seen = 0
+	}
+	if n := e.FailedReads - seen; n > 0 {
+		c.opts.Metrics.KedaErrors.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Add(float64(n))
+	}
 	name := w.name
 	if name == "" {
 		name = w.typ

@@ -30,6 +30,8 @@ type watched struct {
 type target struct {
 	owner store.Owner
 	so    *kedav1.ScaledObject
+	// seenAt is when this gateway first saw the object.
+	seenAt time.Time
 	gvkr  kedav1.GroupVersionKindResource
 	// valid is false when the object cannot be scaled; triggers is then empty.
 	valid       bool
@@ -51,6 +53,9 @@ type target struct {
 	replicasAt   time.Time
 	written      *kedav1.ScaledObjectStatus // last status written
 	lastActiveAt time.Time                  // when lastActiveTime was last written
+	// failedReads is each trigger's store.Entry.FailedReads as last
+	// exported to keda_scaler_errors_total.
+	failedReads map[int]uint64
 
 	hpaMu sync.Mutex
 	// hpaWant is the HPA the reconcile wants (nil: none, e.g. paused);
@@ -82,7 +87,7 @@ func (c *Controller) targetFor(key types.NamespacedName, so *kedav1.ScaledObject
 		t = nil
 	}
 	if t == nil {
-		t = &target{owner: owner, hpaName: so.Status.HpaName}
+		t = &target{owner: owner, hpaName: so.Status.HpaName, seenAt: c.clock.Now()}
 		if so.Status.LastActiveTime != nil { // cooldown resumes from status
 			t.lastActive = so.Status.LastActiveTime.Time
 		}

@@ -70,6 +70,9 @@ type Entry struct {
 	Err string
 	// Failures counts consecutive failed reads since the last success.
 	Failures int
+	// FailedReads counts every failed read of the entry; it never
+	// resets (keda_scaler_errors_total is its running sum).
+	FailedReads uint64
 	// Push is the health of the trigger's push path.
 	Push Push
 }
@@ -126,6 +129,7 @@ func (s *Store) Record(k Key, value float64, at time.Time) {
 func (s *Store) Fail(k Key, err error) {
 	s.update(k, func(e *Entry) bool {
 		e.Failures++
+		e.FailedReads++
 		e.Err = err.Error()
 		return true
 	})

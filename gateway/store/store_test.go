@@ -37,13 +37,13 @@ func TestRecordAndFail(t *testing.T) {
 	}{
 		{"first value makes it known", func() { s.Record(k, 3, at) }, Entry{Value: 3, Known: true, At: at}, 1},
 		{"same value again does not notify", func() { s.Record(k, 3, at) }, Entry{Value: 3, Known: true, At: at}, 1},
-		{"a failure keeps the value and counts", func() { s.Fail(k, errors.New("boom")) }, Entry{Value: 3, Known: true, At: at, Err: "boom", Failures: 1}, 2},
-		{"failures accumulate", func() { s.Fail(k, errors.New("boom")) }, Entry{Value: 3, Known: true, At: at, Err: "boom", Failures: 2}, 3},
-		{"a success resets the failures", func() { s.Record(k, 3, at) }, Entry{Value: 3, Known: true, At: at}, 4},
+		{"a failure keeps the value and counts", func() { s.Fail(k, errors.New("boom")) }, Entry{Value: 3, Known: true, At: at, Err: "boom", Failures: 1, FailedReads: 1}, 2},
+		{"failures accumulate", func() { s.Fail(k, errors.New("boom")) }, Entry{Value: 3, Known: true, At: at, Err: "boom", Failures: 2, FailedReads: 2}, 3},
+		{"a success resets the failures, not the total", func() { s.Record(k, 3, at) }, Entry{Value: 3, Known: true, At: at, FailedReads: 2}, 4},
 		{"push health is recorded", func() { s.SetPush(k, Push{Healthy: true, Reason: "Subscribed"}) },
-			Entry{Value: 3, Known: true, At: at, Push: Push{Healthy: true, Reason: "Subscribed"}}, 5},
+			Entry{Value: 3, Known: true, At: at, FailedReads: 2, Push: Push{Healthy: true, Reason: "Subscribed"}}, 5},
 		{"same push health does not notify", func() { s.SetPush(k, Push{Healthy: true, Reason: "Subscribed"}) },
-			Entry{Value: 3, Known: true, At: at, Push: Push{Healthy: true, Reason: "Subscribed"}}, 5},
+			Entry{Value: 3, Known: true, At: at, FailedReads: 2, Push: Push{Healthy: true, Reason: "Subscribed"}}, 5},
 	}
 	for _, st := range steps {
 		st.do()
