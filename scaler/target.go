@@ -32,7 +32,7 @@ type target struct {
 	so    *kedav1.ScaledObject
 	// seenAt is when this gateway first saw the object.
 	seenAt time.Time
-	gvkr  kedav1.GroupVersionKindResource
+	gvkr   kedav1.GroupVersionKindResource
 	// valid is false when the object cannot be scaled; triggers is then empty.
 	valid       bool
 	triggers    []watched
