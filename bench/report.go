@@ -82,7 +82,9 @@ func newReport(cfg config) *Report {
 			"requests/s = 202 answers completed in the window / window; events/s = requests/s × events per request; latency = client-side round trip of each request "+
 			"in the window; CPU = getrusage user+system of this process (gateway + generator) and /proc/<pid>/stat of "+
 			"the control plane over the window. Afterwards every stream's level must have grown by the events of the 202 answers. "+
-			"A reference run drives a trivial in-process handler the same way.",
+			"A reference run drives a trivial in-process handler the same way. Runs (e) and (f) repeat (a) and (d) with wrk "+
+			"(a separate process, 2 threads, the same connections and window, no warm-up; its latency quantiles are its own), "+
+			"so the client does not share the gateway's Go runtime; they are skipped when wrk is not installed.",
 			cfg.conns, cfg.conns, cfg.warmup, cfg.duration, cfg.ceBatch),
 		Failures: []string{},
 	}

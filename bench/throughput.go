@@ -19,7 +19,10 @@ import (
 
 // ThroughputResult is one run of measurement 2: webhook ingest.
 type ThroughputResult struct {
-	Name        string  `json:"name"`
+	Name string `json:"name"`
+	// Generator is "in-process" (the net/http client of this process)
+	// or "wrk" (a separate process).
+	Generator   string  `json:"generator"`
 	Streams     int     `json:"streams"`
 	Auth        bool    `json:"auth"`
 	Connections int     `json:"connections"`
@@ -117,6 +120,22 @@ func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult
 		}
 		out = append(out, r)
 	}
+	// The same with a generator in its own process.
+	for _, w := range []struct {
+		name  string
+		batch int
+	}{
+		{"(e) wrk, 1 stream, auth off", 1},
+		{fmt.Sprintf("(f) wrk, 1 stream, auth off, CloudEvents batches of %d", cfg.ceBatch), cfg.ceBatch},
+	} {
+		r, err := measureWrk(ctx, e, cfg, w.name, e.streamURL(ns, "open"), w.batch)
+		if err != nil {
+			return out, err
+		}
+		if r != nil {
+			out = append(out, r)
+		}
+	}
 	return out, nil
 }
 
@@ -165,7 +184,7 @@ func runLoad(ctx context.Context, e *env, l loadSpec) (*ThroughputResult, error)
 	err = sleep(ctx, l.window)
 	phase.Store(phaseStop)
 	window := time.Since(t0)
-	res := &ThroughputResult{Name: l.name, Streams: len(l.urls), Auth: l.token != "", Connections: l.conns,
+	res := &ThroughputResult{Name: l.name, Generator: "in-process", Streams: len(l.urls), Auth: l.token != "", Connections: l.conns,
 		EventsPerRequest: max(l.batch, 1), WindowS: window.Seconds(), NonAccepted: map[string]int64{}, CPU: cpu.stop()}
 	res.APIRequests = topRates(req0, e.apiserverRequestsOrNil(ctx), window.Seconds(), topRequests)
 	stopProfile()
