@@ -81,7 +81,9 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	}
 
 	var sc *autoscalingv1.Scale
-	if !fresh {
+	// From 0 an activation needs no read, however old the cached count:
+	// its write fails unless the target is still at 0 (see setReplicas).
+	if !fresh && !(wasDecided && in.Current == 0 && activates(in)) {
 		var err error
 		if sc, err = c.readScale(ctx, t, so, gvkr, status); err != nil {
 			return err
@@ -162,6 +164,13 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	return nil
 }
 
+// activates reports whether the decision for in scales the target up
+// from 0.
+func activates(in Input) bool {
+	d := Decide(in)
+	return in.Current == 0 && d.Scale != nil && *d.Scale > 0
+}
+
 // readScale reads the target's /scale and records status.originalReplicaCount
 // the first time. A failure is written as Ready=False and returned.
 func (c *Controller) readScale(ctx context.Context, t *target, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, status *kedav1.ScaledObjectStatus) (*autoscalingv1.Scale, error) {
@@ -235,10 +244,10 @@ var errStaleReplicas = errors.New("scale target's replicas changed since they we
 
 // setReplicas writes to on the target's /scale. With sc (just read) it is
 // an Update guarded by sc's resourceVersion. Without it, from is the
-// cached count and the write is one JSON patch that tests
-// /spec/replicas == from before replacing it, so it never overrides a
-// change it has not seen; from 0 (where the Scale omits the field) it is a
-// read, a check and an update.
+// cached count and the write is one JSON patch that tests the Scale's
+// spec before replacing the count, so it never overrides a change it has
+// not seen: /spec/replicas == from, or, from 0, /spec == {} (a Scale at 0
+// omits spec.replicas).
 func (c *Controller) setReplicas(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, sc *autoscalingv1.Scale, from, to int32) error {
 	name := so.Spec.ScaleTargetRef.Name
 	if sc != nil {
@@ -247,25 +256,22 @@ func (c *Controller) setReplicas(ctx context.Context, so *kedav1.ScaledObject, g
 		_, err := c.scales.Scales(so.Namespace).Update(ctx, schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}, sc, metav1.UpdateOptions{})
 		return err
 	}
-	if from == 0 {
-		// A Scale at 0 omits spec.replicas (omitempty), so a JSON patch
-		// cannot test it: read, check and update instead.
-		cur, err := c.scales.Scales(so.Namespace).Get(ctx, schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if cur.Spec.Replicas != from {
-			return fmt.Errorf("%w: now %d", errStaleReplicas, cur.Spec.Replicas)
-		}
-		return c.setReplicas(ctx, so, gvkr, cur, from, to)
-	}
-	patch := fmt.Appendf(nil, `[{"op":"test","path":"/spec/replicas","value":%d},{"op":"replace","path":"/spec/replicas","value":%d}]`, from, to)
+	patch := replicasPatch(from, to)
 	gvr := schema.GroupVersionResource{Group: gvkr.Group, Version: gvkr.Version, Resource: gvkr.Resource}
 	_, err := c.scales.Scales(so.Namespace).Patch(ctx, gvr, name, types.JSONPatchType, patch, metav1.PatchOptions{})
 	if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || err != nil && strings.Contains(err.Error(), "test") {
 		return fmt.Errorf("%w: %v", errStaleReplicas, err)
 	}
 	return err
+}
+
+// replicasPatch is the JSON patch that sets a Scale's replicas from from
+// to to, failing unless they are from.
+func replicasPatch(from, to int32) []byte {
+	if from == 0 {
+		return fmt.Appendf(nil, `[{"op":"test","path":"/spec","value":{}},{"op":"add","path":"/spec/replicas","value":%d}]`, to)
+	}
+	return fmt.Appendf(nil, `[{"op":"test","path":"/spec/replicas","value":%d},{"op":"replace","path":"/spec/replicas","value":%d}]`, from, to)
 }
 
 // firstStatusGrace is how long a new ScaledObject's first status write may

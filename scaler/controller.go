@@ -302,6 +302,11 @@ func (c *Controller) run(ctx context.Context, q workqueue.TypedRateLimitingInter
 		case err == nil:
 			q.Forget(key)
 		case ctx.Err() != nil:
+		case errors.Is(err, errStaleReplicas):
+			// Expected when someone else scaled the target: decide again
+			// on a fresh read.
+			c.log.Debug("replicas changed since they were read; deciding again", "namespace", key.Namespace, "scaledObject", key.Name)
+			q.AddRateLimited(key)
 		default:
 			c.log.Warn("retrying", "namespace", key.Namespace, "scaledObject", key.Name, "err", err)
 			c.opts.Metrics.ReconcileError.WithLabelValues("ScaledObject").Inc()

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -146,9 +147,20 @@ func goBuild(ctx context.Context, dir, out string, flags []string, pkgs ...strin
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off")
-	outb, err := cmd.CombinedOutput()
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	// Like the control plane's processes, the build dies with this
+	// process: a test killed mid-build leaves no orphan compiling for
+	// minutes beside the next run's build.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	errc := make(chan error, 1)
+	spawner <- func() { errc <- cmd.Start() }
+	err := <-errc
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if err != nil {
-		tail := string(outb)
+		tail := buf.String()
 		if len(tail) > 4000 {
 			tail = tail[len(tail)-4000:]
 		}
