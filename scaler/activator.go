@@ -74,6 +74,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	in.LastActive, in.Current = t.lastActive, t.replicas
 	wasActive, wasDecided, aside := t.wasActive, t.decided, t.hpaAside
 	fresh := t.decided && now.Sub(t.replicasAt) < so.Spec.PollingIntervalOrDefault()
+	stale := t.replicasStale
 	c.mu.RUnlock()
 	if wasActive {
 		// It was active until this moment: cooldown counts from now.
@@ -83,7 +84,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	var sc *autoscalingv1.Scale
 	// From 0 an activation needs no read, however old the cached count:
 	// its write fails unless the target is still at 0 (see setReplicas).
-	if !fresh && !(wasDecided && in.Current == 0 && activates(in)) {
+	if !fresh && (stale || !wasDecided || in.Current != 0 || !activates(in)) {
 		var err error
 		if sc, err = c.readScale(ctx, t, so, gvkr, status); err != nil {
 			return err
@@ -112,6 +113,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	t.replicas = replicas
 	if sc != nil {
 		t.replicasAt = now // a write keeps the read's age: the HPA may change it
+		t.replicasStale = false
 	}
 	writeLastActive := d.Active != wasActive || now.Sub(t.lastActiveAt) >= so.Spec.PollingIntervalOrDefault()
 	c.mu.Unlock()
@@ -200,7 +202,7 @@ func (c *Controller) scale(ctx context.Context, t *target, so *kedav1.ScaledObje
 			// Someone else changed the replicas since they were read:
 			// read again and decide again.
 			c.mu.Lock()
-			t.replicasAt = time.Time{}
+			t.replicasAt, t.replicasStale = time.Time{}, true
 			c.mu.Unlock()
 			return err
 		}

@@ -18,7 +18,7 @@ func (c *Controller) decidePaused(ctx context.Context, t *target, so *kedav1.Sca
 	c.mu.Lock()
 	prev := t.written
 	// Replicas may change while paused: read them again on resume.
-	t.replicasAt = time.Time{}
+	t.replicasAt, t.replicasStale = time.Time{}, true
 	c.mu.Unlock()
 	if prev == nil {
 		prev = &so.Status

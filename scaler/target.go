@@ -46,13 +46,16 @@ type target struct {
 	// applied them (the HPA is deleted before paused is set).
 	ctl controls
 
-	lastActive   time.Time
-	wasActive    bool
-	decided      bool // at least one decision made
-	replicas     int32
-	replicasAt   time.Time
-	written      *kedav1.ScaledObjectStatus // last status written
-	lastActiveAt time.Time                  // when lastActiveTime was last written
+	lastActive time.Time
+	wasActive  bool
+	decided    bool // at least one decision made
+	replicas   int32
+	replicasAt time.Time
+	// replicasStale is set when a conditional write found other replicas
+	// than replicas: the next decision reads them first.
+	replicasStale bool
+	written       *kedav1.ScaledObjectStatus // last status written
+	lastActiveAt  time.Time                  // when lastActiveTime was last written
 	// failedReads is each trigger's store.Entry.FailedReads as last
 	// exported to keda_scaler_errors_total.
 	failedReads map[int]uint64
