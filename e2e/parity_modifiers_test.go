@@ -102,6 +102,9 @@ func TestParityScalingModifiers(t *testing.T) {
 		t.Fatalf("composite-metric through the aggregator: %v %s", err, raw)
 	}
 
+	waitGauge(t, "keda_scaler_metrics_value",
+		fmt.Sprintf(`metric="composite-metric",namespace="%s",scaledObject="mods",scaler="composite-metric",triggerIndex="0",type="scaledobject"`, ns), 8)
+
 	// a + b = 0: back to 0 after the cooldown.
 	postOK(t, ns, "a", `{"value": 0}`)
 	postOK(t, ns, "b", `{"value": 0}`)

@@ -75,6 +75,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 			parts = append(parts, part{name: w.name, metric: w.spec.MetricName, entry: entries[w.index]})
 		}
 		in.Composite = mods.activity(parts)
+		c.observeComposite(so, in.Composite)
 	}
 
 	c.mu.RLock()

@@ -212,6 +212,20 @@ func (c *Controller) observe(so *kedav1.ScaledObject, w watched, e store.Entry) 
 	c.opts.Metrics.KedaActive.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(active)
 }
 
+// observeComposite exports the composite metric's value and activity under
+// KEDA's labels for it: scaler and metric composite-metric, index 0.
+func (c *Controller) observeComposite(so *kedav1.ScaledObject, comp *Composite) {
+	name := kedav1.CompositeMetricName
+	if comp.Known {
+		c.opts.Metrics.KedaValue.WithLabelValues(so.Namespace, so.Name, name, "0", name, "scaledobject").Set(comp.Value)
+	}
+	active := 0.0
+	if comp.Known && comp.Value > comp.Activation {
+		active = 1
+	}
+	c.opts.Metrics.KedaActive.WithLabelValues(so.Namespace, so.Name, name, "0", name, "scaledobject").Set(active)
+}
+
 // activeMetrics names the active triggers' metrics, ";"-separated, for the
 // activation Event.
 func activeMetrics(ws []watched, ts []Trigger) string {
