@@ -140,9 +140,12 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	c.setPushHealth(so, prev, status, triggers, entries)
 	before, _ := prev.Conditions.GetCondition(kedav1.ConditionFallback)
 	if nowFallback := setHealth(so, status, triggers, entries); nowFallback != (before.Status == metav1.ConditionTrue) {
-		if nowFallback {
+		switch {
+		case nowFallback && mods != nil && so.Spec.Fallback.BehaviorOrDefault() == kedav1.FallbackBehaviorScalingModifiers:
+			c.event(so, true, "ScaledObjectFallbackActivated", "Fallback activated: failing triggers enter the scalingModifiers formula as nil (%d replica(s) if it evaluates to nil)", so.Spec.Fallback.Replicas)
+		case nowFallback:
 			c.event(so, true, "ScaledObjectFallbackActivated", "Fallback activated: serving %d replica(s)' worth of each failing metric to the HPA", fallbackReplicas(so.Spec.Fallback, replicas))
-		} else if before.Status == metav1.ConditionTrue {
+		case before.Status == metav1.ConditionTrue:
 			c.event(so, false, "ScaledObjectFallbackDeactivated", "Fallback deactivated: every metric reads again")
 		}
 	}
