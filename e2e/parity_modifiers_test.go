@@ -56,7 +56,7 @@ func TestParityScalingModifiers(t *testing.T) {
 	ctx := context.Background()
 	createDeployment(t, ns, "mods", 0)
 	createDeployment(t, ns, "broken", 1)
-	apply(t, ns, fmt.Sprintf(modifiersSO, "broken", "a + c", "x", "y"))
+	apply(t, ns, fmt.Sprintf(modifiersSO, "broken", "a + c", "xs", "ys"))
 	apply(t, ns, fmt.Sprintf(modifiersSO, "mods", "a + b", "a", "b"))
 
 	c := waitCondition(t, ns, "broken", kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonScaledObjectCheckFailed)
