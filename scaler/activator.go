@@ -27,7 +27,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		return nil
 	}
 	so, valid, ready, gvkr, ctl := t.so, t.valid, t.ready, t.gvkr, t.ctl
-	triggers, resources := t.triggers, t.resources
+	triggers, resources, mods := t.triggers, t.resources, t.mods
 	c.mu.RUnlock()
 
 	status := so.Status.DeepCopy()
@@ -68,6 +68,14 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 			newest, source = e.At, w.typ
 		}
 		c.observe(t, so, w, e)
+	}
+	if mods != nil && len(triggers) > 0 {
+		parts := make([]part, 0, len(triggers))
+		for _, w := range triggers {
+			parts = append(parts, part{name: w.name, metric: w.spec.MetricName, entry: entries[w.index]})
+		}
+		in.Composite = mods.activity(parts)
+		c.observeComposite(so, in.Composite)
 	}
 
 	c.mu.RLock()
@@ -136,9 +144,12 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	c.setPushHealth(so, prev, status, triggers, entries)
 	before, _ := prev.Conditions.GetCondition(kedav1.ConditionFallback)
 	if nowFallback := setHealth(so, status, triggers, entries); nowFallback != (before.Status == metav1.ConditionTrue) {
-		if nowFallback {
+		switch {
+		case nowFallback && mods != nil && so.Spec.Fallback.BehaviorOrDefault() == kedav1.FallbackBehaviorScalingModifiers:
+			c.event(so, true, "ScaledObjectFallbackActivated", "Fallback activated: failing triggers enter the scalingModifiers formula as nil (%d replica(s) if it evaluates to nil)", so.Spec.Fallback.Replicas)
+		case nowFallback:
 			c.event(so, true, "ScaledObjectFallbackActivated", "Fallback activated: serving %d replica(s)' worth of each failing metric to the HPA", fallbackReplicas(so.Spec.Fallback, replicas))
-		} else if before.Status == metav1.ConditionTrue {
+		case before.Status == metav1.ConditionTrue:
 			c.event(so, false, "ScaledObjectFallbackDeactivated", "Fallback deactivated: every metric reads again")
 		}
 	}
@@ -227,8 +238,12 @@ func (c *Controller) scale(ctx context.Context, t *target, so *kedav1.ScaledObje
 		c.event(so, false, "KEDAScaleTargetActivated", "Scaled %s %s/%s from %d to %d, caused by forced activation annotation",
 			gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, from, to)
 	} else {
+		by := activeMetrics(triggers, in.Triggers)
+		if in.Composite != nil {
+			by = kedav1.CompositeMetricName
+		}
 		c.event(so, false, "KEDAScaleTargetActivated", "Scaled %s %s/%s from %d to %d, triggered by %s",
-			gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, from, to, activeMetrics(triggers, in.Triggers))
+			gvkr.Kind, so.Namespace, so.Spec.ScaleTargetRef.Name, from, to, by)
 	}
 	c.log.Info("activated", "namespace", so.Namespace, "scaledObject", so.Name, "from", from, "to", to, "forced", d.Forced)
 	return nil

@@ -18,6 +18,22 @@ type Trigger struct {
 	Failing bool
 }
 
+// Composite is what a decision knows of the composite metric of
+// advanced.scalingModifiers.
+type Composite struct {
+	// Known is false until every trigger has a value and the formula
+	// evaluates.
+	Known bool
+	// Value is the formula's value; meaningful only when Known.
+	Value float64
+	// Activation is scalingModifiers.activationTarget: active when
+	// Value > Activation.
+	Activation float64
+	// Err, when set, is why the formula cannot be evaluated although no
+	// trigger fails: it counts as a failing trigger.
+	Err string
+}
+
 // Input is everything a ScaledObject's 0↔1 decision depends on.
 type Input struct {
 	Now             time.Time
@@ -32,7 +48,12 @@ type Input struct {
 	Current int32
 	// Triggers are the external triggers; cpu and memory triggers are the
 	// HPA's and never enter a decision.
-	Triggers    []Trigger
+	Triggers []Trigger
+	// Composite is set when the object uses scalingModifiers: then it alone
+	// decides the activity (the triggers' own activation thresholds are
+	// ignored), and any failing trigger makes the object inactive, as KEDA
+	// does.
+	Composite   *Composite
 	HasFallback bool
 	// ResourceOnly is true when every trigger is cpu or memory: the object
 	// is then always active (the HPA alone sizes it).
@@ -92,7 +113,8 @@ type Decision struct {
 //     nothing else.
 //   - Active when any known trigger's value exceeds its activation
 //     threshold (strict >), when every trigger is cpu or memory, or when
-//     activation is forced.
+//     activation is forced. With scalingModifiers: when the composite
+//     value exceeds activationTarget (strict >) and no trigger fails.
 //   - Active and at 0 (or, with idleReplicaCount, below min): scale to
 //     max(min, 1), unless scale-out is paused. Active: lastActiveTime =
 //     now, unless some trigger fails.
@@ -137,6 +159,13 @@ func decide(in Input) (Decision, bool) {
 		case t.Value > t.Activation:
 			triggered = true
 		}
+	}
+	if c := in.Composite; c != nil {
+		if c.Err != "" {
+			failing = true
+		}
+		triggered = !failing && c.Known && c.Value > c.Activation
+		unknown = !failing && !c.Known
 	}
 	d.Active = triggered || in.ResourceOnly || in.ForceActivation
 	if d.Active {

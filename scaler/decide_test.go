@@ -193,6 +193,69 @@ func TestDecide(t *testing.T) {
 				in.MinReplicas, in.IdleReplicas, in.Current, in.HasFallback = 3, idle(1), 1, true
 				in.Triggers = []Trigger{{Failing: true}}
 			}), activeWhy: kedav1.ReasonScalerNotActive},
+		// scalingModifiers: the composite value alone decides, strictly
+		// above activationTarget; the triggers' own thresholds are ignored.
+		{name: "composite above activationTarget activates",
+			in: base(func(in *Input) {
+				in.Triggers = []Trigger{known(2), known(2)}
+				in.Composite = &Composite{Known: true, Value: 4, Activation: 3}
+			}), scale: ptr(1), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+		{name: "composite at activationTarget is not active (strict >)",
+			in: base(func(in *Input) {
+				in.Triggers = []Trigger{known(2), known(1)}
+				in.Composite = &Composite{Known: true, Value: 3, Activation: 3}
+			}), activeWhy: kedav1.ReasonScalerNotActive},
+		{name: "composite ignores an active trigger when the formula's value is low",
+			in: base(func(in *Input) {
+				in.Triggers = []Trigger{known(9), known(0)}
+				in.Composite = &Composite{Known: true, Value: 0}
+			}), activeWhy: kedav1.ReasonScalerNotActive},
+		{name: "composite activates although no trigger passes its own threshold",
+			in: base(func(in *Input) {
+				in.Triggers = []Trigger{{Known: true, Value: 1, Activation: 5}, {Known: true, Value: 1, Activation: 5}}
+				in.Composite = &Composite{Known: true, Value: 2}
+			}), scale: ptr(1), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+		{name: "composite below activationTarget scales to zero after cooldown",
+			in: base(func(in *Input) {
+				in.Current, in.LastActive = 3, t0.Add(-time.Hour)
+				in.Triggers = []Trigger{known(1), known(1)}
+				in.Composite = &Composite{Known: true, Value: 2, Activation: 5}
+			}), scale: ptr(0), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
+		{name: "composite with a failing trigger is inactive and never scales to zero",
+			in: base(func(in *Input) {
+				in.Current, in.LastActive = 3, t0.Add(-time.Hour)
+				in.Triggers = []Trigger{known(50), {Failing: true}}
+				in.Composite = &Composite{Activation: 0}
+			}), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive, readyWhy: kedav1.ReasonTriggerError},
+		{name: "composite with a failing trigger does not activate from zero",
+			in: base(func(in *Input) {
+				in.Triggers = []Trigger{known(50), {Failing: true}}
+				in.Composite = &Composite{}
+			}), activeWhy: kedav1.ReasonScalerNotActive, readyWhy: kedav1.ReasonTriggerError},
+		{name: "composite with a failing trigger and a fallback leaves it to the HPA",
+			in: base(func(in *Input) {
+				in.Current, in.LastActive, in.HasFallback = 3, t0.Add(-time.Hour), true
+				in.Triggers = []Trigger{known(1), {Failing: true}}
+				in.Composite = &Composite{}
+			}), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive},
+		{name: "composite with a trigger not read yet waits",
+			in: base(func(in *Input) {
+				in.Current = 2
+				in.Triggers = []Trigger{known(1), {}}
+				in.Composite = &Composite{}
+			}), activeWhy: kedav1.ReasonUnknownState},
+		{name: "composite whose formula fails counts as failing",
+			in: base(func(in *Input) {
+				in.Current, in.LastActive = 2, t0.Add(-time.Hour)
+				in.Triggers = []Trigger{known(1)}
+				in.Composite = &Composite{Err: "formula: invalid operation"}
+			}), lastActive: t0.Add(-time.Hour), activeWhy: kedav1.ReasonScalerNotActive, readyWhy: kedav1.ReasonTriggerError},
+		{name: "composite active and scaled up refreshes lastActiveTime",
+			in: base(func(in *Input) {
+				in.Current = 4
+				in.Triggers = []Trigger{known(3)}
+				in.Composite = &Composite{Known: true, Value: 3}
+			}), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

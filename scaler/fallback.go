@@ -1,6 +1,10 @@
 package scaler
 
 import (
+	"fmt"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/gateway/store"
 )
@@ -16,23 +20,39 @@ func inFallback(fb *kedav1.Fallback, failures int) bool {
 // fallback.behavior, given the target's current replicas.
 func fallbackReplicas(fb *kedav1.Fallback, current int32) int32 {
 	switch fb.BehaviorOrDefault() {
-	case "currentReplicas":
+	case kedav1.FallbackBehaviorCurrentReplicas:
 		return current
-	case "currentReplicasIfHigher":
+	case kedav1.FallbackBehaviorCurrentReplicasIfHigher:
 		return max(current, fb.Replicas)
-	case "currentReplicasIfLower":
+	case kedav1.FallbackBehaviorCurrentReplicasIfLower:
 		return min(current, fb.Replicas)
-	default: // static; scalingModifiers falls back to static until formulas exist
+	default: // static; scalingModifiers where a trigger falls back alone
 		return fb.Replicas
 	}
 }
 
-// fallbackValue is the metric value that makes the HPA settle at the
-// fallback replica count: target × replicas for AverageValue targets (the
-// HPA divides by the target), and the same for Value targets, as the HPA
-// then compares the whole value with the target.
-func fallbackValue(fb *kedav1.Fallback, target float64, current int32) float64 {
-	return target * float64(fallbackReplicas(fb, current))
+// fallbackMetric is the metric value that makes the HPA settle at replicas
+// for a metric with target target (KEDA's pkg/fallback doFallback):
+//
+//   - AverageValue: target × replicas, as the HPA divides the value by the
+//     target to get its replica count;
+//   - Value: target × replicas / ready pods, as the HPA multiplies the
+//     ratio value/target by the number of ready pods. ready is only called
+//     here; with no ready pod (or when it fails) there is no such value and
+//     the error makes the HPA hold, as KEDA does.
+func fallbackMetric(target float64, replicas int32, typ autoscalingv2.MetricTargetType, ready func() (int32, error)) (float64, error) {
+	v := target * float64(replicas)
+	if typ != autoscalingv2.ValueMetricType {
+		return v, nil
+	}
+	n, err := ready()
+	if err != nil {
+		return 0, fmt.Errorf("%w for a Value target: counting the ready pods: %v", errFallbackUnavailable, err)
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("%w for a Value target: no pod of the target is ready", errFallbackUnavailable)
+	}
+	return v / float64(n), nil
 }
 
 // setHealth writes status.health and the Fallback condition from the

@@ -82,10 +82,20 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 			return nil
 		}
 	}
-	var metrics []hpaMetric
+	named := map[string]bool{}
 	for _, w := range ws {
-		metrics = append(metrics, hpaMetric{name: w.spec.MetricName, target: w.spec.Target, typ: w.metricType})
+		named[w.name] = true
 	}
+	mods, err := parseModifiers(so, named)
+	if err != nil { // Validate compiled it already: not expected
+		c.setTriggers(t, nil, "")
+		c.invalid(key, t, err.Error())
+		return nil
+	}
+	c.mu.Lock()
+	t.mods = mods
+	c.mu.Unlock()
+	metrics := hpaMetrics(mods, ws)
 	var want *autoscalingv2.HorizontalPodAutoscaler
 	if !ctl.paused && len(metrics)+len(res) > 0 {
 		want = buildHPA(so, gvkr, metrics, res, ctl)
@@ -145,7 +155,7 @@ func (c *Controller) invalid(key types.NamespacedName, t *target, msg string) {
 	ready := kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse, Reason: kedav1.ReasonScaledObjectCheckFailed, Message: msg}
 	c.mu.Lock()
 	changed := t.ready != ready
-	t.valid, t.ready = false, ready
+	t.valid, t.ready, t.mods = false, ready, nil
 	so := t.so
 	c.mu.Unlock()
 	if changed {

@@ -57,7 +57,7 @@ func (c *Controller) setPaused(so *kedav1.ScaledObject, status *kedav1.ScaledObj
 // authentication types.
 func (c *Controller) describe(t *target, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, status *kedav1.ScaledObjectStatus) {
 	c.mu.RLock()
-	hpaName, triggers, resources := t.hpaName, t.triggers, t.resources
+	hpaName, triggers, resources, mods := t.hpaName, t.triggers, t.resources, t.mods
 	c.mu.RUnlock()
 	// The name of the HPA that exists, else the one the spec gives.
 	status.HpaName = hpaName
@@ -74,6 +74,12 @@ func (c *Controller) describe(t *target, so *kedav1.ScaledObject, gvkr kedav1.Gr
 		status.ExternalMetricNames = append(status.ExternalMetricNames, w.spec.MetricName)
 	}
 	status.ResourceMetricNames = resources
+	// KEDA keeps the triggers' own names in externalMetricNames and names
+	// the one metric the HPA asks for in compositeScalerName.
+	status.CompositeScalerName = ""
+	if mods != nil {
+		status.CompositeScalerName = kedav1.CompositeMetricName
+	}
 	var types []string
 	for _, tr := range so.Spec.Triggers {
 		types = append(types, tr.Type)
@@ -218,6 +224,20 @@ func (c *Controller) observe(t *target, so *kedav1.ScaledObject, w watched, e st
 		active = 1
 	}
 	c.opts.Metrics.KedaActive.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(active)
+}
+
+// observeComposite exports the composite metric's value and activity under
+// KEDA's labels for it: scaler and metric composite-metric, index 0.
+func (c *Controller) observeComposite(so *kedav1.ScaledObject, comp *Composite) {
+	name := kedav1.CompositeMetricName
+	if comp.Known {
+		c.opts.Metrics.KedaValue.WithLabelValues(so.Namespace, so.Name, name, "0", name, "scaledobject").Set(comp.Value)
+	}
+	active := 0.0
+	if comp.Known && comp.Value > comp.Activation {
+		active = 1
+	}
+	c.opts.Metrics.KedaActive.WithLabelValues(so.Namespace, so.Name, name, "0", name, "scaledobject").Set(active)
 }
 
 // activeMetrics names the active triggers' metrics, ";"-separated, for the

@@ -37,6 +37,8 @@ type target struct {
 	valid       bool
 	triggers    []watched
 	fingerprint string
+	// mods is advanced.scalingModifiers, compiled (nil: none).
+	mods *modifiers
 	// resources are the names (cpu, memory) of the cpu and memory
 	// triggers: HPA resource metrics, not watched.
 	resources []string

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
@@ -18,16 +22,23 @@ var _ metricsapi.Values = (*Controller)(nil)
 // broker is asked. The metric name is matched case-insensitively (the HPA
 // lower-cases it) and returned in its original case. A value not known yet
 // or failing is an error, so the HPA keeps its size, until the failures
-// pass fallback.failureThreshold: then the fallback value is served.
-func (c *Controller) ExternalMetric(_ context.Context, namespace, scaledObject, metric string) (string, float64, error) {
+// pass fallback.failureThreshold: then the fallback value is served. With
+// scalingModifiers the HPA asks for composite-metric, the formula over the
+// triggers' values (see modifiers.value).
+//
+// It does no I/O except for the fallback of a Value target, which counts
+// the target's ready pods (one /scale read and one Pod list per request).
+func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject, metric string) (string, float64, error) {
 	c.mu.RLock()
 	t := c.targets[types.NamespacedName{Namespace: namespace, Name: scaledObject}]
 	var w *watched
 	var owner store.Owner
 	var fb *kedav1.Fallback
 	var current int32
+	var mods *modifiers
+	var triggers []watched
 	if t != nil {
-		owner, current = t.owner, t.replicas
+		owner, current, mods, triggers = t.owner, t.replicas, t.mods, t.triggers
 		if t.so != nil {
 			fb = t.so.Spec.Fallback
 		}
@@ -39,6 +50,19 @@ func (c *Controller) ExternalMetric(_ context.Context, namespace, scaledObject, 
 		}
 	}
 	c.mu.RUnlock()
+	ready := func() (int32, error) { return c.readyReplicas(ctx, t) }
+	if mods != nil && strings.EqualFold(metric, kedav1.CompositeMetricName) {
+		entries := c.opts.Store.Owner(owner)
+		parts := make([]part, 0, len(triggers))
+		for _, tw := range triggers {
+			parts = append(parts, part{name: tw.name, metric: tw.spec.MetricName, entry: entries[tw.index]})
+		}
+		v, err := mods.value(parts, fb, current, ready)
+		if err != nil {
+			return kedav1.CompositeMetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s: %w", kedav1.CompositeMetricName, namespace, scaledObject, err)
+		}
+		return kedav1.CompositeMetricName, v, nil
+	}
 	if w == nil {
 		return "", 0, fmt.Errorf("%w: %s for ScaledObject %s/%s", metricsapi.ErrNotFound, metric, namespace, scaledObject)
 	}
@@ -47,9 +71,74 @@ func (c *Controller) ExternalMetric(_ context.Context, namespace, scaledObject, 
 	case !ok || !e.Known && e.Failures == 0:
 		return w.spec.MetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s has no value yet", w.spec.MetricName, namespace, scaledObject)
 	case inFallback(fb, e.Failures):
-		return w.spec.MetricName, fallbackValue(fb, w.spec.Target, current), nil
+		v, err := fallbackMetric(w.spec.Target, fallbackReplicas(fb, current), w.metricType, ready)
+		if err != nil {
+			return w.spec.MetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s: %w", w.spec.MetricName, namespace, scaledObject, err)
+		}
+		return w.spec.MetricName, v, nil
 	case e.Failures > 0:
 		return w.spec.MetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s: reading it failed %d time(s): %s", w.spec.MetricName, namespace, scaledObject, e.Failures, e.Err)
 	}
 	return w.spec.MetricName, e.Value, nil
+}
+
+// readyReplicas counts the target's pods that are running and ready, as
+// the HPA does for a Value metric (and KEDA for its fallback): the pods of
+// the /scale subresource's status.selector.
+func (c *Controller) readyReplicas(ctx context.Context, t *target) (int32, error) {
+	c.mu.RLock()
+	so, gvkr := t.so, t.gvkr
+	c.mu.RUnlock()
+	if so == nil || gvkr.Resource == "" {
+		return 0, fmt.Errorf("the scale target is not resolved yet")
+	}
+	sc, err := c.scales.Scales(so.Namespace).Get(ctx, schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}, so.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	sel, err := labels.Parse(sc.Status.Selector)
+	if err != nil || sel.Empty() {
+		return 0, fmt.Errorf("%s %s has no usable pod selector %q", gvkr.Kind, so.Spec.ScaleTargetRef.Name, sc.Status.Selector)
+	}
+	pods, err := c.kube.CoreV1().Pods(so.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return 0, err
+	}
+	var n int32
+	for i := range pods.Items {
+		if podReady(&pods.Items[i]) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// podReady reports whether p is running with its Ready condition True.
+func podReady(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// hpaMetrics returns the external metrics of the HPA: composite-metric
+// alone with scalingModifiers (KEDA replaces every external metric by it),
+// else one per watched trigger.
+func hpaMetrics(mods *modifiers, ws []watched) []hpaMetric {
+	if len(ws) == 0 {
+		return nil
+	}
+	if mods != nil {
+		return []hpaMetric{{name: kedav1.CompositeMetricName, target: mods.target, typ: mods.metricType}}
+	}
+	metrics := make([]hpaMetric, 0, len(ws))
+	for _, w := range ws {
+		metrics = append(metrics, hpaMetric{name: w.spec.MetricName, target: w.spec.Target, typ: w.metricType})
+	}
+	return metrics
 }

@@ -3,9 +3,12 @@ package v1alpha1
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+
+	"github.com/pushscale/pushscale/api/formula"
 )
 
 // FieldError is one failed check: the field path, its offending value as written in the
@@ -199,26 +202,45 @@ func (v *validator) scalingModifiers(s *ScaledObjectSpec) {
 	m := s.Advanced.ScalingModifiers
 	if m.Formula == "" {
 		v.add(path+".formula", quote(""), "required when scalingModifiers is set")
-	} else if !hasNamedExternalTrigger(s.Triggers) {
-		v.add(path+".formula", quote(m.Formula), "refers to triggers by name, but no trigger other than cpu or memory has a name")
+	} else if _, err := s.CompileFormula(); err != nil {
+		v.add(path+".formula", quote(m.Formula), err.Error())
 	}
 	if m.Target == "" {
 		if m.Formula != "" {
 			v.add(path+".target", quote(""), "required with a formula")
 		}
-	} else if t, err := strconv.ParseFloat(m.Target, 64); err != nil || !(t > 0) {
+	} else if t, err := strconv.ParseFloat(m.Target, 64); err != nil || !(t > 0) || math.IsInf(t, 0) {
 		v.add(path+".target", quote(m.Target), "must be a number greater than 0")
 	}
-	if m.MetricType == autoscalingv2.UtilizationMetricType {
+	if a := m.ActivationTarget; a != "" {
+		if t, err := strconv.ParseFloat(a, 64); err != nil || math.IsNaN(t) || math.IsInf(t, 0) {
+			v.add(path+".activationTarget", quote(a), "must be a number")
+		}
+	}
+	switch m.MetricType {
+	case "", autoscalingv2.AverageValueMetricType, autoscalingv2.ValueMetricType:
+	default:
 		v.add(path+".metricType", quote(string(m.MetricType)), "must be AverageValue or Value")
 	}
 }
 
-func hasNamedExternalTrigger(ts []ScaleTrigger) bool {
-	for _, t := range ts {
+// FormulaTriggers returns the names the scalingModifiers formula may use: those of the
+// triggers that are not cpu or memory, in order.
+func (s *ScaledObjectSpec) FormulaTriggers() []string {
+	var names []string
+	for _, t := range s.Triggers {
 		if t.Name != "" && !isResourceTrigger(t.Type) {
-			return true
+			names = append(names, t.Name)
 		}
 	}
-	return false
+	return names
+}
+
+// CompileFormula compiles advanced.scalingModifiers.formula over FormulaTriggers, as KEDA's
+// admission webhook does: it must compile and yield a number with every trigger at -1.
+func (s *ScaledObjectSpec) CompileFormula() (*formula.Formula, error) {
+	if s.Advanced == nil || s.Advanced.ScalingModifiers == nil {
+		return nil, errors.New("no scalingModifiers formula")
+	}
+	return formula.Compile(s.Advanced.ScalingModifiers.Formula, s.FormulaTriggers())
 }

@@ -292,7 +292,67 @@ func TestValidate(t *testing.T) {
 				so.Spec.Triggers = append(so.Spec.Triggers, v1alpha1.ScaleTrigger{Type: "cpu", Name: "c"})
 				so.Spec.Advanced = &v1alpha1.AdvancedConfig{ScalingModifiers: &v1alpha1.ScalingModifiers{Formula: "c + 1", Target: "1"}}
 			},
-			want: []string{`spec.advanced.scalingModifiers.formula "c + 1": refers to triggers by name, but no trigger other than cpu or memory has a name`},
+			want: []string{`spec.advanced.scalingModifiers.formula "c + 1": does not compile: unknown name c (1:1); no trigger other than cpu or memory has a name`},
+		},
+		{
+			name: "formula naming an undefined trigger",
+			modify: func(so *v1alpha1.ScaledObject) {
+				so.Spec.Triggers[0].Name = "a"
+				so.Spec.Triggers = append(so.Spec.Triggers, v1alpha1.ScaleTrigger{Type: "redis", Name: "b"})
+				so.Spec.Advanced = &v1alpha1.AdvancedConfig{ScalingModifiers: &v1alpha1.ScalingModifiers{Formula: "a + c", Target: "1"}}
+			},
+			want: []string{`spec.advanced.scalingModifiers.formula "a + c": does not compile: unknown name c (1:5); the trigger names it can use are a, b`},
+		},
+		{
+			name: "formula naming a cpu trigger",
+			modify: func(so *v1alpha1.ScaledObject) {
+				so.Spec.Triggers[0].Name = "q"
+				so.Spec.MinReplicaCount = ptr.To[int32](1)
+				so.Spec.Triggers = append(so.Spec.Triggers, v1alpha1.ScaleTrigger{Type: "cpu", Name: "c"})
+				so.Spec.Advanced = &v1alpha1.AdvancedConfig{ScalingModifiers: &v1alpha1.ScalingModifiers{Formula: "q + c", Target: "1"}}
+			},
+			want: []string{`spec.advanced.scalingModifiers.formula "q + c": does not compile: unknown name c (1:5); the trigger names it can use are q`},
+		},
+		{
+			name: "formula that does not parse",
+			modify: func(so *v1alpha1.ScaledObject) {
+				so.Spec.Triggers[0].Name = "q"
+				so.Spec.Advanced = &v1alpha1.AdvancedConfig{ScalingModifiers: &v1alpha1.ScalingModifiers{Formula: "q +", Target: "1"}}
+			},
+			want: []string{`spec.advanced.scalingModifiers.formula "q +": does not compile: unexpected token EOF (1:3); the trigger names it can use are q`},
+		},
+		{
+			name: "formula yielding a boolean",
+			modify: func(so *v1alpha1.ScaledObject) {
+				so.Spec.Triggers[0].Name = "q"
+				so.Spec.Advanced = &v1alpha1.AdvancedConfig{ScalingModifiers: &v1alpha1.ScalingModifiers{Formula: "q > 2", Target: "1"}}
+			},
+			want: []string{`spec.advanced.scalingModifiers.formula "q > 2": must yield a number, yields bool false`},
+		},
+		{
+			name: "valid formula over two named triggers",
+			modify: func(so *v1alpha1.ScaledObject) {
+				so.Spec.Triggers[0].Name = "a"
+				so.Spec.Triggers = append(so.Spec.Triggers, v1alpha1.ScaleTrigger{Type: "redis", Name: "b"})
+				so.Spec.Advanced = &v1alpha1.AdvancedConfig{ScalingModifiers: &v1alpha1.ScalingModifiers{
+					Formula: "(a + b) / 2", Target: "2.5", ActivationTarget: "1", MetricType: autoscalingv2.ValueMetricType}}
+			},
+		},
+		{
+			name: "activationTarget not a number",
+			modify: func(so *v1alpha1.ScaledObject) {
+				so.Spec.Triggers[0].Name = "q"
+				so.Spec.Advanced = &v1alpha1.AdvancedConfig{ScalingModifiers: &v1alpha1.ScalingModifiers{Formula: "q", Target: "1", ActivationTarget: "some"}}
+			},
+			want: []string{`spec.advanced.scalingModifiers.activationTarget "some": must be a number`},
+		},
+		{
+			name: "modifiers metricType unknown",
+			modify: func(so *v1alpha1.ScaledObject) {
+				so.Spec.Triggers[0].Name = "q"
+				so.Spec.Advanced = &v1alpha1.AdvancedConfig{ScalingModifiers: &v1alpha1.ScalingModifiers{Formula: "q", Target: "1", MetricType: "Average"}}
+			},
+			want: []string{`spec.advanced.scalingModifiers.metricType "Average": must be AverageValue or Value`},
 		},
 		{
 			name: "every failure is reported",
