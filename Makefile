@@ -37,7 +37,7 @@ demo: deps
 	$(GO) run ./e2e/cmd/demo
 
 # Figures against DESIGN.md's targets: webhook, Redis push versus polling,
-# memory (about 10-12 minutes on 2 cores); BENCH_FLAGS=-smoke for a short
+# memory (about 20 minutes on 2 cores); BENCH_FLAGS=-smoke for a short
 # check, BENCH_FLAGS="-only redis" for some parts, `go run ./bench -h`.
 bench: deps
 	$(GO) run ./bench $(BENCH_FLAGS)

@@ -116,7 +116,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.idleWindow, "idle-window", 30*time.Second, "window of the Redis idle-cost measurement")
 	fs.IntVar(&c.memoryObjects, "memory-objects", 10_000, "ScaledObjects the memory part grows to (if its time allows, see -memory-budget)")
 	fs.IntVar(&c.memoryBatch, "memory-batch", 1000, "ScaledObjects added (and waited for) between two memory readings")
-	fs.DurationVar(&c.memoryBudget, "memory-budget", 3*time.Minute, "time the memory part may grow for after its first batch; it stops at the largest count all Ready in that time")
+	fs.DurationVar(&c.memoryBudget, "memory-budget", 7*time.Minute, "time the memory part may grow for after its first batch; it stops at the largest count all Ready in that time")
 	var memQPS float64
 	fs.Float64Var(&memQPS, "memory-kube-api-qps", 100, "the gateway's --kube-api-qps in the memory part (burst twice that)")
 	if err := fs.Parse(args); err != nil {
