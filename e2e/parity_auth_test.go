@@ -14,6 +14,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/scaler"
@@ -263,4 +264,88 @@ func TestParityVaultNotSupported(t *testing.T) {
 		t.Fatal("the ScaledObject on Vault has an HPA")
 	}
 	assertNowhere(t, ns, []string{"vaulted", "neighbour"}, "vault-token-never-shown")
+}
+
+const clusterAuthSO = `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: moved
+spec:
+  scaleTargetRef:
+    name: moved
+  pollingInterval: 300
+  triggers:
+  - type: redis
+    metadata:
+      listName: jobs
+      listLength: "2"
+    authenticationRef:
+      kind: ClusterTriggerAuthentication
+      name: %s
+`
+
+// TestParityClusterAuthConfigMapChange: a ClusterTriggerAuthentication
+// reads its ConfigMap and Secret from --cluster-object-namespace; when
+// the ConfigMap's address moves to another server, the trigger follows
+// without a restart and a push there scales 0→1.
+func TestParityClusterAuthConfigMapChange(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	const pw = "cluster-auth-pw-3b8f"
+	first := redistest.StartServer(t, redistest.ServerOptions{NotifyKeyspaceEvents: "KA", Password: pw})
+	second := redistest.StartServer(t, redistest.ServerOptions{NotifyKeyspaceEvents: "KA", Password: pw})
+	name := ns // unique: cluster-scoped, and shared with the namespace's name
+	cms := env.kube.CoreV1().ConfigMaps(systemNamespace)
+	secrets := env.kube.CoreV1().Secrets(systemNamespace)
+	if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"address": first.Addr()}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cms.Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	if _, err := secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: map[string]string{"password": pw}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = secrets.Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	cta := kedav1.SchemeGroupVersion.WithResource("clustertriggerauthentications")
+	var obj unstructured.Unstructured
+	obj.SetUnstructuredContent(map[string]any{
+		"apiVersion": kedav1.SchemeGroupVersion.String(), "kind": "ClusterTriggerAuthentication",
+		"metadata": map[string]any{"name": name},
+		"spec": map[string]any{
+			"configMapTargetRef": []any{map[string]any{"parameter": "address", "name": name, "key": "address"}},
+			"secretTargetRef":    []any{map[string]any{"parameter": "password", "name": name, "key": "password"}},
+		},
+	})
+	if _, err := dyn().Resource(cta).Create(ctx, &obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dyn().Resource(cta).Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	createDeployment(t, ns, "moved", 0)
+	apply(t, ns, fmt.Sprintf(clusterAuthSO, name))
+	waitReadyAndPushHealthy(t, ns, "moved")
+
+	cm, err := cms.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["address"] = second.Addr()
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The move shows in the trigger's subscription: the first server loses
+	// its subscriber, then a push on the second one scales.
+	eventually(t, shortWait, "the gateway to leave the first server", func() (bool, error) {
+		n, err := first.Client().PubSubNumPat(ctx).Result()
+		if err != nil {
+			return false, err
+		}
+		chans, err := first.Client().PubSubChannels(ctx, "*").Result()
+		return n == 0 && len(chans) == 0, fmt.Errorf("patterns %d channels %v (%v)", n, chans, err)
+	})
+	waitReadyAndPushHealthy(t, ns, "moved")
+	if err := second.Client().LPush(ctx, "jobs", "a").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitReplicas(t, ns, "moved", 1, shortWait)
+	assertNowhere(t, ns, []string{"moved"}, pw)
 }
