@@ -60,6 +60,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	cfg.Wrap(newKubeRequests(reg).wrap)
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

@@ -5,21 +5,24 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/scaler/refcache"
 )
 
 // resolveAuth returns the parameters of the TriggerAuthentication or
 // ClusterTriggerAuthentication ref names, for a trigger in namespace ns.
 // Errors name the object, the Secret or ConfigMap and the key, never a
-// value.
+// value. Secrets and ConfigMaps are read through rd, from memory: rd
+// records them, so a change to one reconciles the object again. A source
+// pushscale does not serve (see unsupportedSources) is an error naming
+// its field.
 //
 // Parameters are filled in KEDA's order, later sources overwriting earlier
 // ones: env (of the scale target's containers: envs by container name,
 // defaultEnv for entries without containerName), configMapTargetRef,
 // secretTargetRef.
-func (c *Controller) resolveAuth(ctx context.Context, ns string, ref *kedav1.AuthenticationRef, envs map[string]map[string]string, defaultEnv map[string]string) (map[string]string, error) {
+func (c *Controller) resolveAuth(ctx context.Context, rd *refcache.Reader, ns string, ref *kedav1.AuthenticationRef, envs map[string]map[string]string, defaultEnv map[string]string) (map[string]string, error) {
 	if ref == nil {
 		return nil, nil
 	}
@@ -34,9 +37,12 @@ func (c *Controller) resolveAuth(ctx context.Context, ns string, ref *kedav1.Aut
 		}
 		return nil, fmt.Errorf("TriggerAuthentication %s/%s not found", ns, ref.Name)
 	}
-	objNS := ns
+	objNS, what := ns, fmt.Sprintf("%s %s/%s", kind, ns, ref.Name)
 	if kind == kedav1.KindClusterTriggerAuthentication {
-		objNS = c.opts.ClusterObjectNamespace
+		objNS, what = c.opts.ClusterObjectNamespace, fmt.Sprintf("%s %s", kind, ref.Name)
+	}
+	if fields := unsupportedSources(spec); len(fields) > 0 {
+		return nil, fmt.Errorf("%s: %s", what, unsupportedMessage(fields))
 	}
 	params := map[string]string{}
 	for _, e := range spec.Env {
@@ -49,7 +55,7 @@ func (c *Controller) resolveAuth(ctx context.Context, ns string, ref *kedav1.Aut
 		}
 	}
 	for _, r := range spec.ConfigMapTargetRef {
-		cm, err := c.kube.CoreV1().ConfigMaps(objNS).Get(ctx, r.Name, metav1.GetOptions{})
+		cm, err := rd.ConfigMap(ctx, objNS, r.Name)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: configMap %s/%s: %w", kind, ref.Name, objNS, r.Name, notFoundOnly(err))
 		}
@@ -60,7 +66,7 @@ func (c *Controller) resolveAuth(ctx context.Context, ns string, ref *kedav1.Aut
 		params[r.Parameter] = v
 	}
 	for _, r := range spec.SecretTargetRef {
-		s, err := c.kube.CoreV1().Secrets(objNS).Get(ctx, r.Name, metav1.GetOptions{})
+		s, err := rd.Secret(ctx, objNS, r.Name)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: secret %s/%s: %w", kind, ref.Name, objNS, r.Name, notFoundOnly(err))
 		}

@@ -11,6 +11,7 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
@@ -29,6 +30,7 @@ import (
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/scaler/refcache"
 	"github.com/pushscale/pushscale/sources"
 )
 
@@ -67,6 +69,9 @@ type Controller struct {
 	events   record.EventBroadcaster
 
 	soInformer, taInformer, ctaInformer cache.SharedIndexInformer
+	// refs serves the Secrets and ConfigMaps that triggers reference,
+	// watching only those; a change reconciles the objects that read them.
+	refs *refcache.Cache
 	// hpaInformer caches HPAs: our own (read without a request on every
 	// reconcile) and others' on the same workloads (KEDA's ownership
 	// checks).
@@ -138,6 +143,14 @@ func New(opts Options) (*Controller, error) {
 			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "decide", Clock: opts.Clock}),
 		targets: make(map[types.NamespacedName]*target),
 	}
+	c.refs = refcache.New(refcache.Options{
+		Client: kube, Logger: opts.Logger,
+		OnChange: func(o refcache.Owner) {
+			if o.Kind == refOwnerKind {
+				c.reconcileQ.Add(types.NamespacedName{Namespace: o.Namespace, Name: o.Name})
+			}
+		},
+	})
 	c.soInformer = cache.NewSharedIndexInformer(
 		cache.NewListWatchFromClient(keda, "scaledobjects", opts.WatchNamespace, fields.Everything()),
 		&kedav1.ScaledObject{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc, targetIndex: indexSOByWorkload})
@@ -225,7 +238,19 @@ func (c *Controller) addHandlers() error {
 			enqueue(o)
 		}
 	}
-	h := cache.ResourceEventHandlerFuncs{AddFunc: authChanged, UpdateFunc: func(_, n any) { authChanged(n) }, DeleteFunc: authChanged}
+	h := cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			c.warnUnsupportedAuth(obj)
+			authChanged(obj)
+		},
+		UpdateFunc: func(o, n any) {
+			if o.(metav1.Object).GetGeneration() != n.(metav1.Object).GetGeneration() {
+				c.warnUnsupportedAuth(n)
+			}
+			authChanged(n)
+		},
+		DeleteFunc: authChanged,
+	}
 	if _, err := c.taInformer.AddEventHandler(h); err != nil {
 		return fmt.Errorf("scaler: %w", err)
 	}
@@ -241,6 +266,8 @@ func (c *Controller) Start(ctx context.Context) error {
 	defer c.events.Shutdown()
 
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = c.refs.Start(ctx) }()
 	for _, inf := range []cache.SharedIndexInformer{c.soInformer, c.taInformer, c.ctaInformer, c.hpaInformer} {
 		wg.Add(1)
 		go func() { defer wg.Done(); inf.RunWithContext(ctx) }()
@@ -336,6 +363,13 @@ func (c *Controller) Ready() bool {
 }
 
 var errNoTarget = errors.New("no such ScaledObject")
+
+// refOwnerKind is the refcache owner kind of ScaledObjects.
+const refOwnerKind = "ScaledObject"
+
+func refOwner(key types.NamespacedName) refcache.Owner {
+	return refcache.Owner{Kind: refOwnerKind, Namespace: key.Namespace, Name: key.Name}
+}
 
 func mapsEqual(a, b map[string]string) bool {
 	if len(a) != len(b) {

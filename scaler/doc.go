@@ -23,4 +23,13 @@
 // to minReplicaCount. Deleting, rather than pinning min = max = idle,
 // leaves no HPA whose figures look like a decision. idleReplicaCount 0
 // keeps the HPA: at 0 replicas it does nothing.
+//
+// # Secrets and ConfigMaps
+//
+// TriggerAuthentications and the scale target's env read Secrets and
+// ConfigMaps through refcache: what one reconcile reads is what the
+// object references, watched by name and served from memory. A change to
+// one reconciles the objects that read it; the trigger fingerprint then
+// re-watches a trigger whose resolved parameters changed, so a rotated
+// credential applies without a restart.
 package scaler

@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/scaler/refcache"
 )
 
 // needsEnv reports whether any trigger of so reads the scale target's
@@ -32,8 +34,9 @@ func (c *Controller) needsEnv(so *kedav1.ScaledObject) bool {
 // targetEnv returns the environment of every container of the scale
 // target's pod template, by container name, with value, valueFrom
 // (Secrets, ConfigMaps) and envFrom resolved as the kubelet would (later
-// entries win). Kinds without spec.template have no environment.
-func (c *Controller) targetEnv(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource) (map[string]map[string]string, []string, error) {
+// entries win). Kinds without spec.template have no environment. Secrets
+// and ConfigMaps are read through rd (from memory, and watched).
+func (c *Controller) targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource) (map[string]map[string]string, []string, error) {
 	gvr := gvkr.GroupVersionKind().GroupVersion().WithResource(gvkr.Resource)
 	obj, err := c.dyn.Resource(gvr).Namespace(so.Namespace).Get(ctx, so.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
 	if err != nil {
@@ -50,7 +53,7 @@ func (c *Controller) targetEnv(ctx context.Context, so *kedav1.ScaledObject, gvk
 	envs := map[string]map[string]string{}
 	var order []string
 	for _, ctr := range tmpl.Spec.Containers {
-		env, err := c.containerEnv(ctx, so.Namespace, ctr)
+		env, err := containerEnv(ctx, rd, so.Namespace, ctr)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -60,14 +63,14 @@ func (c *Controller) targetEnv(ctx context.Context, so *kedav1.ScaledObject, gvk
 	return envs, order, nil
 }
 
-func (c *Controller) containerEnv(ctx context.Context, ns string, ctr corev1.Container) (map[string]string, error) {
+func containerEnv(ctx context.Context, rd *refcache.Reader, ns string, ctr corev1.Container) (map[string]string, error) {
 	env := map[string]string{}
 	for _, from := range ctr.EnvFrom {
 		switch {
 		case from.SecretRef != nil:
-			s, err := c.kube.CoreV1().Secrets(ns).Get(ctx, from.SecretRef.Name, metav1.GetOptions{})
+			s, err := rd.Secret(ctx, ns, from.SecretRef.Name)
 			if err != nil {
-				if from.SecretRef.Optional != nil && *from.SecretRef.Optional {
+				if apierrors.IsNotFound(err) && isTrue(from.SecretRef.Optional) {
 					continue
 				}
 				return nil, fmt.Errorf("container %s envFrom secret %s: %w", ctr.Name, from.SecretRef.Name, notFoundOnly(err))
@@ -76,9 +79,9 @@ func (c *Controller) containerEnv(ctx context.Context, ns string, ctr corev1.Con
 				env[from.Prefix+k] = string(v)
 			}
 		case from.ConfigMapRef != nil:
-			cm, err := c.kube.CoreV1().ConfigMaps(ns).Get(ctx, from.ConfigMapRef.Name, metav1.GetOptions{})
+			cm, err := rd.ConfigMap(ctx, ns, from.ConfigMapRef.Name)
 			if err != nil {
-				if from.ConfigMapRef.Optional != nil && *from.ConfigMapRef.Optional {
+				if apierrors.IsNotFound(err) && isTrue(from.ConfigMapRef.Optional) {
 					continue
 				}
 				return nil, fmt.Errorf("container %s envFrom configMap %s: %w", ctr.Name, from.ConfigMapRef.Name, notFoundOnly(err))
@@ -94,32 +97,40 @@ func (c *Controller) containerEnv(ctx context.Context, ns string, ctr corev1.Con
 			env[e.Name] = e.Value
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
-			s, err := c.kube.CoreV1().Secrets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			s, err := rd.Secret(ctx, ns, ref.Name)
+			if err != nil && !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("container %s env %s: secret %s: %w", ctr.Name, e.Name, ref.Name, err)
+			}
 			if err == nil {
 				if v, ok := s.Data[ref.Key]; ok {
 					env[e.Name] = string(v)
 					continue
 				}
 			}
-			if ref.Optional == nil || !*ref.Optional {
+			if !isTrue(ref.Optional) {
 				return nil, fmt.Errorf("container %s env %s: secret %s key %q not found", ctr.Name, e.Name, ref.Name, ref.Key)
 			}
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			ref := e.ValueFrom.ConfigMapKeyRef
-			cm, err := c.kube.CoreV1().ConfigMaps(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			cm, err := rd.ConfigMap(ctx, ns, ref.Name)
+			if err != nil && !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("container %s env %s: configMap %s: %w", ctr.Name, e.Name, ref.Name, err)
+			}
 			if err == nil {
 				if v, ok := cm.Data[ref.Key]; ok {
 					env[e.Name] = v
 					continue
 				}
 			}
-			if ref.Optional == nil || !*ref.Optional {
+			if !isTrue(ref.Optional) {
 				return nil, fmt.Errorf("container %s env %s: configMap %s key %q not found", ctr.Name, e.Name, ref.Name, ref.Key)
 			}
 		}
 	}
 	return env, nil
 }
+
+func isTrue(b *bool) bool { return b != nil && *b }
 
 // pickContainer returns the env of the named container, else of the
 // first one (KEDA's envSourceContainerName rule).

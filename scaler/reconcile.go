@@ -17,6 +17,7 @@ import (
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/scaler/refcache"
 	"github.com/pushscale/pushscale/sources"
 )
 
@@ -43,6 +44,7 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 
 	// One ScaledObject per workload: a later one touches nothing.
 	if by := c.holder(so); by.UID != so.UID {
+		c.refs.Forget(refOwner(key))
 		c.setTriggers(t, nil, "")
 		c.mu.Lock()
 		t.hpaWant, t.hpaKnown = nil, true
@@ -51,7 +53,11 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		return c.syncHPA(ctx, t) // an HPA it made while it held the target
 	}
 
-	ready, ws, res, gvkr, err := c.check(ctx, so, t.owner)
+	// What check reads becomes what the object references: their changes
+	// reconcile it again.
+	rd := c.refs.Reader(refOwner(key))
+	ready, ws, res, gvkr, err := c.check(ctx, rd, so, t.owner)
+	rd.Close()
 	if err != nil {
 		return err
 	}
@@ -167,7 +173,7 @@ func (c *Controller) invalid(key types.NamespacedName, t *target, msg string) {
 // check validates so and parses its triggers. A ScaledObjectCheckFailed
 // condition means nothing can be scaled; an UnsupportedTrigger one that
 // the supported triggers work. The error is for retryable failures only.
-func (c *Controller) check(ctx context.Context, so *kedav1.ScaledObject, owner store.Owner) (kedav1.Condition, []watched, []autoscalingv2.MetricSpec, kedav1.GroupVersionKindResource, error) {
+func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject, owner store.Owner) (kedav1.Condition, []watched, []autoscalingv2.MetricSpec, kedav1.GroupVersionKindResource, error) {
 	failed := func(msg string) (kedav1.Condition, []watched, []autoscalingv2.MetricSpec, kedav1.GroupVersionKindResource, error) {
 		return kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse,
 			Reason: kedav1.ReasonScaledObjectCheckFailed, Message: msg}, nil, nil, kedav1.GroupVersionKindResource{}, nil
@@ -183,7 +189,7 @@ func (c *Controller) check(ctx context.Context, so *kedav1.ScaledObject, owner s
 	var defaultEnv map[string]string
 	if c.needsEnv(so) {
 		var order []string
-		if envs, order, err = c.targetEnv(ctx, so, gvkr); err != nil {
+		if envs, order, err = c.targetEnv(ctx, rd, so, gvkr); err != nil {
 			return failed(err.Error())
 		}
 		if defaultEnv, err = pickContainer(envs, order, so.Spec.ScaleTargetRef.EnvSourceContainerName); err != nil {
@@ -203,7 +209,7 @@ func (c *Controller) check(ctx context.Context, so *kedav1.ScaledObject, owner s
 			res = append(res, m)
 			continue
 		}
-		auth, err := c.resolveAuth(ctx, so.Namespace, tr.AuthenticationRef, envs, defaultEnv)
+		auth, err := c.resolveAuth(ctx, rd, so.Namespace, tr.AuthenticationRef, envs, defaultEnv)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
 			continue
@@ -286,6 +292,7 @@ func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
 // teardown forgets the ScaledObject key: its triggers are unwatched and its
 // values dropped. Its HPA is deleted by the garbage collector with it.
 func (c *Controller) teardown(key types.NamespacedName) {
+	c.refs.Forget(refOwner(key))
 	c.mu.Lock()
 	t := c.targets[key]
 	delete(c.targets, key)
