@@ -116,6 +116,7 @@ func Run(ctx context.Context, opts Options) error {
 	ctrl, err = scaler.New(scaler.Options{
 		Config: cfg, Sources: mgr, Store: st,
 		WatchNamespace:         opts.WatchNamespace,
+		WatchLabelSelector:     opts.WatchLabelSelector,
 		ClusterObjectNamespace: opts.ClusterObjectNamespace,
 		Logger:                 log,
 		Metrics:                scaler.NewMetrics(reg),
@@ -157,7 +158,7 @@ func Run(ctx context.Context, opts Options) error {
 	g.Go(func() error { return serve(gctx, metricsSrv, func() error { return metricsSrv.Serve(metricsLn) }) })
 
 	log.Info("pushscale gateway started", "webhook", webhookLn.Addr().String(), "metrics", metricsLn.Addr().String(),
-		"metricsAPI", opts.MetricsAPIAddr, "watchNamespace", opts.WatchNamespace, "levelsRestored", len(levels))
+		"metricsAPI", opts.MetricsAPIAddr, "watchNamespace", opts.WatchNamespace, "watchLabelSelector", opts.WatchLabelSelector, "levelsRestored", len(levels))
 	err = g.Wait()
 	log.Info("pushscale gateway stopped")
 	return err

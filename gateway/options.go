@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Options configure the gateway. Field tags give each flag's environment
@@ -56,6 +57,12 @@ type Options struct {
 	DisablePush []string `envconfig:"DISABLE_PUSH"`
 	// WatchNamespace limits the gateway to one namespace ("": all).
 	WatchNamespace string `envconfig:"WATCH_NAMESPACE"`
+	// WatchLabelSelector limits the gateway to the ScaledObjects whose
+	// labels it selects (a Kubernetes label selector, e.g.
+	// "autoscaler=pushscale" or "team in (a,b)"; "": all), so a cluster
+	// can move from KEDA group by group. TriggerAuthentications are not
+	// filtered: every selected object can use any of them.
+	WatchLabelSelector string `envconfig:"WATCH_LABEL_SELECTOR"`
 	// ClusterObjectNamespace holds ClusterTriggerAuthentications' Secrets
 	// and the saved webhook levels; default the pod's namespace
 	// ($POD_NAMESPACE), else "pushscale-system".
@@ -89,6 +96,9 @@ func (o Options) validate() error {
 	}
 	if o.WebhookSaveInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--webhook-save-interval %v: must be positive", o.WebhookSaveInterval))
+	}
+	if _, err := labels.Parse(o.WatchLabelSelector); err != nil {
+		errs = append(errs, fmt.Errorf("--watch-label-selector %q: %w", o.WatchLabelSelector, err))
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -26,6 +26,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative rate limit", func(o *Options) { o.WebhookRateLimit = -1 }, "--webhook-rate-limit -1"},
 		{"zero qps", func(o *Options) { o.KubeAPIQPS = 0 }, "--kube-api-qps"},
 		{"zero repair interval", func(o *Options) { o.RepairInterval = 0 }, "--repair-interval"},
+		{"label selector", func(o *Options) { o.WatchLabelSelector = "team in (a,b),!legacy" }, ""},
+		{"bad label selector", func(o *Options) { o.WatchLabelSelector = "team in a" }, `--watch-label-selector "team in a"`},
 		{"unknown log level", func(o *Options) { o.LogLevel = "loud" }, `--log-level "loud"`},
 	}
 	for _, tc := range cases {
