@@ -246,7 +246,8 @@ func conformanceDiffs(t *testing.T, ns string, chk conformanceCheck) []string {
 		diffs = append(diffs, contains("status", chk.Status, conditionsByType(status))...)
 	}
 	if chk.HPA != nil {
-		name, _ := chk.HPA["metadata"].(map[string]any)["name"].(string)
+		meta, _ := chk.HPA["metadata"].(map[string]any)
+		name, _ := meta["name"].(string)
 		h, err := env.kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			diffs = append(diffs, fmt.Sprintf("HPA %q: %v", name, err))

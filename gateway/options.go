@@ -40,6 +40,12 @@ type Options struct {
 	// empty: a self-signed one made in memory.
 	MetricsAPICertFile string `envconfig:"METRICS_API_CERT_FILE"`
 	MetricsAPIKeyFile  string `envconfig:"METRICS_API_KEY_FILE"`
+	// AdmissionAddr serves the validating admission webhook for
+	// ScaledObjects (package admission) over HTTPS; "" turns it off. It
+	// needs AdmissionTLSCertFile and AdmissionTLSKeyFile.
+	AdmissionAddr        string `envconfig:"ADMISSION_ADDR"`
+	AdmissionTLSCertFile string `envconfig:"ADMISSION_TLS_CERT_FILE"`
+	AdmissionTLSKeyFile  string `envconfig:"ADMISSION_TLS_KEY_FILE"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// KubeAPIQPS and KubeAPIBurst bound the client's request rate.
@@ -80,6 +86,14 @@ func (o Options) validate() error {
 	for name, addr := range map[string]string{"webhook-addr": o.WebhookAddr, "metrics-addr": o.MetricsAddr, "metrics-api-addr": o.MetricsAPIAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("--%s %q: %w", name, addr, err))
+		}
+	}
+	if o.AdmissionAddr != "" {
+		if _, _, err := net.SplitHostPort(o.AdmissionAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--admission-addr %q: %w", o.AdmissionAddr, err))
+		}
+		if o.AdmissionTLSCertFile == "" || o.AdmissionTLSKeyFile == "" {
+			errs = append(errs, errors.New("--admission-addr needs --admission-tls-cert-file and --admission-tls-key-file (the apiserver calls webhooks over HTTPS only)"))
 		}
 	}
 	if (o.WebhookTLSCertFile == "") != (o.WebhookTLSKeyFile == "") {
