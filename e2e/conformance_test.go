@@ -144,6 +144,18 @@ func runConformanceCase(t *testing.T, dir string) {
 			return len(diffs) == 0, fmt.Errorf("\n  %s", strings.Join(diffs, "\n  "))
 		})
 	}
+	// The password stays secret: nowhere in statuses, Events or logs.
+	sos, err := dyn().Resource(resources["ScaledObject"]).Namespace(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := env.kube.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dump := compact(sos.Items) + compact(events.Items) + gwLogs.String(); strings.Contains(dump, conformancePassword) {
+		t.Fatal("the Redis password appears in a status, an Event or the gateway's logs")
+	}
 }
 
 // render executes a case template.
