@@ -44,7 +44,7 @@ spec:
 // untouched by it (no HPA, no status, no finalizer) while one without the
 // label is handled. A second gateway selecting shard b takes the first;
 // relabelled out of shard b it moves to the shared gateway, which then
-// scales it, and its HPA stays throughout.
+// scales it, and its HPA (the same object) stays throughout.
 func TestLabelSelector(t *testing.T) {
 	ns := newNamespace(t)
 	createDeployment(t, ns, "sharded", 0)
@@ -69,7 +69,7 @@ func TestLabelSelector(t *testing.T) {
 	}
 
 	startShardGateway(t, ns, shardLabel+"=b")
-	waitHPA(t, ns, "keda-hpa-sharded", "made by the shard-b gateway", nil)
+	uid := waitHPA(t, ns, "keda-hpa-sharded", "made by the shard-b gateway", nil).UID
 	waitCondition(t, ns, "sharded", kedav1.ConditionReady, metav1.ConditionTrue, kedav1.ReasonScaledObjectReady)
 
 	// Out of shard b: the shard-b gateway forgets it without deleting its
@@ -79,8 +79,8 @@ func TestLabelSelector(t *testing.T) {
 	waitReplicas(t, ns, "sharded", 1, shortWait)
 	deadline = time.Now().Add(holdFor)
 	for time.Now().Before(deadline) {
-		if getHPA(t, ns, "keda-hpa-sharded") == nil {
-			t.Fatal("the HPA was deleted when the ScaledObject moved between shards")
+		if h := getHPA(t, ns, "keda-hpa-sharded"); h == nil || h.UID != uid {
+			t.Fatal("the HPA was deleted (or replaced) when the ScaledObject moved between shards")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
