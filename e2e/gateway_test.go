@@ -84,7 +84,10 @@ func setUpGateway(ctx context.Context, cp *controlplane.ControlPlane) error {
 		KubeAPIBurst:           400,
 		RepairInterval:         30 * time.Minute,
 		ClusterObjectNamespace: systemNamespace,
-		Logger:                 slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Every test runs under a selector; TestLabelSelector uses the
+		// shard it leaves out.
+		WatchLabelSelector: sharedGatewaySelector,
+		Logger:             slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	gw.webhook = "http://" + gw.opts.WebhookAddr
 	gw.metrics = "http://" + gw.opts.MetricsAddr

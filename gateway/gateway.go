@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/pushscale/pushscale/admission"
 	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
@@ -78,6 +79,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer metricsLn.Close()
 
+	var admissionLn net.Listener
+	if opts.AdmissionAddr != "" {
+		if admissionLn, err = net.Listen("tcp", opts.AdmissionAddr); err != nil {
+			return fmt.Errorf("gateway: --admission-addr %s: %w", opts.AdmissionAddr, err)
+		}
+		defer admissionLn.Close()
+	}
+
 	var ctrl *scaler.Controller
 	st := store.New(func(o store.Owner) { ctrl.Notify(o) })
 	saver := newLevelSaver(kube, opts.ClusterObjectNamespace, opts.WebhookSaveInterval, log)
@@ -117,6 +126,7 @@ func Run(ctx context.Context, opts Options) error {
 	ctrl, err = scaler.New(scaler.Options{
 		Config: cfg, Sources: mgr, Store: st,
 		WatchNamespace:         opts.WatchNamespace,
+		WatchLabelSelector:     opts.WatchLabelSelector,
 		ClusterObjectNamespace: opts.ClusterObjectNamespace,
 		Logger:                 log,
 		Metrics:                scaler.NewMetrics(reg),
@@ -157,8 +167,19 @@ func Run(ctx context.Context, opts Options) error {
 	metricsSrv := &http.Server{Handler: healthRouter(reg, ctrl, api), ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func() error { return serve(gctx, metricsSrv, func() error { return metricsSrv.Serve(metricsLn) }) })
 
+	if admissionLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle(admission.ScaledObjectPath, admission.Handler{Logger: log.With("component", "admission")})
+		admissionSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error {
+			return serve(gctx, admissionSrv, func() error {
+				return admissionSrv.ServeTLS(admissionLn, opts.AdmissionTLSCertFile, opts.AdmissionTLSKeyFile)
+			})
+		})
+	}
+
 	log.Info("pushscale gateway started", "webhook", webhookLn.Addr().String(), "metrics", metricsLn.Addr().String(),
-		"metricsAPI", opts.MetricsAPIAddr, "watchNamespace", opts.WatchNamespace, "levelsRestored", len(levels))
+		"metricsAPI", opts.MetricsAPIAddr, "watchNamespace", opts.WatchNamespace, "watchLabelSelector", opts.WatchLabelSelector, "levelsRestored", len(levels))
 	err = g.Wait()
 	log.Info("pushscale gateway stopped")
 	return err

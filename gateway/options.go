@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Options configure the gateway. Field tags give each flag's environment
@@ -39,6 +40,12 @@ type Options struct {
 	// empty: a self-signed one made in memory.
 	MetricsAPICertFile string `envconfig:"METRICS_API_CERT_FILE"`
 	MetricsAPIKeyFile  string `envconfig:"METRICS_API_KEY_FILE"`
+	// AdmissionAddr serves the validating admission webhook for
+	// ScaledObjects (package admission) over HTTPS; "" turns it off. It
+	// needs AdmissionTLSCertFile and AdmissionTLSKeyFile.
+	AdmissionAddr        string `envconfig:"ADMISSION_ADDR"`
+	AdmissionTLSCertFile string `envconfig:"ADMISSION_TLS_CERT_FILE"`
+	AdmissionTLSKeyFile  string `envconfig:"ADMISSION_TLS_KEY_FILE"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// KubeAPIQPS and KubeAPIBurst bound the client's request rate.
@@ -56,6 +63,12 @@ type Options struct {
 	DisablePush []string `envconfig:"DISABLE_PUSH"`
 	// WatchNamespace limits the gateway to one namespace ("": all).
 	WatchNamespace string `envconfig:"WATCH_NAMESPACE"`
+	// WatchLabelSelector limits the gateway to the ScaledObjects whose
+	// labels it selects (a Kubernetes label selector, e.g.
+	// "autoscaler=pushscale" or "team in (a,b)"; "": all), so a cluster
+	// can move from KEDA group by group. TriggerAuthentications are not
+	// filtered: every selected object can use any of them.
+	WatchLabelSelector string `envconfig:"WATCH_LABEL_SELECTOR"`
 	// ClusterObjectNamespace holds ClusterTriggerAuthentications' Secrets
 	// and the saved webhook levels; default the pod's namespace
 	// ($POD_NAMESPACE), else "pushscale-system".
@@ -75,6 +88,14 @@ func (o Options) validate() error {
 			errs = append(errs, fmt.Errorf("--%s %q: %w", name, addr, err))
 		}
 	}
+	if o.AdmissionAddr != "" {
+		if _, _, err := net.SplitHostPort(o.AdmissionAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--admission-addr %q: %w", o.AdmissionAddr, err))
+		}
+		if o.AdmissionTLSCertFile == "" || o.AdmissionTLSKeyFile == "" {
+			errs = append(errs, errors.New("--admission-addr needs --admission-tls-cert-file and --admission-tls-key-file (the apiserver calls webhooks over HTTPS only)"))
+		}
+	}
 	if (o.WebhookTLSCertFile == "") != (o.WebhookTLSKeyFile == "") {
 		errs = append(errs, errors.New("--webhook-tls-cert-file and --webhook-tls-key-file go together"))
 	}
@@ -89,6 +110,9 @@ func (o Options) validate() error {
 	}
 	if o.WebhookSaveInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--webhook-save-interval %v: must be positive", o.WebhookSaveInterval))
+	}
+	if _, err := labels.Parse(o.WatchLabelSelector); err != nil {
+		errs = append(errs, fmt.Errorf("--watch-label-selector %q: %w", o.WatchLabelSelector, err))
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -26,6 +26,15 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative rate limit", func(o *Options) { o.WebhookRateLimit = -1 }, "--webhook-rate-limit -1"},
 		{"zero qps", func(o *Options) { o.KubeAPIQPS = 0 }, "--kube-api-qps"},
 		{"zero repair interval", func(o *Options) { o.RepairInterval = 0 }, "--repair-interval"},
+		{"label selector", func(o *Options) { o.WatchLabelSelector = "team in (a,b),!legacy" }, ""},
+		{"bad label selector", func(o *Options) { o.WatchLabelSelector = "team in a" }, `--watch-label-selector "team in a"`},
+		{"admission webhook", func(o *Options) {
+			o.AdmissionAddr, o.AdmissionTLSCertFile, o.AdmissionTLSKeyFile = ":9443", "c.pem", "k.pem"
+		}, ""},
+		{"admission webhook without TLS", func(o *Options) { o.AdmissionAddr = ":9443" }, "--admission-tls-cert-file"},
+		{"bad admission address", func(o *Options) {
+			o.AdmissionAddr, o.AdmissionTLSCertFile, o.AdmissionTLSKeyFile = "9443", "c.pem", "k.pem"
+		}, `--admission-addr "9443"`},
 		{"unknown log level", func(o *Options) { o.LogLevel = "loud" }, `--log-level "loud"`},
 	}
 	for _, tc := range cases {

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -44,6 +45,11 @@ type Options struct {
 	Store *store.Store
 	// WatchNamespace limits the controller to one namespace ("" = all).
 	WatchNamespace string
+	// WatchLabelSelector limits the controller to the ScaledObjects it
+	// selects (a Kubernetes label selector; "" = all). An object whose
+	// labels leave the selector is forgotten, not finalized: its HPA and
+	// status stay for the autoscaler that selects it now.
+	WatchLabelSelector string
 	// ClusterObjectNamespace is where ClusterTriggerAuthentications'
 	// Secrets and ConfigMaps live.
 	ClusterObjectNamespace string
@@ -80,6 +86,9 @@ type Controller struct {
 
 	reconcileQ workqueue.TypedRateLimitingInterface[types.NamespacedName]
 	decideQ    workqueue.TypedRateLimitingInterface[types.NamespacedName]
+
+	// selector is WatchLabelSelector parsed; nil selects everything.
+	selector labels.Selector
 
 	synced atomic.Bool
 
@@ -123,7 +132,13 @@ func New(opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scaler: %w", err)
 	}
-	events := record.NewBroadcaster()
+	var selector labels.Selector
+	if opts.WatchLabelSelector != "" {
+		if selector, err = labels.Parse(opts.WatchLabelSelector); err != nil {
+			return nil, fmt.Errorf("scaler: watch label selector %q: %w", opts.WatchLabelSelector, err)
+		}
+	}
+	events := newEventBroadcaster(opts.Clock)
 	c := &Controller{
 		opts:     opts,
 		log:      opts.Logger.With("component", "scaler"),
@@ -141,7 +156,8 @@ func New(opts Options) (*Controller, error) {
 		decideQ: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](10*time.Millisecond, 30*time.Second),
 			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "decide", Clock: opts.Clock}),
-		targets: make(map[types.NamespacedName]*target),
+		targets:  make(map[types.NamespacedName]*target),
+		selector: selector,
 	}
 	c.refs = refcache.New(refcache.Options{
 		Client: kube, Logger: opts.Logger,
@@ -152,7 +168,11 @@ func New(opts Options) (*Controller, error) {
 		},
 	})
 	c.soInformer = cache.NewSharedIndexInformer(
-		cache.NewListWatchFromClient(keda, "scaledobjects", opts.WatchNamespace, fields.Everything()),
+		cache.NewFilteredListWatchFromClient(keda, "scaledobjects", opts.WatchNamespace, func(o *metav1.ListOptions) {
+			if selector != nil {
+				o.LabelSelector = selector.String()
+			}
+		}),
 		&kedav1.ScaledObject{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc, targetIndex: indexSOByWorkload})
 	c.hpaInformer = cache.NewSharedIndexInformer(
 		cache.NewListWatchFromClient(kube.AutoscalingV2().RESTClient(), "horizontalpodautoscalers", opts.WatchNamespace, fields.Everything()),

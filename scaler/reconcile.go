@@ -11,7 +11,9 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -83,9 +85,13 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 	}
 	fp := fingerprint(so, ws)
 	if fp != t.fingerprint {
+		started := t.fingerprint == ""
 		if err := c.setTriggers(t, ws, fp); err != nil {
 			c.invalid(key, t, err.Error())
 			return nil
+		}
+		if started {
+			c.event(so, false, "KEDAScalersStarted", "Started scalers watch")
 		}
 	}
 	named := map[string]bool{}
@@ -123,8 +129,16 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		names = append(names, resourceMetricName(r))
 	}
 	c.mu.Lock()
+	before := t.ready
 	t.valid, t.ready, t.gvkr, t.ctl, t.resources = true, ready, gvkr, ctl, names
 	c.mu.Unlock()
+	if before.Type == "" {
+		before, _ = so.Status.Conditions.GetCondition(kedav1.ConditionReady)
+	}
+	if ready.Status == metav1.ConditionTrue && before.Status != metav1.ConditionTrue {
+		// As KEDA: the first time, or after Unknown or False.
+		c.event(so, false, kedav1.ReasonScaledObjectReady, "ScaledObject is ready for scaling")
+	}
 	c.decideQ.Add(key)
 	return nil
 }
@@ -136,6 +150,18 @@ func (c *Controller) gone(ctx context.Context, key types.NamespacedName) error {
 	c.mu.RLock()
 	t := c.targets[key]
 	c.mu.RUnlock()
+	if t != nil && c.selector != nil {
+		left, err := c.leftSelector(ctx, key)
+		if err != nil {
+			return err
+		}
+		if left {
+			c.teardown(key)
+			c.log.Info("ScaledObject left the watch label selector; its HPA and status are left to the autoscaler that selects it",
+				"namespace", key.Namespace, "scaledObject", key.Name, "selector", c.selector.String())
+			return nil
+		}
+	}
 	c.teardown(key)
 	if t == nil {
 		return nil
@@ -152,6 +178,20 @@ func (c *Controller) gone(ctx context.Context, key types.NamespacedName) error {
 		}
 	}
 	return nil
+}
+
+// leftSelector reports whether ScaledObject key, gone from the informer,
+// still exists: its labels no longer match the watch label selector.
+func (c *Controller) leftSelector(ctx context.Context, key types.NamespacedName) (bool, error) {
+	var so kedav1.ScaledObject
+	err := c.keda.Get().Namespace(key.Namespace).Resource("scaledobjects").Name(key.Name).Do(ctx).Into(&so)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("scaler: get ScaledObject %s: %w", key, err)
+	}
+	return !c.selector.Matches(labels.Set(so.Labels)), nil
 }
 
 // invalid records that the object cannot be scaled, for the reason msg

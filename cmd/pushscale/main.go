@@ -65,6 +65,9 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	fs.StringVar(&o.MetricsAPIAddr, "metrics-api-addr", o.MetricsAPIAddr, "address of the external.metrics.k8s.io API (HTTPS)")
 	fs.StringVar(&o.MetricsAPICertFile, "metrics-api-cert-file", o.MetricsAPICertFile, "serving certificate of the metrics API (default: self-signed, in memory)")
 	fs.StringVar(&o.MetricsAPIKeyFile, "metrics-api-key-file", o.MetricsAPIKeyFile, "serving key of the metrics API")
+	fs.StringVar(&o.AdmissionAddr, "admission-addr", o.AdmissionAddr, "address of the validating admission webhook for ScaledObjects, HTTPS (default: off)")
+	fs.StringVar(&o.AdmissionTLSCertFile, "admission-tls-cert-file", o.AdmissionTLSCertFile, "serving certificate of the admission webhook")
+	fs.StringVar(&o.AdmissionTLSKeyFile, "admission-tls-key-file", o.AdmissionTLSKeyFile, "serving key of the admission webhook")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.Func("kube-api-qps", fmt.Sprintf("queries per second to the apiserver (default %v)", o.KubeAPIQPS), func(s string) error {
 		var v float32
@@ -80,6 +83,7 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 		return nil
 	})
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", o.WatchNamespace, "only this namespace (default: all)")
+	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", o.WatchLabelSelector, "only ScaledObjects these labels select, e.g. \"autoscaler=pushscale\" (default: all)")
 	fs.StringVar(&o.ClusterObjectNamespace, "cluster-object-namespace", o.ClusterObjectNamespace, "namespace of ClusterTriggerAuthentication Secrets and saved webhook levels (default: $POD_NAMESPACE, else pushscale-system)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

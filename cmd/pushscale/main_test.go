@@ -43,3 +43,30 @@ func TestParseRejectsBadInput(t *testing.T) {
 		t.Fatal("a bad environment value was accepted")
 	}
 }
+
+func TestParseWatchLabelSelector(t *testing.T) {
+	cases := []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{name: "default: every object"},
+		{name: "environment", env: "shard=a", want: "shard=a"},
+		{name: "flag over environment", env: "shard=a", args: []string{"--watch-label-selector", "team in (x,y)"}, want: "team in (x,y)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("PUSHSCALE_WATCH_LABEL_SELECTOR", tc.env)
+			}
+			o, err := parse(tc.args, os.Stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.WatchLabelSelector != tc.want {
+				t.Errorf("WatchLabelSelector %q, want %q", o.WatchLabelSelector, tc.want)
+			}
+		})
+	}
+}
