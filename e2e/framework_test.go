@@ -82,7 +82,8 @@ func deployment(ns, name string, replicas int32) *appsv1.Deployment {
 					Name:  "app",
 					Image: "registry.invalid/pushscale/sample:1",
 					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
-						corev1.ResourceCPU: mustQuantity("100m"),
+						corev1.ResourceCPU:    mustQuantity("100m"),
+						corev1.ResourceMemory: mustQuantity("64Mi"),
 					}},
 				}}},
 			},

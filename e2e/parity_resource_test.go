@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
@@ -120,4 +122,52 @@ spec:
 	if getHPA(t, ns, "keda-hpa-tozero") != nil {
 		t.Fatal("the refused ScaledObject has an HPA")
 	}
+}
+
+// TestParityResourceRequestsRequired: as KEDA's admission check, a cpu
+// or memory trigger on a Deployment whose containers declare no request
+// for that resource (and get no LimitRange default) is Ready=False with
+// KEDA's message and gets no HPA; a LimitRange default satisfies it.
+func TestParityResourceRequestsRequired(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	for _, name := range []string{"bare", "defaulted"} {
+		d := deployment(ns, name, 1)
+		d.Spec.Template.Spec.Containers[0].Resources = corev1.ResourceRequirements{}
+		if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	so := `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: %s
+spec:
+  scaleTargetRef:
+    name: %s
+  minReplicaCount: 1
+  triggers:
+  - type: %s
+    metricType: Utilization
+    metadata:
+      value: "60"
+`
+	apply(t, ns, fmt.Sprintf(so, "bare", "bare", "cpu"))
+	c := waitCondition(t, ns, "bare", kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonScaledObjectCheckFailed)
+	if want := "the scaledobject has a cpu trigger but the container app doesn't have the cpu request defined"; c.Message != want {
+		t.Errorf("Ready message %q, want %q", c.Message, want)
+	}
+	if getHPA(t, ns, "keda-hpa-bare") != nil {
+		t.Fatal("a ScaledObject refused for missing requests has an HPA")
+	}
+
+	lr := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "defaults"}, Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+		Type: corev1.LimitTypeContainer, DefaultRequest: corev1.ResourceList{corev1.ResourceMemory: mustQuantity("128Mi")}}}}}
+	if _, err := env.kube.CoreV1().LimitRanges(ns).Create(ctx, lr, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, ns, fmt.Sprintf(so, "defaulted", "defaulted", "memory"))
+	waitCondition(t, ns, "defaulted", kedav1.ConditionReady, metav1.ConditionTrue, "")
+	waitHPA(t, ns, "keda-hpa-defaulted", "to exist", nil)
 }

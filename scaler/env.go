@@ -2,6 +2,7 @@ package scaler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -37,18 +38,9 @@ func (c *Controller) needsEnv(so *kedav1.ScaledObject) bool {
 // entries win). Kinds without spec.template have no environment. Secrets
 // and ConfigMaps are read through rd (from memory, and watched).
 func (c *Controller) targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource) (map[string]map[string]string, []string, error) {
-	gvr := gvkr.GroupVersionKind().GroupVersion().WithResource(gvkr.Resource)
-	obj, err := c.dyn.Resource(gvr).Namespace(so.Namespace).Get(ctx, so.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("read scale target %s %s for its environment: %w", gvkr.Kind, so.Spec.ScaleTargetRef.Name, notFoundOnly(err))
-	}
-	raw, found, _ := unstructured.NestedMap(obj.Object, "spec", "template")
-	if !found {
-		return nil, nil, nil
-	}
-	var tmpl corev1.PodTemplateSpec
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &tmpl); err != nil {
-		return nil, nil, fmt.Errorf("scale target %s: spec.template: %w", so.Spec.ScaleTargetRef.Name, err)
+	tmpl, err := c.podTemplate(ctx, so, gvkr, "for its environment")
+	if err != nil || tmpl == nil {
+		return nil, nil, err
 	}
 	envs := map[string]map[string]string{}
 	var order []string
@@ -147,3 +139,28 @@ func pickContainer(envs map[string]map[string]string, order []string, name strin
 	}
 	return envs[order[0]], nil
 }
+
+// podTemplate reads the scale target's spec.template (nil for kinds
+// without one); why says what for, in errors.
+func (c *Controller) podTemplate(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, why string) (*corev1.PodTemplateSpec, error) {
+	gvr := gvkr.GroupVersionKind().GroupVersion().WithResource(gvkr.Resource)
+	obj, err := c.dyn.Resource(gvr).Namespace(so.Namespace).Get(ctx, so.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("read scale target %s %s %s: %w", gvkr.Kind, so.Spec.ScaleTargetRef.Name, why, errTargetNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read scale target %s %s %s: %w", gvkr.Kind, so.Spec.ScaleTargetRef.Name, why, err)
+	}
+	raw, found, _ := unstructured.NestedMap(obj.Object, "spec", "template")
+	if !found {
+		return nil, nil
+	}
+	var tmpl corev1.PodTemplateSpec
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &tmpl); err != nil {
+		return nil, fmt.Errorf("scale target %s: spec.template: %w", so.Spec.ScaleTargetRef.Name, err)
+	}
+	return &tmpl, nil
+}
+
+// errTargetNotFound is the scale target's absence.
+var errTargetNotFound = errors.New("not found")

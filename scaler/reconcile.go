@@ -225,6 +225,9 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 	if err != nil {
 		return failed(err.Error())
 	}
+	if err := c.checkResourceRequests(ctx, so, gvkr); err != nil {
+		return failed(err.Error())
+	}
 	var envs map[string]map[string]string
 	var defaultEnv map[string]string
 	if c.needsEnv(so) {
