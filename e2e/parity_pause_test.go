@@ -161,7 +161,11 @@ func TestParityPausedScaleOut(t *testing.T) {
 	holdReplicas(t, ns, "noout", 0)
 
 	annotate(t, ns, "noout", map[string]*string{kedav1.AnnotationPausedScaleOut: nil})
-	waitReplicas(t, ns, "noout", 1, shortWait)
+	// Activated: 1, and the HPA (value 5) may take it further at once.
+	eventually(t, shortWait, "deployment noout to be activated", func() (bool, error) {
+		n := replicas(t, ns, "noout")
+		return n >= 1, fmt.Errorf("spec.replicas is %d", n)
+	})
 	waitCondition(t, ns, "noout", kedav1.ConditionPaused, metav1.ConditionFalse, kedav1.ReasonScaledObjectUnpaused)
 	waitHPA(t, ns, "keda-hpa-noout", "to scale up again", func(h *autoscalingv2.HorizontalPodAutoscaler) bool {
 		return h.Spec.Behavior == nil || selectPolicy(h.Spec.Behavior.ScaleUp) != autoscalingv2.DisabledPolicySelect

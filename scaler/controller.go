@@ -184,6 +184,11 @@ func New(opts Options) (*Controller, error) {
 	c.ctaInformer = cache.NewSharedIndexInformer(
 		cache.NewListWatchFromClient(keda, "clustertriggerauthentications", "", fields.Everything()),
 		&kedav1.ClusterTriggerAuthentication{}, 0, cache.Indexers{})
+	for _, inf := range []cache.SharedIndexInformer{c.soInformer, c.hpaInformer, c.taInformer, c.ctaInformer} {
+		if err := inf.SetTransform(slim); err != nil {
+			return nil, fmt.Errorf("scaler: %w", err)
+		}
+	}
 	if err := c.addHandlers(); err != nil {
 		return nil, err
 	}
