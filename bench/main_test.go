@@ -17,7 +17,7 @@ func TestParseFlags(t *testing.T) {
 		{"defaults", nil, func(c config) bool {
 			return c.activations == 100 && c.conns == 64 && c.duration == 10*time.Second && c.objects == 1000 && c.gatewayQPS == 100 &&
 				c.pollTargets == 60 && c.slowPolling == 30*time.Second && c.idleObjects == 1000 && c.idleWindow == 30*time.Second &&
-				c.memoryObjects == 10000 && c.memoryBatch == 1000 && c.memoryBudget == 3*time.Minute && c.parts == nil
+				c.memoryObjects == 10000 && c.memoryBatch == 1000 && c.memoryBudget == 7*time.Minute && c.ceBatch == 100 && c.parts == nil
 		}, ""},
 		{"smoke shrinks what is not set", []string{"-smoke"}, func(c config) bool {
 			return c.activations == 10 && c.duration == 2*time.Second && c.objects == 20 && c.conns == 64 &&
