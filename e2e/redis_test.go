@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -200,7 +198,8 @@ func TestRedisWrongPasswordAndFallback(t *testing.T) {
 	})
 	// Fallback needs more than failureThreshold (2) failed reads, each
 	// counted in KEDA's error counter.
-	if n := objectSample(t, "keda_scaler_errors_total", ns, "fallback"); n < 3 {
+	labels := fmt.Sprintf(`metric="s0-redis-jobs",namespace=%q,scaledObject="fallback",scaler="redis",triggerIndex="0",type="scaledobject"`, ns)
+	if n, _ := gatewayGauge(t, "keda_scaler_errors_total", labels); n < 3 {
 		t.Fatalf("keda_scaler_errors_total for the fallback object = %g, want at least 3", n)
 	}
 	if err := srv.Restart(); err != nil {
@@ -212,29 +211,4 @@ func TestRedisWrongPasswordAndFallback(t *testing.T) {
 		return c.Status == metav1.ConditionFalse, fmt.Errorf("%+v", c)
 	})
 	waitReplicas(t, ns, "fallback", 1, longWait)
-}
-
-// objectSample returns the gateway's sample of metric name for one
-// ScaledObject (0 when there is none).
-func objectSample(t *testing.T, name, ns, so string) float64 {
-	t.Helper()
-	resp, err := http.Get(gw.metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, `namespace="`+ns+`"`) || !strings.Contains(line, `scaledObject="`+so+`"`) {
-			continue
-		}
-		f, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	return 0
 }
