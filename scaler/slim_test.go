@@ -3,6 +3,8 @@ package scaler
 import (
 	"testing"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
@@ -22,6 +24,11 @@ func TestSlim(t *testing.T) {
 	}
 	if len(ann) != 2 {
 		t.Error("the caller's annotation map was changed")
+	}
+	h := &autoscalingv2.HorizontalPodAutoscaler{Status: autoscalingv2.HorizontalPodAutoscalerStatus{CurrentReplicas: 3,
+		Conditions: []autoscalingv2.HorizontalPodAutoscalerCondition{{Type: autoscalingv2.ScalingActive, Message: "long"}}}}
+	if out, _ := slim(h); out.(*autoscalingv2.HorizontalPodAutoscaler).Status.Conditions != nil || h.Status.CurrentReplicas != 0 {
+		t.Errorf("HPA status kept: %+v", h.Status)
 	}
 	if _, err := slim("not an object"); err != nil {
 		t.Error(err)
