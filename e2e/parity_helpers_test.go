@@ -132,14 +132,22 @@ func waitEvent(t *testing.T, ns, name, reason, text string) string {
 // (in the exposition's order) from the gateway's /metrics; false when absent.
 func gatewayGauge(t *testing.T, name, labels string) (float64, bool) {
 	t.Helper()
+	return gatewaySample(t, name+"{"+labels+"} ")
+}
+
+// gatewaySample returns the value of the first line of the gateway's
+// /metrics that starts with prefix (a name, its labels and the space).
+func gatewaySample(t *testing.T, prefix string) (float64, bool) {
+	t.Helper()
 	resp, err := http.Get(gw.metrics + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+"{"+labels+"} "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatal(err)

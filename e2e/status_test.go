@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -15,23 +13,11 @@ import (
 // gatewayCounter reads a counter without labels from the gateway's /metrics.
 func gatewayCounter(t *testing.T, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(gw.metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	v, ok := gatewaySample(t, name+" ")
+	if !ok {
+		t.Fatalf("/metrics has no %s", name)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("/metrics has no %s", name)
-	return 0
+	return v
 }
 
 // TestValueChangesDoNotWriteStatus: values that change while a

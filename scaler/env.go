@@ -37,8 +37,8 @@ func (c *Controller) needsEnv(so *kedav1.ScaledObject) bool {
 // (Secrets, ConfigMaps) and envFrom resolved as the kubelet would (later
 // entries win). Kinds without spec.template have no environment. Secrets
 // and ConfigMaps are read through rd (from memory, and watched).
-func (c *Controller) targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource) (map[string]map[string]string, []string, error) {
-	tmpl, err := c.podTemplate(ctx, so, gvkr, "for its environment")
+func targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject, template podTemplateFunc) (map[string]map[string]string, []string, error) {
+	tmpl, err := template()
 	if err != nil || tmpl == nil {
 		return nil, nil, err
 	}
@@ -140,16 +140,36 @@ func pickContainer(envs map[string]map[string]string, order []string, name strin
 	return envs[order[0]], nil
 }
 
-// podTemplate reads the scale target's spec.template (nil for kinds
-// without one); why says what for, in errors.
-func (c *Controller) podTemplate(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, why string) (*corev1.PodTemplateSpec, error) {
+// podTemplateFunc returns the scale target's spec.template (nil for
+// kinds without one).
+type podTemplateFunc func() (*corev1.PodTemplateSpec, error)
+
+// podTemplate returns a podTemplateFunc that reads the scale target once,
+// on its first call, and then answers from that read: one reconcile's
+// checks share it.
+func (c *Controller) podTemplate(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource) podTemplateFunc {
+	var (
+		done bool
+		tmpl *corev1.PodTemplateSpec
+		err  error
+	)
+	return func() (*corev1.PodTemplateSpec, error) {
+		if !done {
+			tmpl, err = c.readPodTemplate(ctx, so, gvkr)
+			done = true
+		}
+		return tmpl, err
+	}
+}
+
+func (c *Controller) readPodTemplate(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource) (*corev1.PodTemplateSpec, error) {
 	gvr := gvkr.GroupVersionKind().GroupVersion().WithResource(gvkr.Resource)
 	obj, err := c.dyn.Resource(gvr).Namespace(so.Namespace).Get(ctx, so.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("read scale target %s %s %s: %w", gvkr.Kind, so.Spec.ScaleTargetRef.Name, why, errTargetNotFound)
+		return nil, fmt.Errorf("read scale target %s %s: %w", gvkr.Kind, so.Spec.ScaleTargetRef.Name, errTargetNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read scale target %s %s %s: %w", gvkr.Kind, so.Spec.ScaleTargetRef.Name, why, err)
+		return nil, fmt.Errorf("read scale target %s %s: %w", gvkr.Kind, so.Spec.ScaleTargetRef.Name, err)
 	}
 	raw, found, _ := unstructured.NestedMap(obj.Object, "spec", "template")
 	if !found {

@@ -225,14 +225,15 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 	if err != nil {
 		return failed(err.Error())
 	}
-	if err := c.checkResourceRequests(ctx, so, gvkr); err != nil {
+	template := c.podTemplate(ctx, so, gvkr) // read once, if a check needs it
+	if err := c.checkResourceRequests(ctx, so, gvkr, template); err != nil {
 		return failed(err.Error())
 	}
 	var envs map[string]map[string]string
 	var defaultEnv map[string]string
 	if c.needsEnv(so) {
 		var order []string
-		if envs, order, err = c.targetEnv(ctx, rd, so, gvkr); err != nil {
+		if envs, order, err = targetEnv(ctx, rd, so, template); err != nil {
 			return failed(err.Error())
 		}
 		if defaultEnv, err = pickContainer(envs, order, so.Spec.ScaleTargetRef.EnvSourceContainerName); err != nil {

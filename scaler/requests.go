@@ -18,7 +18,7 @@ import (
 // get a default from a LimitRange of the namespace; utilization is a share
 // of the request, so without one the HPA cannot compute it. Other kinds
 // are not checked, as in KEDA. The error is KEDA's message.
-func (c *Controller) checkResourceRequests(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource) error {
+func (c *Controller) checkResourceRequests(ctx context.Context, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, template podTemplateFunc) error {
 	if gvkr.Group != "apps" || gvkr.Kind != "Deployment" && gvkr.Kind != "StatefulSet" {
 		return nil
 	}
@@ -31,7 +31,7 @@ func (c *Controller) checkResourceRequests(ctx context.Context, so *kedav1.Scale
 	if len(triggers) == 0 {
 		return nil
 	}
-	tmpl, err := c.podTemplate(ctx, so, gvkr, "for its resource requests")
+	tmpl, err := template()
 	if errors.Is(err, errTargetNotFound) {
 		return nil // reading its replicas says so; a target created later is checked on the next reconcile
 	}

@@ -69,7 +69,7 @@ func TestCheckResourceRequests(t *testing.T) {
 			if tc.gvkr.Kind != "" {
 				g = tc.gvkr
 			}
-			err := c.checkResourceRequests(context.Background(), so, g)
+			err := c.checkResourceRequests(context.Background(), so, g, c.podTemplate(context.Background(), so, g))
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("error %v", err)
@@ -77,5 +77,31 @@ func TestCheckResourceRequests(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPodTemplateReadOnce: one reconcile's checks share one read of the
+// scale target.
+func TestPodTemplateReadOnce(t *testing.T) {
+	dep := &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"},
+		Spec:       appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}}}}
+	scheme := runtime.NewScheme()
+	if err := appsv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamicfake.NewSimpleDynamicClient(scheme, dep)
+	c := &Controller{dyn: dyn}
+	so := &kedav1.ScaledObject{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "so"},
+		Spec: kedav1.ScaledObjectSpec{ScaleTargetRef: &kedav1.ScaleTarget{Name: "web"}}}
+	template := c.podTemplate(context.Background(), so, kedav1.GroupVersionKindResource{Group: "apps", Version: "v1", Kind: "Deployment", Resource: "deployments"})
+	for range 3 {
+		tmpl, err := template()
+		if err != nil || tmpl == nil || tmpl.Spec.Containers[0].Name != "app" {
+			t.Fatalf("template %+v, %v", tmpl, err)
+		}
+	}
+	if n := len(dyn.Actions()); n != 1 {
+		t.Fatalf("%d reads of the scale target, want 1", n)
 	}
 }
