@@ -26,12 +26,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/pushscale/pushscale/admission"
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
+	"github.com/pushscale/pushscale/store"
 )
 
 // Run runs the gateway until ctx is done. It returns nil after a clean

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pushscale/pushscale/api/formula"
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
-	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/store"
 )
 
 // modifiers is a ScaledObject's advanced.scalingModifiers, parsed and

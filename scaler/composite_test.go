@@ -8,8 +8,8 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/store"
 )
 
 // modifiersSO is a ScaledObject with webhook triggers named names and

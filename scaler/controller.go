@@ -30,9 +30,9 @@ import (
 	"k8s.io/utils/clock"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/scaler/refcache"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/store"
 )
 
 // Options configure a Controller.

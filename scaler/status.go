@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
-	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/store"
 )
 
 func (c *Controller) setActivity(status *kedav1.ScaledObjectStatus, d Decision) {

@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/metricsapi"
+	"github.com/pushscale/pushscale/store"
 )
 
 var _ metricsapi.Values = (*Controller)(nil)

@@ -21,8 +21,8 @@ import (
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/metricsapi"
+	"github.com/pushscale/pushscale/store"
 )
 
 // valuesHarness is a Controller that knows one ScaledObject, ns/worker,

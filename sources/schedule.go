@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 
-	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/store"
 )
 
 // This file is the read schedule of DESIGN.md ("When a trigger is read"),

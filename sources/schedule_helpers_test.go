@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/sourcetest"
+	"github.com/pushscale/pushscale/store"
 )
 
 // t0 is where every fake clock starts.

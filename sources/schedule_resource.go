@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/store"
 )
 
 // resource is one broker resource of a Scheduler: its triggers, its read,

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/sourcetest"
+	"github.com/pushscale/pushscale/store"
 )
 
 func TestSchedulerSingleFlight(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/store"
 )
 
 // checkCadence steps the clock through n periods of iv and checks that each

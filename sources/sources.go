@@ -12,7 +12,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/store"
 )
 
 // ErrUnsupported is returned for a trigger type no source implements.

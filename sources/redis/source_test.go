@@ -10,10 +10,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/redis/redistest"
 	"github.com/pushscale/pushscale/sources/sourcetest"
+	"github.com/pushscale/pushscale/store"
 )
 
 func TestConformance(t *testing.T) {

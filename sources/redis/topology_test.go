@@ -7,8 +7,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources/redis/redistest"
+	"github.com/pushscale/pushscale/store"
 )
 
 // numsub returns the subscribers of channel on the node at addr (PUBSUB

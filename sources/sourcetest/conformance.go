@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/store"
 )
 
 // quiet is how long a check waits for something that must not happen.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/store"
 )
 
 // Op is the Sink method a Call was made to.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/store"
 )
 
 // Concurrent deltas to one stream are all applied, and each trigger sees

@@ -19,9 +19,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/sourcetest"
+	"github.com/pushscale/pushscale/store"
 )
 
 // t0 is on a whole second, so that windows line up with the test's steps.

@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/store"
 )
 
 // Defaults of Options.

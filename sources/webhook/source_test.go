@@ -11,9 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pushscale/pushscale/gateway/store"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/sourcetest"
+	"github.com/pushscale/pushscale/store"
 )
 
 func TestConformance(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushscale/pushscale/gateway/store"
+	"github.com/pushscale/pushscale/store"
 )
 
 // arrive posts n binary-mode CloudEvents without value data.
