@@ -92,15 +92,6 @@ func Run(ctx context.Context, opts Options) error {
 	saver := newLevelSaver(kube, opts.ClusterObjectNamespace, opts.WebhookSaveInterval, log)
 	events := webhook.NewEventsCounter()
 	reg.MustRegister(events)
-	hook := webhook.New(st, webhook.Options{
-		RequireAuth: opts.WebhookRequireAuth,
-		RateLimit:   opts.WebhookRateLimit,
-		RateBurst:   opts.WebhookRateBurst,
-		Logger:      log.With("source", webhook.Type),
-		Events:      events,
-		OnChange:    saver.changed,
-	})
-	saver.source = hook
 	reads := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pushscale_broker_reads_total",
 		Help: "Authoritative reads of broker resources, by source and reason (hint, poll, repair, reconnect, watch).",
@@ -110,18 +101,28 @@ func Run(ctx context.Context, opts Options) error {
 	for _, t := range opts.DisablePush {
 		disabled[strings.TrimSpace(t)] = true
 	}
-	rds := redis.New(st, redis.Options{
-		RepairInterval:         opts.RepairInterval,
-		Reads:                  reads,
-		Logger:                 log,
-		ConfigureNotifications: opts.RedisConfigureNotifications,
-		DisablePush:            disabled,
+	var hook *webhook.Source
+	mgr, err := sources.NewManager(sources.Registry{
+		{Name: webhook.Type, Types: []string{webhook.Type}, NeverRead: true, New: func(d sources.Deps) sources.Source {
+			hook = webhook.New(d.Sink, webhook.Options{
+				RequireAuth: opts.WebhookRequireAuth,
+				RateLimit:   opts.WebhookRateLimit,
+				RateBurst:   opts.WebhookRateBurst,
+				Clock:       d.Clock,
+				Logger:      d.Logger,
+				Events:      events,
+				OnChange:    saver.changed,
+			})
+			return hook
+		}},
+		redis.Family(redis.Options{ConfigureNotifications: opts.RedisConfigureNotifications}),
+	}, sources.ManagerOptions{
+		Sink: st, Logger: log, RepairInterval: opts.RepairInterval, Reads: reads, DisablePush: disabled,
 	})
-	registry := sources.Registry{webhook.Type: hook}
-	for _, t := range redis.Types {
-		registry[t] = rds
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
-	mgr := sources.NewManager(registry)
+	saver.source = hook
 
 	ctrl, err = scaler.New(scaler.Options{
 		Config: cfg, Sources: mgr, Store: st,

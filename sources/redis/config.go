@@ -2,6 +2,7 @@ package redis
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -195,9 +196,63 @@ func kindOf(typ string) (Kind, bool, bool) {
 	return 0, false, false
 }
 
+// The fields of the redis triggers, as KEDA reads them (keda.md §3).
+var (
+	fieldAddress          = sources.Field[string]{Name: "address", Aliases: []string{"addresses"}, From: sources.MetaAuthEnv}
+	fieldHost             = sources.Field[string]{Name: "host", Aliases: []string{"hosts"}, From: sources.MetaEnvAuth}
+	fieldPort             = sources.Field[string]{Name: "port", Aliases: []string{"ports"}, From: sources.MetaEnvAuth}
+	fieldUsername         = sources.Field[string]{Name: "username", From: sources.MetaEnvAuth}
+	fieldPassword         = sources.Field[string]{Name: "password", From: sources.MetaEnvAuth}
+	fieldDatabaseIndex    = sources.Field[int64]{Name: "databaseIndex", Parse: databaseIndex}
+	fieldSentinelMaster   = sources.Field[string]{Name: "sentinelMaster", From: sources.MetaAuthEnv}
+	fieldSentinelUsername = sources.Field[string]{Name: "sentinelUsername", From: sources.MetaAuthEnv}
+	fieldSentinelPassword = sources.Field[string]{Name: "sentinelPassword", From: sources.MetaAuthEnv}
+	fieldEnableTLS        = sources.Field[string]{Name: "enableTLS"}
+	fieldTLS              = sources.Field[string]{Name: "tls", From: sources.AuthOnly}
+	fieldUnsafeSSL        = sources.Field[bool]{Name: "unsafeSsl", Parse: sources.Bool}
+	fieldCert             = sources.Field[string]{Name: "Cert", Aliases: []string{"cert"}, From: sources.AuthOnly}
+	fieldKey              = sources.Field[string]{Name: "key", From: sources.AuthOnly}
+	fieldKeyPassword      = sources.Field[string]{Name: "keyPassword", From: sources.AuthOnly}
+	fieldCA               = sources.Field[string]{Name: "ca", From: sources.AuthOnly}
+
+	fieldListName             = sources.Field[string]{Name: "listName", Required: true}
+	fieldListLength           = sources.Field[int64]{Name: "listLength", Default: DefaultListLength, Parse: sources.PositiveInt}
+	fieldActivationListLength = sources.Field[int64]{Name: "activationListLength", Parse: sources.Int}
+
+	fieldStream              = sources.Field[string]{Name: "stream", Required: true}
+	fieldConsumerGroup       = sources.Field[string]{Name: "consumerGroup"}
+	fieldPendingEntriesCount = sources.Field[int64]{Name: "pendingEntriesCount", Default: DefaultPendingEntriesCount, Parse: sources.PositiveInt}
+	fieldStreamLength        = sources.Field[int64]{Name: "streamLength", Default: DefaultStreamLength, Parse: sources.PositiveInt}
+	fieldLagCount            = sources.Field[int64]{Name: "lagCount", Parse: nonNegativeLag}
+	fieldActivationLagCount  = sources.Field[int64]{Name: "activationLagCount", Parse: sources.Int}
+)
+
+func databaseIndex(s string) (int64, error) {
+	n, err := sources.Int(s)
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 || n > 1<<20 {
+		return 0, errors.New("must be a whole number ≥ 0")
+	}
+	return n, nil
+}
+
+// nonNegativeLag is KEDA's lagCount: 0 (the default) chooses XPENDING.
+func nonNegativeLag(s string) (int64, error) {
+	n, err := sources.Int(s)
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		return 0, errors.New("must be a positive whole number")
+	}
+	return n, nil
+}
+
 // ParseConfig validates the metadata and authentication of t after
-// applying defaults, reading every field where KEDA reads it (see
-// lookup.go). Errors name the field and, when it came from the trigger's
+// applying defaults, reading every field where KEDA reads it (the fields
+// above). Errors name the field and, when it came from the trigger's
 // metadata, the value; never a secret. It has no side effects.
 func ParseConfig(t sources.Trigger) (Config, error) {
 	kind, streams, ok := kindOf(t.Type)
@@ -205,7 +260,7 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 		return Config{}, fmt.Errorf("redis: trigger type %q: %w", t.Type, sources.ErrUnsupported)
 	}
 	c := Config{Type: t.Type, Kind: kind, Streams: streams}
-	l := &lookup{t: t}
+	l := sources.NewLookup("redis", t)
 
 	if err := c.parseConnection(l); err != nil {
 		return Config{}, err
@@ -222,30 +277,27 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 	return c, nil
 }
 
-func (c *Config) parseConnection(l *lookup) error {
+func (c *Config) parseConnection(l *sources.Lookup) error {
 	if err := c.parseAddresses(l); err != nil {
 		return err
 	}
-	c.Username, _ = l.get(metaEnvAuth, "username")
-	c.password, _ = l.get(metaEnvAuth, "password")
+	c.Username, _ = fieldUsername.Read(l)
+	c.password, _ = fieldPassword.Read(l)
 
 	if c.Kind != Cluster {
-		n, err := l.int("databaseIndex", 0)
+		n, err := fieldDatabaseIndex.Read(l)
 		if err != nil {
 			return err
-		}
-		if n < 0 || n > 1<<20 {
-			return l.invalid("databaseIndex", "must be a whole number ≥ 0")
 		}
 		c.DatabaseIndex = int(n)
 	}
 	if c.Kind == Sentinel {
-		c.SentinelMaster, _ = l.get(metaAuthEnv, "sentinelMaster")
+		c.SentinelMaster, _ = fieldSentinelMaster.Read(l)
 		if c.SentinelMaster == "" {
-			return fmt.Errorf("redis: sentinelMaster: required for %s", c.Type)
+			return l.Errorf("sentinelMaster: required for %s", c.Type)
 		}
-		c.SentinelUsername, _ = l.get(metaAuthEnv, "sentinelUsername")
-		c.sentinelPassword, _ = l.get(metaAuthEnv, "sentinelPassword")
+		c.SentinelUsername, _ = fieldSentinelUsername.Read(l)
+		c.sentinelPassword, _ = fieldSentinelPassword.Read(l)
 	}
 	return c.parseTLS(l)
 }
@@ -253,21 +305,21 @@ func (c *Config) parseConnection(l *lookup) error {
 // parseAddresses reads address/addresses, or host/hosts with port/ports,
 // as KEDA does: hosts and ports are paired in order and added to the
 // addresses.
-func (c *Config) parseAddresses(l *lookup) error {
-	addrs, _ := l.get(metaAuthEnv, "address", "addresses")
+func (c *Config) parseAddresses(l *sources.Lookup) error {
+	addrs, _ := fieldAddress.Read(l)
 	list := splitList(addrs)
-	hosts, _ := l.get(metaEnvAuth, "host", "hosts")
-	ports, _ := l.get(metaEnvAuth, "port", "ports")
+	hosts, _ := fieldHost.Read(l)
+	ports, _ := fieldPort.Read(l)
 	if hl, pl := splitList(hosts), splitList(ports); len(hl) > 0 && len(pl) > 0 {
 		if len(hl) != len(pl) {
-			return fmt.Errorf("redis: hosts and ports: %d hosts but %d ports: give as many of each", len(hl), len(pl))
+			return l.Errorf("hosts and ports: %d hosts but %d ports: give as many of each", len(hl), len(pl))
 		}
 		for i := range hl {
 			list = append(list, net.JoinHostPort(hl[i], pl[i]))
 		}
 	}
 	if len(list) == 0 {
-		return fmt.Errorf("redis: address: required (address or addresses as host:port, comma separated, or host and port)")
+		return l.Errorf("address: required (address or addresses as host:port, comma separated, or host and port)")
 	}
 	for _, a := range list {
 		host, port, err := net.SplitHostPort(a)
@@ -276,7 +328,7 @@ func (c *Config) parseAddresses(l *lookup) error {
 			if addrs == "" {
 				field = "host and port"
 			}
-			return l.invalidValue(field, a, "must be host:port")
+			return l.InvalidValue(field, a, "must be host:port")
 		}
 	}
 	if c.Kind == Standalone {
@@ -293,16 +345,16 @@ func validPort(p string) bool {
 
 // parseTLS reads enableTLS (metadata) or tls (TriggerAuthentication), which
 // KEDA refuses together, unsafeSsl, and the PEM parameters.
-func (c *Config) parseTLS(l *lookup) error {
-	meta, _ := l.get(metaOnly, "enableTLS")
-	auth, _ := l.get(authOnly, "tls")
+func (c *Config) parseTLS(l *sources.Lookup) error {
+	meta, _ := fieldEnableTLS.Read(l)
+	auth, _ := fieldTLS.Read(l)
 	switch {
 	case meta != "" && auth != "":
-		return fmt.Errorf("redis: enableTLS and tls: give TLS either in the trigger metadata (enableTLS) or in the TriggerAuthentication (tls), not both")
+		return l.Errorf("enableTLS and tls: give TLS either in the trigger metadata (enableTLS) or in the TriggerAuthentication (tls), not both")
 	case meta != "":
-		v, err := strconv.ParseBool(meta)
+		v, err := sources.Bool(meta)
 		if err != nil {
-			return l.invalid("enableTLS", "must be true or false")
+			return l.Invalid("enableTLS", err.Error())
 		}
 		c.EnableTLS = v
 	case auth != "":
@@ -311,18 +363,18 @@ func (c *Config) parseTLS(l *lookup) error {
 			c.EnableTLS = true
 		case "disable":
 		default:
-			return fmt.Errorf("redis: tls (from TriggerAuthentication): must be enable or disable")
+			return l.Errorf("tls (from TriggerAuthentication): must be enable or disable")
 		}
 	}
-	v, err := l.bool("unsafeSsl")
+	v, err := fieldUnsafeSSL.Read(l)
 	if err != nil {
 		return err
 	}
 	c.UnsafeSSL = v
-	c.tls.cert, _ = l.get(authOnly, "Cert", "cert")
-	c.tls.key, _ = l.get(authOnly, "key")
-	c.tls.keyPassword, _ = l.get(authOnly, "keyPassword")
-	c.tls.ca, _ = l.get(authOnly, "ca")
+	c.tls.cert, _ = fieldCert.Read(l)
+	c.tls.key, _ = fieldKey.Read(l)
+	c.tls.keyPassword, _ = fieldKeyPassword.Read(l)
+	c.tls.ca, _ = fieldCA.Read(l)
 	if c.EnableTLS {
 		if _, err := c.tlsConfig(); err != nil {
 			return err
@@ -339,44 +391,40 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 	return buildTLS(c.tls, c.UnsafeSSL)
 }
 
-func (c *Config) parseList(l *lookup) error {
-	c.ListName, _ = l.get(metaOnly, "listName")
-	if c.ListName == "" {
-		return fmt.Errorf("redis: listName: required")
-	}
+func (c *Config) parseList(l *sources.Lookup) error {
 	var err error
-	if c.ListLength, err = l.positive("listLength", DefaultListLength); err != nil {
+	if c.ListName, err = fieldListName.Read(l); err != nil {
 		return err
 	}
-	c.ActivationListLength, err = l.int("activationListLength", 0)
+	if c.ListLength, err = fieldListLength.Read(l); err != nil {
+		return err
+	}
+	c.ActivationListLength, err = fieldActivationListLength.Read(l)
 	return err
 }
 
 // parseStream reads a streams trigger and chooses its mode as KEDA does:
 // no consumerGroup reads XLEN; a consumerGroup reads XPENDING unless
 // lagCount is set and not 0, which reads the group's lag.
-func (c *Config) parseStream(l *lookup) error {
-	c.Stream, _ = l.get(metaOnly, "stream")
-	if c.Stream == "" {
-		return fmt.Errorf("redis: stream: required")
+func (c *Config) parseStream(l *sources.Lookup) error {
+	var err error
+	if c.Stream, err = fieldStream.Read(l); err != nil {
+		return err
 	}
-	c.ConsumerGroup, _ = l.get(metaOnly, "consumerGroup")
-	pending, err := l.positive("pendingEntriesCount", DefaultPendingEntriesCount)
+	c.ConsumerGroup, _ = fieldConsumerGroup.Read(l)
+	pending, err := fieldPendingEntriesCount.Read(l)
 	if err != nil {
 		return err
 	}
-	length, err := l.positive("streamLength", DefaultStreamLength)
+	length, err := fieldStreamLength.Read(l)
 	if err != nil {
 		return err
 	}
-	lag, err := l.int("lagCount", 0)
+	lag, err := fieldLagCount.Read(l)
 	if err != nil {
 		return err
 	}
-	if lag < 0 {
-		return l.invalid("lagCount", "must be a positive whole number")
-	}
-	if c.ActivationLagCount, err = l.int("activationLagCount", 0); err != nil {
+	if c.ActivationLagCount, err = fieldActivationLagCount.Read(l); err != nil {
 		return err
 	}
 	switch {

@@ -17,12 +17,13 @@ import (
 )
 
 // An endpoint is one connection configuration (kind, addresses, database,
-// credentials, TLS), shared by every trigger that uses it, reference
-// counted by the Source. It owns, per server node it talks to, one client
-// whose small pool (Options.PoolSize) serves reads and CONFIG, and one
-// subscription connection while some resource on that node wants pushes.
+// credentials, TLS): a sources.Endpoint, shared by every trigger that uses
+// it and reference counted by the Source's sources.Endpoints. It owns, per
+// server node it talks to, one client whose small pool (Options.PoolSize)
+// serves reads and CONFIG, and one subscription connection while some
+// resource on that node wants pushes.
 //
-// Its loop (run) is the only caller of Scheduler.SetPush and Reconnected for
+// Its loop (Run) is the only caller of Scheduler.SetPush and Reconnected for
 // the endpoint, so push reports stay in order; receivers call Hint.
 type endpoint struct {
 	s    *Source
@@ -33,8 +34,6 @@ type endpoint struct {
 	log  *slog.Logger
 	poke chan struct{} // capacity 1: wakes the loop
 
-	refs int // triggers, guarded by Source.mu
-
 	topoMu sync.Mutex // serialises topology resolution, which does I/O
 
 	mu        sync.Mutex
@@ -44,14 +43,12 @@ type endpoint struct {
 	sentinel  *sentinelConn // the sentinel that answered last
 	topo      topology
 	closed    bool
-
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
-// A resource is one read on the endpoint, shared by the triggers whose
-// reads are identical.
+// A resource is one read on the endpoint (a sources.Resource), shared by
+// the triggers whose reads are identical.
 type resource struct {
+	e       *endpoint
 	id      sources.ResourceID
 	kind    resKind
 	key     string
@@ -59,11 +56,8 @@ type resource struct {
 	typ     string // trigger type
 	pushOff bool
 	channel string
-	refs    int // guarded by endpoint.mu
-	read    sources.ReadFunc
 
-	keyType  atomic.Pointer[string] // the key's type at the last list read
-	attached atomic.Bool            // the Scheduler knows it: push health can be reported
+	keyType atomic.Pointer[string] // the key's type at the last list read
 
 	// owned by the endpoint's loop
 	reported    store.Push
@@ -96,45 +90,48 @@ func newEndpoint(s *Source, id string, c Config) (*endpoint, error) {
 	return e, nil
 }
 
-// addResource returns the resource name, creating it, with one more
-// reference.
-func (e *endpoint) addResource(name string, kind resKind, key, group, typ string, pushOff bool) *resource {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	r := e.resources[name]
-	if r == nil {
-		r = &resource{
-			id:      sources.ResourceID{Endpoint: e.id, Name: name},
-			kind:    kind,
-			key:     key,
-			group:   group,
-			typ:     typ,
-			pushOff: pushOff,
-			channel: keyspaceChannel(e.db, key),
-		}
-		r.read = func(ctx context.Context) (float64, error) { return e.read(ctx, r) }
-		e.resources[name] = r
-		if !pushOff {
-			e.channels[r.channel] = append(slices.Clip(e.channels[r.channel]), r)
-		}
+// newResource returns the resource id of the endpoint; Add makes it part of
+// the push path.
+func (e *endpoint) newResource(id sources.ResourceID, kind resKind, key, group, typ string, pushOff bool) *resource {
+	return &resource{
+		e:       e,
+		id:      id,
+		kind:    kind,
+		key:     key,
+		group:   group,
+		typ:     typ,
+		pushOff: pushOff,
+		channel: keyspaceChannel(e.db, key),
 	}
-	r.refs++
-	return r
 }
 
-// removeResource drops one reference to r, and r when it was the last.
-func (e *endpoint) removeResource(r *resource) {
+// Read is the resource's authoritative read.
+func (r *resource) Read(ctx context.Context) (float64, error) { return r.e.read(ctx, r) }
+
+// Add subscribes r's keyspace channel (unless push is off for it): the loop
+// is woken to do it.
+func (e *endpoint) Add(r *resource) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if r.refs--; r.refs > 0 {
-		return
+	e.resources[r.id.Name] = r
+	if !r.pushOff {
+		e.channels[r.channel] = append(slices.Clip(e.channels[r.channel]), r)
 	}
+	e.mu.Unlock()
+	e.wake()
+}
+
+// Remove forgets r; the loop unsubscribes its channel when no other
+// resource uses it.
+func (e *endpoint) Remove(r *resource) {
+	e.mu.Lock()
 	delete(e.resources, r.id.Name)
 	if rs := slices.DeleteFunc(slices.Clone(e.channels[r.channel]), func(x *resource) bool { return x == r }); len(rs) > 0 {
 		e.channels[r.channel] = rs
 	} else {
 		delete(e.channels, r.channel)
 	}
+	e.mu.Unlock()
+	e.wake()
 }
 
 // wake asks the loop to reconcile. It never blocks.
@@ -145,42 +142,9 @@ func (e *endpoint) wake() {
 	}
 }
 
-// start runs the loop until halt or ctx is done.
-func (e *endpoint) start(ctx context.Context) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.cancel != nil || e.closed {
-		return
-	}
-	ctx, e.cancel = context.WithCancel(ctx)
-	e.done = make(chan struct{})
-	go func() {
-		defer close(e.done)
-		e.run(ctx)
-	}()
-}
-
-// halt stops the loop and the subscriptions and waits for them: nothing
-// reaches the scheduler from this endpoint afterwards. Reads still work.
-func (e *endpoint) halt() {
-	if e == nil {
-		return
-	}
-	e.mu.Lock()
-	cancel, done := e.cancel, e.done
-	e.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
-
-// stop halts the endpoint and closes its clients. A nil endpoint is fine.
-func (e *endpoint) stop() {
-	if e == nil {
-		return
-	}
-	e.halt()
+// Close closes the endpoint's clients, once Run has returned (or never
+// ran); reads that follow fail with errEndpointClosed.
+func (e *endpoint) Close() {
 	e.mu.Lock()
 	e.closed = true
 	nodes, sentinel := e.nodes, e.sentinel
@@ -253,7 +217,7 @@ func (e *endpoint) onMessage(channel, event string) {
 	rs := e.channels[channel]
 	e.mu.Unlock()
 	for _, r := range rs {
-		e.s.sched.Hint(r.id, additive(r.kind, event))
+		e.s.deps.Scheduler.Hint(r.id, additive(r.kind, event))
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 func TestEndpointID(t *testing.T) {
-	s := New(sourcetest.NewSink(), Options{})
+	s := New(sourcetest.NewDeps(t, sourcetest.NewSink()), Options{})
 	parse := func(typ string, md, auth map[string]string) Config {
 		t.Helper()
 		c, err := ParseConfig(trigger(typ, md, auth, nil))
@@ -43,7 +43,7 @@ func TestEndpointID(t *testing.T) {
 	if s.endpointID(tlsOn) == id {
 		t.Error("TLS shares the endpoint of plain TCP")
 	}
-	if New(sourcetest.NewSink(), Options{}).endpointID(a) == id {
+	if New(sourcetest.NewDeps(t, sourcetest.NewSink()), Options{}).endpointID(a) == id {
 		t.Error("the credential hash is not keyed per source")
 	}
 	cluster := parse(TypeRedisCluster, map[string]string{"addresses": "a:1", "listName": "q", "databaseIndex": "3"}, nil)

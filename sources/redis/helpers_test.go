@@ -82,17 +82,24 @@ type env struct {
 }
 
 func newEnv(t *testing.T, opts Options) *env {
+	return newEnvPushOff(t, opts, nil)
+}
+
+// newEnvPushOff is newEnv with push turned off for some trigger types
+// (--disable-push).
+func newEnvPushOff(t *testing.T, opts Options, disablePush map[string]bool) *env {
 	t.Helper()
 	e := &env{t: t, sink: sourcetest.NewSink(), logs: &syncBuffer{}}
 	e.sched = &recSched{Scheduler: sources.NewScheduler(sources.SchedulerOptions{
 		Source: "redis", Sink: e.sink, ActiveMinInterval: 10 * time.Millisecond,
 	})}
-	opts.scheduler = e.sched
-	opts.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 2 * time.Second
 	}
-	e.src = New(e.sink, opts)
+	e.src = New(sources.Deps{
+		Name: "redis", Sink: e.sink, Scheduler: e.sched, DisablePush: disablePush,
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}, opts)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)

@@ -21,14 +21,14 @@ const (
 	ReasonDisabledByConfig      = "DisabledByConfig"
 )
 
-// run is the endpoint's loop: it keeps one subscription per node that
+// Run is the endpoint's loop: it keeps one subscription per node that
 // serves a resource wanting pushes, follows the topology (every
 // Options.TopologyInterval, and at once after a MOVED reply or a lost
 // node), and reports push health, resyncs and confirmations to the
 // Scheduler. It returns when ctx is done, after stopping the
 // subscriptions.
-func (e *endpoint) run(ctx context.Context) {
-	clk := e.s.opts.Clock
+func (e *endpoint) Run(ctx context.Context) {
+	clk := e.s.clock
 	subs := make(map[string]*subscription)
 	defer func() {
 		for _, s := range subs {
@@ -166,22 +166,19 @@ func (e *endpoint) report(rs []*resource, topo topology, subs map[string]*subscr
 		}
 	}
 	for _, r := range rs {
-		if !r.attached.Load() {
-			continue // Watch wakes the loop again once it is
-		}
 		// A trigger joining a resource gets its health from the Scheduler.
 		if p, ok := e.pushOf(r, topo, states); ok && (!r.hasReported || p != r.reported) {
-			e.s.sched.SetPush(e.id, r.id.Name, p)
+			e.s.deps.Scheduler.SetPush(e.id, r.id.Name, p)
 			r.reported, r.hasReported = p, true
 		}
 	}
 	if resync {
-		e.s.sched.Reconnected(e.id)
+		e.s.deps.Scheduler.Reconnected(e.id)
 		return
 	}
 	for _, r := range rs {
 		if confirmed[r.channel] && !r.pushOff {
-			e.s.sched.Hint(r.id, false)
+			e.s.deps.Scheduler.Hint(r.id, false)
 		}
 	}
 }

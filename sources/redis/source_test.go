@@ -29,8 +29,8 @@ func TestConformance(t *testing.T) {
 			tr := sources.Trigger{Key: keyA, Type: typ, Metadata: md, PollingInterval: time.Second,
 				AuthParams:  map[string]string{"password": testPassword, "username": "default"},
 				ResolvedEnv: map[string]string{"REDIS_PASSWORD": testPassword}}
-			sourcetest.Conformance(t, func(sink sources.Sink) sources.Source {
-				return New(sink, Options{DialTimeout: time.Second})
+			sourcetest.Conformance(t, func(d sources.Deps) sources.Source {
+				return New(d, Options{DialTimeout: time.Second})
 			}, tr)
 		})
 	}
@@ -395,7 +395,7 @@ func TestPermissionDenied(t *testing.T) {
 func TestDisablePush(t *testing.T) {
 	srv := redistest.StartServer(t, redistest.ServerOptions{NotifyKeyspaceEvents: "KA"})
 	rdb := srv.Client()
-	e := newEnv(t, Options{DisablePush: map[string]bool{TypeRedisStreams: true}})
+	e := newEnvPushOff(t, Options{}, map[string]bool{TypeRedisStreams: true})
 	e.watch(trig(keyA, TypeRedisStreams, map[string]string{"address": srv.Addr(), "stream": "s"}, nil, time.Second))
 	e.watch(trig(keyB, TypeRedis, map[string]string{"address": srv.Addr(), "listName": "l"}, nil, idle))
 	p := e.awaitPush(keyA, ReasonDisabledByConfig)
@@ -438,7 +438,7 @@ func TestWatchMovesAndStops(t *testing.T) {
 }
 
 func TestWatchAfterStop(t *testing.T) {
-	src := New(sourcetest.NewSink(), Options{})
+	src := New(sourcetest.NewDeps(t, sourcetest.NewSink()), Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- src.Start(ctx) }()
@@ -447,7 +447,7 @@ func TestWatchAfterStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := src.Watch(trig(keyA, TypeRedis, map[string]string{"address": "127.0.0.1:1", "listName": "q"}, nil, idle))
-	if !errors.Is(err, ErrStopped) {
+	if !errors.Is(err, sources.ErrStopped) {
 		t.Errorf("Watch after Start returned: %v, want ErrStopped", err)
 	}
 }

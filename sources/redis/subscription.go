@@ -122,7 +122,7 @@ func (s *subscription) stop() {
 
 // run connects, and reconnects with backoff, until ctx is done.
 func (s *subscription) run(ctx context.Context) {
-	clk := s.e.s.opts.Clock
+	clk := s.e.s.clock
 	attempt := 0
 	for {
 		healthy, err := s.session(ctx)
@@ -179,7 +179,7 @@ func (s *subscription) session(ctx context.Context) (healthy bool, err error) {
 		}
 	}()
 
-	clk := s.e.s.opts.Clock
+	clk := s.e.s.clock
 	var retry clockTimer
 	defer func() { retry.stop() }()
 	retries := 0

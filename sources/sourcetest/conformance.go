@@ -2,10 +2,13 @@ package sourcetest
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/utils/clock"
 
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/store"
@@ -22,14 +25,16 @@ const quiet = 100 * time.Millisecond
 //   - the errors of Parse and Watch, for trigger spoilt in every way tried,
 //     never contain a value of its AuthParams or ResolvedEnv.
 //
-// newSource returns a fresh source writing to sink. trigger must be a valid
+// newSource returns a fresh source built with d (see NewDeps: its Scheduler
+// runs until the subtest ends, writing to the recording sink d.Sink).
+// trigger must be a valid
 // trigger of the source's type; give it AuthParams with secret-looking
 // values (at least 4 characters) so that the last check means something.
-func Conformance(t *testing.T, newSource func(sink sources.Sink) sources.Source, trigger sources.Trigger) {
+func Conformance(t *testing.T, newSource func(d sources.Deps) sources.Source, trigger sources.Trigger) {
 	t.Helper()
 	t.Run("ParseValid", func(t *testing.T) {
 		sink := NewSink()
-		src := newSource(sink)
+		src := newSource(NewDeps(t, sink))
 		if _, err := src.Parse(trigger); err != nil {
 			t.Fatalf("Parse(valid trigger) = %v", err)
 		}
@@ -38,7 +43,7 @@ func Conformance(t *testing.T, newSource func(sink sources.Sink) sources.Source,
 		}
 	})
 	t.Run("StartBlocksUntilCancel", func(t *testing.T) {
-		src := newSource(NewSink())
+		src := newSource(NewDeps(t, NewSink()))
 		if err := src.Watch(trigger); err != nil {
 			t.Fatalf("Watch = %v", err)
 		}
@@ -47,7 +52,7 @@ func Conformance(t *testing.T, newSource func(sink sources.Sink) sources.Source,
 	})
 	t.Run("NothingRecordedAfterStartReturns", func(t *testing.T) {
 		sink := NewSink()
-		src := newSource(sink)
+		src := newSource(NewDeps(t, sink))
 		if err := src.Watch(trigger); err != nil {
 			t.Fatalf("Watch = %v", err)
 		}
@@ -71,7 +76,7 @@ func Conformance(t *testing.T, newSource func(sink sources.Sink) sources.Source,
 		if len(secrets) == 0 {
 			t.Skip("trigger has no AuthParams or ResolvedEnv values of 4 characters or more")
 		}
-		src := newSource(NewSink())
+		src := newSource(NewDeps(t, NewSink()))
 		for _, bad := range spoilt(trigger) {
 			for _, err := range []error{parseErr(src, bad), src.Watch(bad)} {
 				if err == nil {
@@ -165,4 +170,21 @@ func spoilt(t sources.Trigger) []sources.Trigger {
 	}
 	add("no metadata", nil, t.AuthParams)
 	return out
+}
+
+// NewDeps returns the dependencies a source gets from the gateway, for a
+// test: sink, the real clock, a discarding logger, and a real
+// sources.Scheduler on sink (named "test") that runs until t ends.
+func NewDeps(t testing.TB, sink sources.Sink) sources.Deps {
+	sched := sources.NewScheduler(sources.SchedulerOptions{Source: "test", Sink: sink})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sched.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Scheduler.Start = %v", err)
+		}
+	})
+	return sources.Deps{Name: "test", Sink: sink, Scheduler: sched, Clock: clock.RealClock{}, Logger: slog.New(slog.DiscardHandler)}
 }

@@ -17,8 +17,8 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	sourcetest.Conformance(t, func(sink sources.Sink) sources.Source {
-		return New(sink, Options{})
+	sourcetest.Conformance(t, func(d sources.Deps) sources.Source {
+		return New(d.Sink, Options{})
 	}, trig(keyA, map[string]string{"stream": "s", "ttlSeconds": "60", "signatureHeader": "X-Hub-Signature-256"},
 		map[string]string{"token": testToken, "hmacSecret": testSecret}))
 }
