@@ -3,8 +3,25 @@
 //
 // A Source is one trigger family. The scaler hands every trigger of every
 // ScaledObject and ScaledJob to the Manager with Watch and takes it back with
-// Unwatch; the Manager dispatches by trigger type through a Registry. Sources
-// write what they learn into a Sink (the gateway's store).
+// Unwatch; the Manager dispatches by trigger type. Sources write what they
+// learn into a Sink (the gateway's store).
+//
+// What every source shares lives here, so that a source's package holds
+// only its config, its reads and its push path:
+//
+//   - registry.go: the Registry of families (trigger types → constructor)
+//     and the Manager, which builds each family with its Deps (sink,
+//     clock, logger, --disable-push, and the family's own Scheduler) and
+//     runs it;
+//   - fields.go: KEDA's per-field lookup (metadata, *FromEnv,
+//     TriggerAuthentication in each field's order), declared with Field,
+//     with errors that name the field and never show a secret;
+//   - endpoints.go: Endpoints, the reference-counted endpoints and
+//     resources behind Watch, Unwatch and Start of a broker source;
+//   - schedule*.go: the Scheduler, DESIGN.md's read schedule (single-flight
+//     reads, hints, leading edge, polling while active or unhealthy,
+//     repair sweeps);
+//   - sourcetest: the conformance checks every source's test runs.
 package sources
 
 import (

@@ -3,7 +3,7 @@
 // redis-cluster-streams, redis-sentinel-streams (a stream's length, a
 // group's pending entries or its lag). Metadata keys, defaults,
 // TriggerAuthentication parameters and the per-field lookup order are
-// KEDA's (config.go, lookup.go); so are the values read: KEDA's Lua script
+// KEDA's (config.go); so are the values read: KEDA's Lua script
 // for lists (LLEN, SCARD, ZCARD or HLEN by the key's TYPE, 0 when the key
 // does not exist), and for streams XLEN without a consumerGroup, XPENDING
 // with one, the group's lag from XINFO GROUPS with a non-zero lagCount.
@@ -15,7 +15,7 @@
 //
 // Values are learnt from keyspace notifications: the source SUBSCRIBEs to
 // the exact channel __keyspace@<db>__:<key> of every watched key (never a
-// pattern), and each message is a hint to the shared sources.Scheduler for
+// pattern), and each message is a hint to the family's sources.Scheduler for
 // that resource, which then reads it (single-flight, rate-limited while
 // active). Pushes into a key (lpush, rpush, linsert, sadd, zadd, hset; xadd
 // for XLEN and lag) are additive: the Scheduler records a lower bound of 1
@@ -45,7 +45,7 @@
 //
 // An endpoint is one connection configuration: kind, addresses, database,
 // users, keyed hashes of the passwords, TLS settings. Endpoints are
-// reference counted by their triggers and owned by the Source. Per server
+// reference counted by their triggers (sources.Endpoints). Per server
 // node an endpoint holds one subscription connection, shared by every
 // trigger on the node, and one client with a pool of Options.PoolSize
 // (default 1) for reads and CONFIG: two connections per node when idle.
@@ -72,13 +72,17 @@
 // checked every TopologyInterval and after a lost connection; a new master
 // gets a new subscription, then Reconnected.
 //
-// Options.DisablePush turns push off per trigger type: those triggers are
-// not subscribed, report DisabledByConfig and are polled.
+// --disable-push (sources.Deps.DisablePush) turns push off per trigger
+// type: those triggers are not subscribed, report DisabledByConfig and are
+// polled.
 //
-// # Scheduler
+// # Shared parts
 //
-// The gateway passes its shared Scheduler in Options.Scheduler and runs it;
-// without one, the source creates its own on the sink given to New and runs
-// it in Start. Either way the source never calls the Scheduler after Start
-// returns (and with a shared one, detaches its triggers from it then).
+// The fields are declared with sources.Field and read through a
+// sources.Lookup in KEDA's order (config.go). Endpoints and resources are
+// reference counted by sources.Endpoints, which starts an endpoint's loop
+// on its first trigger and stops it after its last. Reads are scheduled by
+// the family's sources.Scheduler, which the gateway's sources.Manager
+// creates (Deps.Scheduler) and runs; the source never calls it after Start
+// returns, having detached its triggers by then.
 package redis

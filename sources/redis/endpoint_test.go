@@ -136,7 +136,7 @@ func TestHealthCheck(t *testing.T) {
 		}
 		return 0
 	}
-	eventually(t, "a few PINGs on the silent connection", func() bool { return pings() >= 3 })
+	sourcetest.Eventually(t, "a few PINGs on the silent connection", func() bool { return pings() >= 3 })
 	if p, _ := e.sink.Push(keyA); p.Reason != ReasonSubscribed {
 		t.Fatalf("push %+v while PINGs are answered", p)
 	}

@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"maps"
@@ -78,7 +77,7 @@ type env struct {
 	sink  *sourcetest.Sink
 	sched *recSched
 	src   *Source
-	logs  *syncBuffer
+	logs  *sourcetest.LogBuffer
 }
 
 func newEnv(t *testing.T, opts Options) *env {
@@ -89,7 +88,7 @@ func newEnv(t *testing.T, opts Options) *env {
 // (--disable-push).
 func newEnvPushOff(t *testing.T, opts Options, disablePush map[string]bool) *env {
 	t.Helper()
-	e := &env{t: t, sink: sourcetest.NewSink(), logs: &syncBuffer{}}
+	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
 	e.sched = &recSched{Scheduler: sources.NewScheduler(sources.SchedulerOptions{
 		Source: "redis", Sink: e.sink, ActiveMinInterval: 10 * time.Millisecond,
 	})}
@@ -184,35 +183,4 @@ func trig(k store.Key, typ string, md, auth map[string]string, poll time.Duratio
 	m := map[string]string{}
 	maps.Copy(m, md)
 	return sources.Trigger{Key: k, Type: typ, Metadata: m, AuthParams: auth, PollingInterval: poll}
-}
-
-// eventually polls cond every 10 ms until it holds, failing after
-// WaitTimeout. For state outside the sink (a server's CONFIG, PUBSUB).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(sourcetest.WaitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes, for logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

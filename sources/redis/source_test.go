@@ -173,14 +173,14 @@ func TestUnwatchUnsubscribes(t *testing.T) {
 		}
 		return m["__keyspace@0__:q"]
 	}
-	eventually(t, "one subscriber", func() bool { return numsub() == 1 })
+	sourcetest.Eventually(t, "one subscriber", func() bool { return numsub() == 1 })
 	e.src.Unwatch(keyA)
 	if n := numsub(); n != 1 {
 		t.Errorf("%d subscribers after one of two triggers left, want 1", n)
 	}
 	e.src.Unwatch(keyB)
-	eventually(t, "no subscriber once the last trigger left", func() bool { return numsub() == 0 })
-	eventually(t, "no connection once the endpoint is unused", func() bool { return ourClients(t, srv) == 0 })
+	sourcetest.Eventually(t, "no subscriber once the last trigger left", func() bool { return numsub() == 0 })
+	sourcetest.Eventually(t, "no connection once the endpoint is unused", func() bool { return ourClients(t, srv) == 0 })
 }
 
 // ourClients counts the connections to srv other than the test's own.
@@ -422,7 +422,7 @@ func TestWatchMovesAndStops(t *testing.T) {
 	rdb.RPush(t.Context(), "two", "x", "y")
 	e.awaitValue(keyA, "2 from the new list", func(v float64) bool { return v == 2 })
 	rdb.RPush(t.Context(), "one", "x")
-	eventually(t, "the old list unsubscribed", func() bool {
+	sourcetest.Eventually(t, "the old list unsubscribed", func() bool {
 		m, _ := rdb.PubSubNumSub(t.Context(), "__keyspace@0__:one").Result()
 		return m["__keyspace@0__:one"] == 0
 	})
@@ -431,7 +431,7 @@ func TestWatchMovesAndStops(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `listLength "-1"`) {
 		t.Errorf("Watch = %v", err)
 	}
-	eventually(t, "the list unsubscribed", func() bool {
+	sourcetest.Eventually(t, "the list unsubscribed", func() bool {
 		m, _ := rdb.PubSubNumSub(t.Context(), "__keyspace@0__:two").Result()
 		return m["__keyspace@0__:two"] == 0
 	})

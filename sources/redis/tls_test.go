@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
 // pki is a CA with a server certificate for 127.0.0.1 and a client
@@ -104,7 +106,7 @@ func startTLSServer(t *testing.T, p pki, authClients string) string {
 	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2,
 		TLSConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}})
 	t.Cleanup(func() { _ = c.Close() })
-	eventually(t, "the TLS server to answer", func() bool { return c.Ping(t.Context()).Err() == nil })
+	sourcetest.Eventually(t, "the TLS server to answer", func() bool { return c.Ping(t.Context()).Err() == nil })
 	return addr
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pushscale/pushscale/sources/redis/redistest"
+	"github.com/pushscale/pushscale/sources/sourcetest"
 	"github.com/pushscale/pushscale/store"
 )
 
@@ -64,10 +65,10 @@ func TestCluster(t *testing.T) {
 	t.Run("Failover", func(t *testing.T) {
 		old := c.NodeFor("a")
 		promoted := c.Failover(t, old)
-		eventually(t, "the channel subscribed on the new primary", func() bool {
+		sourcetest.Eventually(t, "the channel subscribed on the new primary", func() bool {
 			return numsub(t, promoted, "__keyspace@0__:a") == 1
 		})
-		eventually(t, "the channel no longer subscribed on the old primary", func() bool {
+		sourcetest.Eventually(t, "the channel no longer subscribed on the old primary", func() bool {
 			return numsub(t, old, "__keyspace@0__:a") == 0
 		})
 		rdb.RPush(ctx, "a", "y")
@@ -79,10 +80,10 @@ func TestCluster(t *testing.T) {
 		from := c.NodeFor("b")
 		to := c.NodeFor("c")
 		c.MoveSlot(t, slotOf("b"), to)
-		eventually(t, "the channel subscribed on the slot's new owner", func() bool {
+		sourcetest.Eventually(t, "the channel subscribed on the slot's new owner", func() bool {
 			return numsub(t, to, "__keyspace@0__:b") == 1 && numsub(t, to, "__keyspace@0__:{b}events") == 1
 		})
-		eventually(t, "the channel no longer subscribed on the old owner", func() bool {
+		sourcetest.Eventually(t, "the channel no longer subscribed on the old owner", func() bool {
 			return numsub(t, from, "__keyspace@0__:b") == 0
 		})
 		rdb.RPush(ctx, "b", "y", "z")
@@ -112,7 +113,7 @@ func TestSentinel(t *testing.T) {
 	if promoted == master {
 		t.Fatalf("the master did not change")
 	}
-	eventually(t, "the channel subscribed on the new master", func() bool {
+	sourcetest.Eventually(t, "the channel subscribed on the new master", func() bool {
 		c := redis.NewClient(&redis.Options{Addr: promoted, Password: testPassword, Protocol: 2})
 		defer c.Close()
 		m, err := c.PubSubNumSub(ctx, "__keyspace@0__:jobs").Result()

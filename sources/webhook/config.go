@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/sources"
 )
 
@@ -143,7 +144,7 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 // index in its owner's spec.triggers.
 func (c Config) Spec(index int) sources.Spec {
 	return sources.Spec{
-		MetricName: "s" + strconv.Itoa(index) + "-" + normalizeMetricName(Type+"-"+c.Stream),
+		MetricName: v1alpha1.MetricName(index, Type+"-"+c.Stream),
 		Target:     c.TargetValue,
 		Activation: c.ActivationTargetValue,
 	}
@@ -160,13 +161,6 @@ func parseFloat(s string) (float64, error) {
 	}
 	return v, nil
 }
-
-// metricNameReplacer replaces what KEDA's NormalizeString replaces, and
-// nothing else: no lower-casing, no trimming.
-var metricNameReplacer = strings.NewReplacer("/", "-", ".", "-", ":", "-", "%", "-", "(", "-", ")", "-")
-
-// normalizeMetricName is KEDA's NormalizeString.
-func normalizeMetricName(s string) string { return metricNameReplacer.Replace(s) }
 
 // validHeaderName reports whether s is an HTTP field name (an RFC 9110
 // token).

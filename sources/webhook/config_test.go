@@ -123,17 +123,20 @@ func TestConfigPrintsNoSecret(t *testing.T) {
 	}
 }
 
-func TestNormalizeMetricName(t *testing.T) {
-	tests := []struct{ name, in, want string }{
-		{"every replaced character", "a/b.c:d%e(f)g", "a-b-c-d-e-f-g"},
-		{"case and underscores kept", "Web_Hook Q", "Web_Hook Q"},
-		{"nothing trimmed", ".x.", "-x-"},
-		{"empty", "", ""},
-	}
-	for _, tc := range tests {
+func TestSpecMetricName(t *testing.T) {
+	// KEDA's naming through api/v1alpha1: s<index>-webhook-<stream>, with
+	// '.' (the one replaced character a stream may hold) as '-'.
+	for _, tc := range []struct{ name, stream, want string }{
+		{"plain", "jobs", "s2-webhook-jobs"},
+		{"dots replaced, underscores kept", "a.b_c", "s2-webhook-a-b_c"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := normalizeMetricName(tc.in); got != tc.want {
-				t.Errorf("normalizeMetricName(%q) = %q, want %q", tc.in, got, tc.want)
+			c, err := ParseConfig(trig(keyA, map[string]string{"stream": tc.stream, "targetValue": "1"}, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Spec(2).MetricName; got != tc.want {
+				t.Errorf("MetricName = %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,12 +38,12 @@ type env struct {
 	src  *Source
 	h    http.Handler
 	reg  *prometheus.Registry
-	logs *syncBuffer
+	logs *sourcetest.LogBuffer
 }
 
 func newEnv(t *testing.T, opts Options) *env {
 	t.Helper()
-	e := &env{t: t, clk: clocktesting.NewFakeClock(t0), sink: sourcetest.NewSink(), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	e := &env{t: t, clk: clocktesting.NewFakeClock(t0), sink: sourcetest.NewSink(), reg: prometheus.NewRegistry(), logs: &sourcetest.LogBuffer{}}
 	opts.Clock = e.clk
 	opts.Registerer = e.reg
 	opts.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -207,22 +205,4 @@ func sign(secret, body string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(body))
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes, for logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
