@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"hash"
 	"net/http"
 	"strconv"
@@ -119,11 +118,8 @@ func (a *auth) verifySignature(h http.Header, body []byte, now time.Time) *authE
 	if sig == "" {
 		return &authError{msg: "missing signature header " + a.header}
 	}
-	if len(sig) <= len(signaturePrefix) || !strings.EqualFold(sig[:len(signaturePrefix)], signaturePrefix) {
-		return &authError{msg: "signature header " + a.header + " must be sha256=<hex HMAC-SHA256>"}
-	}
-	var want [sha256.Size]byte
-	if n, err := hex.Decode(want[:], []byte(sig[len(signaturePrefix):])); err != nil || n != sha256.Size {
+	want, ok := parseSignature(sig)
+	if !ok {
 		return &authError{msg: "signature header " + a.header + " must be sha256=<hex HMAC-SHA256>"}
 	}
 
