@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -68,7 +67,7 @@ func (s *Source) Handler() http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &rejection{status: http.StatusNotFound, msg: "no such endpoint: use " + StreamPath})
 	})
-	return r
+	return s.limitInFlight(r)
 }
 
 func (s *Source) servePost(w http.ResponseWriter, r *http.Request) {
@@ -178,50 +177,6 @@ func (s *Source) authenticate(st *stream, h http.Header, body []byte, now time.T
 		return &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, msg: err.msg, bearer: err.bearer}
 	}
 	return nil
-}
-
-// readBody reads the request body into a pooled buffer, refusing bodies
-// over MaxBodyBytes. The caller returns the buffer with putBuffer.
-func (s *Source) readBody(r *http.Request) (*[]byte, *rejection) {
-	limit := s.opts.MaxBodyBytes
-	if r.ContentLength > limit {
-		return nil, s.tooLarge()
-	}
-	buf := s.bufs.Get().(*[]byte)
-	b := (*buf)[:0]
-	if r.ContentLength > int64(cap(b)) {
-		b = make([]byte, 0, r.ContentLength+1) // +1 to see EOF without growing
-	}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		*buf = b
-		if int64(len(b)) > limit {
-			s.putBuffer(buf)
-			return nil, s.tooLarge()
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			s.putBuffer(buf)
-			return nil, badRequest("reading body: " + err.Error())
-		}
-	}
-}
-
-func (s *Source) tooLarge() *rejection {
-	return &rejection{status: http.StatusRequestEntityTooLarge, reason: reasonTooLarge,
-		msg: "body larger than " + strconv.FormatInt(s.opts.MaxBodyBytes, 10) + " bytes"}
-}
-
-func (s *Source) putBuffer(b *[]byte) {
-	if cap(*b) <= maxPooledBody {
-		s.bufs.Put(b)
-	}
 }
 
 // refuse answers a refused request, counting it as a refused event with

@@ -18,6 +18,7 @@ const (
 	reasonUnsupportedMedia
 	reasonUnauthorized
 	reasonRateLimited
+	reasonOverloaded
 	numReasons
 	reasonNone = numReasons // not counted (GET, shutting down)
 )
@@ -30,6 +31,7 @@ var reasonNames = [numReasons]string{
 	reasonUnsupportedMedia: "unsupported_media_type",
 	reasonUnauthorized:     "unauthorized",
 	reasonRateLimited:      "rate_limited",
+	reasonOverloaded:       "overloaded",
 }
 
 // NewEventsCounter returns pushscale_events_total, unregistered: events

@@ -63,6 +63,15 @@ type Options struct {
 	OnChange func()
 	// MaxBodyBytes bounds a request body; default 1 MiB.
 	MaxBodyBytes int64
+	// MaxInFlight bounds the requests handled at once; more are answered
+	// 503 (retryable) before their body is read. Default
+	// DefaultMaxInFlight.
+	MaxInFlight int
+	// MaxBufferedBytes bounds the body bytes all requests hold together
+	// (capacity reserved as bodies arrive, never as declared); a body
+	// that would pass it is answered 503 (retryable). Default
+	// DefaultMaxBufferedBytes.
+	MaxBufferedBytes int64
 	// Retention is how long the level of a stream nobody watches any more
 	// (or a restored level nobody watches yet) is kept, so that a trigger
 	// that watches it again resumes from it; default 10 minutes. POSTs to
@@ -79,6 +88,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.MaxBufferedBytes <= 0 {
+		o.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
@@ -112,6 +127,9 @@ type Source struct {
 	sched  *schedule
 	bufs   sync.Pool // *[]byte for request bodies
 
+	inFlight atomic.Int64 // requests being handled
+	buffered atomic.Int64 // capacity of the body buffers requests hold
+
 	closed atomic.Bool
 	// loopIdle is true while Start's loop is about to block or blocked,
 	// with every timer armed from a fresh reading of the clock. Tests step
@@ -143,7 +161,7 @@ func New(sink sources.Sink, opts Options) *Source {
 		streams: make(map[streamKey]*stream),
 		byKey:   make(map[store.Key]*stream),
 	}
-	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	s.bufs.New = func() any { b := make([]byte, 0, initialBodyBuffer); return &b }
 	return s
 }
 
