@@ -90,4 +90,3 @@ func TestSlowBodiesHoldWhatArrived(t *testing.T) {
 		t.Fatalf("%d stalled requests that sent 9 bytes each hold %d MiB", n, grown>>20)
 	}
 }
-
