@@ -100,6 +100,7 @@ func Run(ctx context.Context, opts Options) error {
 		Events:      events,
 		OnChange:    saver.changed,
 
+		MaxBatchEvents:   opts.WebhookMaxBatchEvents,
 		MaxInFlight:      opts.WebhookMaxInFlight,
 		MaxBufferedBytes: opts.WebhookMaxBufferedBytes,
 	})

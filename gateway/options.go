@@ -38,6 +38,9 @@ type Options struct {
 	WebhookWriteTimeout   time.Duration `envconfig:"WEBHOOK_WRITE_TIMEOUT" default:"10s"`
 	WebhookIdleTimeout    time.Duration `envconfig:"WEBHOOK_IDLE_TIMEOUT" default:"1m"`
 	WebhookMaxHeaderBytes int           `envconfig:"WEBHOOK_MAX_HEADER_BYTES" default:"32768"`
+	// WebhookMaxBatchEvents bounds the events of one CloudEvents batch
+	// request (413 past it). Zero: the default.
+	WebhookMaxBatchEvents int `envconfig:"WEBHOOK_MAX_BATCH_EVENTS" default:"1000"`
 	// WebhookMaxInFlight bounds the webhook requests handled at once;
 	// WebhookMaxBufferedBytes the body bytes they hold together. Past
 	// either, requests are answered 503 (retryable). Zero: the defaults.
@@ -121,6 +124,9 @@ func (o Options) validate() error {
 	}
 	if o.WebhookMaxHeaderBytes < 0 {
 		errs = append(errs, fmt.Errorf("--webhook-max-header-bytes %d: must not be negative", o.WebhookMaxHeaderBytes))
+	}
+	if o.WebhookMaxBatchEvents < 0 {
+		errs = append(errs, fmt.Errorf("--webhook-max-batch-events %d: must not be negative", o.WebhookMaxBatchEvents))
 	}
 	if o.WebhookMaxInFlight < 0 {
 		errs = append(errs, fmt.Errorf("--webhook-max-in-flight %d: must not be negative", o.WebhookMaxInFlight))

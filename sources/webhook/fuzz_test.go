@@ -62,9 +62,13 @@ func FuzzParseBatch(f *testing.F) {
 	f.Add([]byte(`[{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"delta":1}}]`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ops, err := parseBatch(body, nil)
+		const max = 3
+		ops, err := parseBatch(body, nil, max)
 		if err != nil {
 			return
+		}
+		if len(ops) > max {
+			t.Fatalf("%d events accepted, more than the maximum %d", len(ops), max)
 		}
 		for _, o := range ops {
 			checkOp(t, o)

@@ -119,13 +119,25 @@ func (s *Source) post(key streamKey, r *http.Request) (float64, int, *rejection)
 		one[0], err = parseBinary(r.Header, body)
 		ops = one[:]
 	case modeBatch:
-		ops, err = parseBatch(body, ops)
+		if ops, err = parseBatch(body, ops, s.maxBatch()); err != nil {
+			return 0, 0, batchRejection(err)
+		}
 	}
 	if err != nil {
 		return 0, 0, badRequest(err.Error())
 	}
 	level, rej := st.post(ops)
 	return level, len(ops), rej
+}
+
+// maxBatch is the most events one request may carry: MaxBatchEvents, or
+// the rate limit's burst when that is smaller (a larger batch could never
+// pass it).
+func (s *Source) maxBatch() int {
+	if s.opts.RateLimit > 0 && s.opts.RateBurst < s.opts.MaxBatchEvents {
+		return s.opts.RateBurst
+	}
+	return s.opts.MaxBatchEvents
 }
 
 func (s *Source) serveGet(w http.ResponseWriter, r *http.Request) {

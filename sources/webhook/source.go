@@ -63,6 +63,10 @@ type Options struct {
 	OnChange func()
 	// MaxBodyBytes bounds a request body; default 1 MiB.
 	MaxBodyBytes int64
+	// MaxBatchEvents bounds the events of one CloudEvents batch: decoding
+	// stops at the next one and the request is answered 413. Default
+	// DefaultMaxBatchEvents.
+	MaxBatchEvents int
 	// MaxInFlight bounds the requests handled at once; more are answered
 	// 503 (retryable) before their body is read. Default
 	// DefaultMaxInFlight.
@@ -88,6 +92,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxBatchEvents <= 0 {
+		o.MaxBatchEvents = DefaultMaxBatchEvents
 	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = DefaultMaxInFlight
