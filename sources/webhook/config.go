@@ -40,6 +40,9 @@ const (
 	// MaxWindowSeconds bounds windowSeconds, and so the per-second arrival
 	// buckets a stream keeps.
 	MaxWindowSeconds = 3600
+	// minTarget is the smallest targetValue: the HPA's target is in
+	// milli-units, and a smaller one would round to 0.
+	minTarget = 0.001
 	// maxTTLSeconds keeps ttlSeconds well inside a time.Duration.
 	maxTTLSeconds = 1<<31 - 1
 )
@@ -99,15 +102,15 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 		return Config{}, fmt.Errorf("webhook: %s: required", keyTarget)
 	}
 	v, err := parseFloat(raw)
-	if err != nil || v <= 0 {
-		return Config{}, fmt.Errorf("webhook: %s %q: must be a number greater than 0", keyTarget, raw)
+	if err != nil || v < minTarget || v > MaxValue {
+		return Config{}, fmt.Errorf("webhook: %s %q: must be a number from %g to %g", keyTarget, raw, minTarget, float64(MaxValue))
 	}
 	c.TargetValue = v
 
 	if raw, ok := md[keyActivation]; ok && raw != "" {
 		v, err := parseFloat(raw)
-		if err != nil || v < 0 {
-			return Config{}, fmt.Errorf("webhook: %s %q: must be a number greater than or equal to 0", keyActivation, raw)
+		if err != nil || v < 0 || v > MaxValue {
+			return Config{}, fmt.Errorf("webhook: %s %q: must be a number from 0 to %g", keyActivation, raw, float64(MaxValue))
 		}
 		c.ActivationTargetValue = v
 	}

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,12 +21,12 @@ func checkOp(t *testing.T, o op) {
 	t.Helper()
 	switch o.kind {
 	case opValue:
-		if !(o.n >= 0) || math.IsInf(o.n, 0) {
-			t.Fatalf("value %g: must be finite and ≥ 0", o.n)
+		if !(o.n >= 0) || o.n > MaxValue {
+			t.Fatalf("value %g: must be from 0 to MaxValue", o.n)
 		}
 	case opDelta:
-		if math.IsNaN(o.n) || math.IsInf(o.n, 0) {
-			t.Fatalf("delta %g: must be finite", o.n)
+		if !(o.n >= -MaxValue && o.n <= MaxValue) {
+			t.Fatalf("delta %g: must be within ±MaxValue", o.n)
 		}
 	case opArrival:
 	default:
@@ -122,7 +121,7 @@ func FuzzParseConfig(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !(c.TargetValue > 0) || math.IsInf(c.TargetValue, 0) || !(c.ActivationTargetValue >= 0) || math.IsInf(c.ActivationTargetValue, 0) {
+		if !(c.TargetValue >= 0.001) || c.TargetValue > MaxValue || !(c.ActivationTargetValue >= 0) || c.ActivationTargetValue > MaxValue {
 			t.Fatalf("accepted targetValue %g, activationTargetValue %g", c.TargetValue, c.ActivationTargetValue)
 		}
 		if c.Window <= 0 || c.TTL < 0 {
@@ -158,7 +157,7 @@ func FuzzHandler(f *testing.F) {
 		e.h.ServeHTTP(httptest.NewRecorder(), hr)
 		for _, k := range []store.Key{keyA, keyB} {
 			for _, v := range e.sink.Records(k) {
-				if !(v >= 0) || math.IsInf(v, 0) {
+				if !(v >= 0) || v > MaxValue {
 					t.Fatalf("recorded %g for %v", v, k)
 				}
 			}

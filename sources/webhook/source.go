@@ -310,6 +310,7 @@ func (s *Source) Restore(levels []Level) {
 			s.log.Warn("skipping an invalid saved level", "namespace", l.Namespace, "stream", l.Stream)
 			continue
 		}
+		l.Value = min(l.Value, MaxValue)
 		at := l.At
 		if at.IsZero() || at.After(now) {
 			at = now
