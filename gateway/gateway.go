@@ -101,6 +101,7 @@ func Run(ctx context.Context, opts Options) error {
 		OnChange:    saver.changed,
 
 		MaxBatchEvents:   opts.WebhookMaxBatchEvents,
+		ReplayCacheSize:  opts.WebhookReplayCacheSize,
 		MaxInFlight:      opts.WebhookMaxInFlight,
 		MaxBufferedBytes: opts.WebhookMaxBufferedBytes,
 	})

@@ -41,6 +41,9 @@ type Options struct {
 	// WebhookMaxBatchEvents bounds the events of one CloudEvents batch
 	// request (413 past it). Zero: the default.
 	WebhookMaxBatchEvents int `envconfig:"WEBHOOK_MAX_BATCH_EVENTS" default:"1000"`
+	// WebhookReplayCacheSize bounds the timestamped signatures remembered
+	// against replays (about 40 bytes each). Zero: the default.
+	WebhookReplayCacheSize int `envconfig:"WEBHOOK_REPLAY_CACHE_SIZE" default:"1048576"`
 	// WebhookMaxInFlight bounds the webhook requests handled at once;
 	// WebhookMaxBufferedBytes the body bytes they hold together. Past
 	// either, requests are answered 503 (retryable). Zero: the defaults.
@@ -127,6 +130,9 @@ func (o Options) validate() error {
 	}
 	if o.WebhookMaxBatchEvents < 0 {
 		errs = append(errs, fmt.Errorf("--webhook-max-batch-events %d: must not be negative", o.WebhookMaxBatchEvents))
+	}
+	if o.WebhookReplayCacheSize < 0 {
+		errs = append(errs, fmt.Errorf("--webhook-replay-cache-size %d: must not be negative", o.WebhookReplayCacheSize))
 	}
 	if o.WebhookMaxInFlight < 0 {
 		errs = append(errs, fmt.Errorf("--webhook-max-in-flight %d: must not be negative", o.WebhookMaxInFlight))

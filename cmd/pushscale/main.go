@@ -65,6 +65,7 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	fs.DurationVar(&o.WebhookIdleTimeout, "webhook-idle-timeout", o.WebhookIdleTimeout, "longest time a kept-alive webhook connection waits for its next request")
 	fs.IntVar(&o.WebhookMaxHeaderBytes, "webhook-max-header-bytes", o.WebhookMaxHeaderBytes, "largest webhook request headers")
 	fs.IntVar(&o.WebhookMaxBatchEvents, "webhook-max-batch-events", o.WebhookMaxBatchEvents, "most events in one CloudEvents batch request; more get 413")
+	fs.IntVar(&o.WebhookReplayCacheSize, "webhook-replay-cache-size", o.WebhookReplayCacheSize, "timestamped webhook signatures remembered against replays (about 40 bytes each)")
 	fs.IntVar(&o.WebhookMaxInFlight, "webhook-max-in-flight", o.WebhookMaxInFlight, "webhook requests handled at once; more get 503 (retryable)")
 	fs.Int64Var(&o.WebhookMaxBufferedBytes, "webhook-max-buffered-bytes", o.WebhookMaxBufferedBytes, "body bytes all webhook requests hold together; past it 503 (retryable)")
 	fs.DurationVar(&o.WebhookSaveInterval, "webhook-save-interval", o.WebhookSaveInterval, "at most one save of webhook levels to the cluster per interval")

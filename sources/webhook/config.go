@@ -23,6 +23,7 @@ const (
 	keyWindow          = "windowSeconds"
 	keyTTL             = "ttlSeconds"
 	keySignatureHeader = "signatureHeader"
+	keyRequireTS       = "requireTimestamp"
 )
 
 // The authentication parameters (TriggerAuthentication parameter names).
@@ -66,6 +67,9 @@ type Config struct {
 	// SignatureHeader is the canonical name of the header that carries the
 	// HMAC signature.
 	SignatureHeader string
+	// RequireTimestamp refuses signatures without a signed timestamp
+	// (requireTimestamp: "true"; needs hmacSecret).
+	RequireTimestamp bool
 
 	auth *auth
 }
@@ -75,8 +79,8 @@ func (c Config) HasAuth() bool { return c.auth.enabled() }
 
 // String describes c without its credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("webhook.Config{Stream:%q TargetValue:%g ActivationTargetValue:%g Window:%s TTL:%s SignatureHeader:%q Auth:%s}",
-		c.Stream, c.TargetValue, c.ActivationTargetValue, c.Window, c.TTL, c.SignatureHeader, c.auth)
+	return fmt.Sprintf("webhook.Config{Stream:%q TargetValue:%g ActivationTargetValue:%g Window:%s TTL:%s SignatureHeader:%q RequireTimestamp:%t Auth:%s}",
+		c.Stream, c.TargetValue, c.ActivationTargetValue, c.Window, c.TTL, c.SignatureHeader, c.RequireTimestamp, c.auth)
 }
 
 // GoString is String, so that %#v does not print the credentials either.
@@ -138,7 +142,18 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 		c.SignatureHeader = http.CanonicalHeaderKey(raw)
 	}
 
-	c.auth = newAuth(t.AuthParams[paramToken], t.AuthParams[paramHMACSecret], c.SignatureHeader)
+	if raw, ok := md[keyRequireTS]; ok && raw != "" {
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			return Config{}, fmt.Errorf("webhook: %s %q: must be true or false", keyRequireTS, raw)
+		}
+		if v && t.AuthParams[paramHMACSecret] == "" {
+			return Config{}, fmt.Errorf("webhook: %s %q: needs the authentication parameter %s (it is the signed timestamp that is required)", keyRequireTS, raw, paramHMACSecret)
+		}
+		c.RequireTimestamp = v
+	}
+
+	c.auth = newAuth(t.AuthParams[paramToken], t.AuthParams[paramHMACSecret], c.SignatureHeader, c.RequireTimestamp)
 	return c, nil
 }
 

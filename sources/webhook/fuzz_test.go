@@ -96,13 +96,15 @@ func FuzzSignatureHeaders(f *testing.F) {
 	f.Add("sha256="+strings.Repeat("ab", 40), "1893553445", []byte(`{}`))
 	f.Add("v2=00", "-1", []byte(``))
 	f.Fuzz(func(t *testing.T, sig, ts string, body []byte) {
-		a := newAuth("", testSecret, DefaultSignatureHeader)
+		a := newAuth("", testSecret, DefaultSignatureHeader, false)
 		h := http.Header{}
 		h.Set(DefaultSignatureHeader, sig)
 		h.Set(TimestampHeader, ts)
+		const p = "/v1/namespaces/ns/streams/s"
 		// Only a valid MAC passes (hex digits in any case): over the body,
-		// or over ts.body.
-		if err := a.verify(h, body, t0); err == nil && !strings.EqualFold(sig, sign(testSecret, string(body))) {
+		// over ts.body, or (v2) over ts.POST.path.body.
+		_, err := a.verify(request{header: h, method: "POST", path: p, body: body}, t0)
+		if err == nil && !strings.EqualFold(sig, sign(testSecret, string(body))) && !strings.EqualFold(sig, signV2(testSecret, ts, "POST", p, string(body))) {
 			if !strings.EqualFold(sig, sign(testSecret, ts+"."+string(body))) {
 				t.Fatalf("signature %q accepted for body %q", sig, body)
 			}
@@ -111,12 +113,17 @@ func FuzzSignatureHeaders(f *testing.F) {
 }
 
 func FuzzParseConfig(f *testing.F) {
-	f.Add("jobs", "5", "0", "60", "600", "X-Hub-Signature-256")
-	f.Add("a", "1e-300", "1e300", "3600", "2147483647", "")
-	f.Fuzz(func(t *testing.T, stream, target, activation, window, ttl, sigHeader string) {
-		c, err := ParseConfig(sources.Trigger{Type: Type, Metadata: map[string]string{
+	f.Add("jobs", "5", "0", "60", "600", "X-Hub-Signature-256", "true", "false", true)
+	f.Add("a", "1e-300", "1e300", "3600", "2147483647", "", "", "", false)
+	f.Fuzz(func(t *testing.T, stream, target, activation, window, ttl, sigHeader, requireTS, allowUnauth string, secret bool) {
+		var auth map[string]string
+		if secret {
+			auth = map[string]string{paramHMACSecret: testSecret}
+		}
+		c, err := ParseConfig(sources.Trigger{Type: Type, AuthParams: auth, Metadata: map[string]string{
 			keyStream: stream, keyTarget: target, keyActivation: activation,
 			keyWindow: window, keyTTL: ttl, keySignatureHeader: sigHeader,
+			keyRequireTS: requireTS, "allowUnauthenticated": allowUnauth,
 		}})
 		if err != nil {
 			return
@@ -126,6 +133,9 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		if c.Window <= 0 || c.TTL < 0 {
 			t.Fatalf("accepted window %s, ttl %s", c.Window, c.TTL)
+		}
+		if c.RequireTimestamp && !secret {
+			t.Fatalf("requireTimestamp accepted without hmacSecret")
 		}
 	})
 }

@@ -101,9 +101,19 @@ func (s *Source) post(key streamKey, r *http.Request) (float64, int, *rejection)
 	defer s.putBuffer(buf)
 	body := *buf
 
-	if rej := s.authenticate(st, r.Header, body, s.clock.Now()); rej != nil {
+	release, rej := s.authenticate(st, request{header: r.Header, method: r.Method, path: r.URL.EscapedPath(), body: body}, s.clock.Now(), true)
+	if rej != nil {
 		return 0, 0, rej
 	}
+	level, n, rej := s.apply(st, mode, r.Header, body)
+	if rej != nil {
+		release()
+	}
+	return level, n, rej
+}
+
+// apply parses an authenticated body and applies its events to st.
+func (s *Source) apply(st *stream, mode bodyMode, h http.Header, body []byte) (float64, int, *rejection) {
 
 	var one [1]op
 	ops := one[:0]
@@ -116,7 +126,7 @@ func (s *Source) post(key streamKey, r *http.Request) (float64, int, *rejection)
 		one[0], err = parseStructured(body)
 		ops = one[:]
 	case modeBinary:
-		one[0], err = parseBinary(r.Header, body)
+		one[0], err = parseBinary(h, body)
 		ops = one[:]
 	case modeBatch:
 		if ops, err = parseBatch(body, ops, s.maxBatch()); err != nil {
@@ -156,7 +166,7 @@ func (s *Source) get(key streamKey, r *http.Request) (float64, *rejection) {
 	if rej != nil {
 		return 0, rej
 	}
-	if rej := s.authenticate(st, r.Header, nil, s.clock.Now()); rej != nil {
+	if _, rej := s.authenticate(st, request{header: r.Header, method: r.Method, path: r.URL.EscapedPath()}, s.clock.Now(), false); rej != nil {
 		return 0, rej
 	}
 	return st.read()
@@ -180,15 +190,33 @@ func (s *Source) lookup(key streamKey) (*stream, *rejection) {
 	return st, nil
 }
 
-func (s *Source) authenticate(st *stream, h http.Header, body []byte, now time.Time) *rejection {
+// authenticate checks r against st's authentication. With remember (a
+// POST), a timestamped signature is remembered, and a repeat refused; the
+// returned release forgets it again, for a request refused afterwards (so
+// that the client may retry it). release is never nil.
+func (s *Source) authenticate(st *stream, r request, now time.Time, remember bool) (release func(), rej *rejection) {
+	release = func() {}
 	a := st.auth.Load()
 	if a == nil {
-		return notFound(st.key)
+		return release, notFound(st.key)
 	}
-	if err := a.verify(h, body, now); err != nil {
-		return &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, msg: err.msg, bearer: err.bearer}
+	sig, err := a.verify(r, now)
+	if err != nil {
+		return release, &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, msg: err.msg, bearer: err.bearer}
 	}
-	return nil
+	if !remember || sig.expiry == 0 {
+		return release, nil
+	}
+	k := newReplayKey(st.key, sig.mac[:])
+	used, full := s.replays.add(k, sig.expiry, now.Unix())
+	switch {
+	case used:
+		return release, &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized,
+			msg: "signature already used: sign each request with a fresh " + TimestampHeader}
+	case full:
+		return release, overloaded("too many signatures to remember against replays: retry later")
+	}
+	return func() { s.replays.forget(k, sig.expiry) }, nil
 }
 
 // refuse answers a refused request, counting it as a refused event with

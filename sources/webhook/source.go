@@ -67,6 +67,11 @@ type Options struct {
 	// stops at the next one and the request is answered 413. Default
 	// DefaultMaxBatchEvents.
 	MaxBatchEvents int
+	// ReplayCacheSize bounds the timestamped signatures remembered against
+	// replays (about 40 bytes each); past it such requests are answered
+	// 503 (retryable) until older ones leave the window. Default
+	// DefaultReplayCacheSize.
+	ReplayCacheSize int
 	// MaxInFlight bounds the requests handled at once; more are answered
 	// 503 (retryable) before their body is read. Default
 	// DefaultMaxInFlight.
@@ -95,6 +100,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBatchEvents <= 0 {
 		o.MaxBatchEvents = DefaultMaxBatchEvents
+	}
+	if o.ReplayCacheSize <= 0 {
+		o.ReplayCacheSize = DefaultReplayCacheSize
 	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = DefaultMaxInFlight
@@ -134,6 +142,7 @@ type Source struct {
 	sched  *schedule
 	bufs   sync.Pool // *[]byte for request bodies
 
+	replays  *replayCache
 	inFlight atomic.Int64 // requests being handled
 	buffered atomic.Int64 // capacity of the body buffers requests hold
 
@@ -164,6 +173,7 @@ func New(sink sources.Sink, opts Options) *Source {
 		log:     opts.Logger.With("source", Type),
 		events:  newEventCounters(eventsVec(opts.Events, opts.Registerer)),
 		sched:   newSchedule(),
+		replays: newReplayCache(opts.ReplayCacheSize),
 		changed: make(chan struct{}, 1),
 		streams: make(map[streamKey]*stream),
 		byKey:   make(map[store.Key]*stream),
