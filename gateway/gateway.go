@@ -102,6 +102,8 @@ func Run(ctx context.Context, opts Options) error {
 
 		MaxBatchEvents:   opts.WebhookMaxBatchEvents,
 		ReplayCacheSize:  opts.WebhookReplayCacheSize,
+		RefusalRate:      opts.WebhookRefusalRate,
+		RefusalBurst:     opts.WebhookRefusalBurst,
 		MaxInFlight:      opts.WebhookMaxInFlight,
 		MaxBufferedBytes: opts.WebhookMaxBufferedBytes,
 	})

@@ -23,9 +23,18 @@ type Options struct {
 	// listener.
 	WebhookTLSCertFile string `envconfig:"WEBHOOK_TLS_CERT_FILE"`
 	WebhookTLSKeyFile  string `envconfig:"WEBHOOK_TLS_KEY_FILE"`
-	// WebhookRequireAuth makes streams without a token or hmacSecret
-	// Ready=False.
-	WebhookRequireAuth bool `envconfig:"WEBHOOK_REQUIRE_AUTH" default:"false"`
+	// WebhookRequireAuth makes webhook triggers without a token or
+	// hmacSecret Ready=False unless their metadata says
+	// allowUnauthenticated: "true", and answers 401 to requests without a
+	// credential for every stream that is not open. On by default (the
+	// flag and the environment); an embedder's zero Options leave it off.
+	WebhookRequireAuth bool `envconfig:"WEBHOOK_REQUIRE_AUTH" default:"true"`
+	// WebhookRefusalRate and WebhookRefusalBurst throttle each client
+	// address whose requests are refused (400, 401, 405, 413, 415): past
+	// the burst, 429 until its budget refills at the rate. Zero: the
+	// defaults (10/s, 50); a negative rate turns it off.
+	WebhookRefusalRate  float64 `envconfig:"WEBHOOK_REFUSAL_RATE" default:"10"`
+	WebhookRefusalBurst int     `envconfig:"WEBHOOK_REFUSAL_BURST" default:"50"`
 	// WebhookRateLimit is the events per second one stream accepts (0:
 	// unlimited); WebhookRateBurst the bucket size (0: the limit).
 	WebhookRateLimit float64 `envconfig:"WEBHOOK_RATE_LIMIT" default:"10000"`

@@ -78,6 +78,9 @@ func TestParseWebhookLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !o.WebhookRequireAuth {
+		t.Error("--webhook-require-auth is off by default")
+	}
 	if o.WebhookReadTimeout != 10*time.Second || o.WebhookMaxInFlight != 4096 || o.WebhookMaxBufferedBytes != 64<<20 || o.WebhookMaxHeaderBytes != 32<<10 {
 		t.Errorf("defaults: %+v", o)
 	}

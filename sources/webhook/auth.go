@@ -52,6 +52,12 @@ func newAuth(token, hmacSecret, header string, requireTimestamp bool) *auth {
 
 func (a *auth) enabled() bool { return a != nil && (a.hasToken || a.hmacKey != nil) }
 
+// presented reports whether h carries every kind of credential a needs
+// (not whether they are right).
+func (a *auth) presented(h http.Header) bool {
+	return (!a.hasToken || h.Get("Authorization") != "") && (a.hmacKey == nil || h.Get(a.header) != "")
+}
+
 // String never shows a credential.
 func (a *auth) String() string {
 	switch {

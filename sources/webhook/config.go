@@ -24,6 +24,7 @@ const (
 	keyTTL             = "ttlSeconds"
 	keySignatureHeader = "signatureHeader"
 	keyRequireTS       = "requireTimestamp"
+	keyAllowUnauth     = "allowUnauthenticated"
 )
 
 // The authentication parameters (TriggerAuthentication parameter names).
@@ -70,6 +71,10 @@ type Config struct {
 	// RequireTimestamp refuses signatures without a signed timestamp
 	// (requireTimestamp: "true"; needs hmacSecret).
 	RequireTimestamp bool
+	// AllowUnauthenticated opens a stream without token or hmacSecret to
+	// anyone when the gateway requires authentication
+	// (allowUnauthenticated: "true").
+	AllowUnauthenticated bool
 
 	auth *auth
 }
@@ -79,8 +84,8 @@ func (c Config) HasAuth() bool { return c.auth.enabled() }
 
 // String describes c without its credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("webhook.Config{Stream:%q TargetValue:%g ActivationTargetValue:%g Window:%s TTL:%s SignatureHeader:%q RequireTimestamp:%t Auth:%s}",
-		c.Stream, c.TargetValue, c.ActivationTargetValue, c.Window, c.TTL, c.SignatureHeader, c.RequireTimestamp, c.auth)
+	return fmt.Sprintf("webhook.Config{Stream:%q TargetValue:%g ActivationTargetValue:%g Window:%s TTL:%s SignatureHeader:%q RequireTimestamp:%t AllowUnauthenticated:%t Auth:%s}",
+		c.Stream, c.TargetValue, c.ActivationTargetValue, c.Window, c.TTL, c.SignatureHeader, c.RequireTimestamp, c.AllowUnauthenticated, c.auth)
 }
 
 // GoString is String, so that %#v does not print the credentials either.
@@ -151,6 +156,17 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 			return Config{}, fmt.Errorf("webhook: %s %q: needs the authentication parameter %s (it is the signed timestamp that is required)", keyRequireTS, raw, paramHMACSecret)
 		}
 		c.RequireTimestamp = v
+	}
+
+	if raw, ok := md[keyAllowUnauth]; ok && raw != "" {
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			return Config{}, fmt.Errorf("webhook: %s %q: must be true or false", keyAllowUnauth, raw)
+		}
+		if v && (t.AuthParams[paramToken] != "" || t.AuthParams[paramHMACSecret] != "") {
+			return Config{}, fmt.Errorf("webhook: %s %q: the trigger also has %s or %s: remove one or the other", keyAllowUnauth, raw, paramToken, paramHMACSecret)
+		}
+		c.AllowUnauthenticated = v
 	}
 
 	c.auth = newAuth(t.AuthParams[paramToken], t.AuthParams[paramHMACSecret], c.SignatureHeader, c.RequireTimestamp)

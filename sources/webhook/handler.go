@@ -85,7 +85,7 @@ func (s *Source) servePost(w http.ResponseWriter, r *http.Request) {
 // Checks run from the cheapest to the costliest, authentication before
 // anything is parsed.
 func (s *Source) post(key streamKey, r *http.Request) (float64, int, *rejection) {
-	st, rej := s.lookup(key)
+	st, rej := s.lookup(key, r.Header)
 	if rej != nil {
 		return 0, 0, rej
 	}
@@ -162,7 +162,7 @@ func (s *Source) serveGet(w http.ResponseWriter, r *http.Request) {
 
 // get handles a GET, authenticated as a POST with an empty body.
 func (s *Source) get(key streamKey, r *http.Request) (float64, *rejection) {
-	st, rej := s.lookup(key)
+	st, rej := s.lookup(key, r.Header)
 	if rej != nil {
 		return 0, rej
 	}
@@ -172,22 +172,54 @@ func (s *Source) get(key streamKey, r *http.Request) (float64, *rejection) {
 	return st.read()
 }
 
-// lookup finds a watched stream.
-func (s *Source) lookup(key streamKey) (*stream, *rejection) {
+// lookup finds a watched stream. With RequireAuth, a request that carries
+// no credential at all learns nothing of which streams exist: 401 for an
+// unknown stream as for one that needs authentication; only open streams
+// answer it.
+func (s *Source) lookup(key streamKey, h http.Header) (*stream, *rejection) {
 	if s.closed.Load() {
 		return nil, errUnavailable
 	}
 	s.mu.RLock()
 	st := s.streams[key]
 	s.mu.RUnlock()
-	if st == nil || st.auth.Load() == nil {
+	var a *auth
+	if st != nil {
+		a = st.auth.Load()
+	}
+	if a == nil {
+		if s.opts.RequireAuth && !anyCredential(h) {
+			return nil, missingCredential()
+		}
 		if !streamPattern.MatchString(key.name) {
 			return nil, &rejection{status: http.StatusNotFound, reason: reasonNotFound,
 				msg: fmt.Sprintf("stream %q: not a valid stream name", key.name)}
 		}
 		return nil, notFound(key)
 	}
+	if a.enabled() && !a.presented(h) {
+		_, err := a.verify(request{header: h}, s.clock.Now()) // names what is missing
+		return nil, &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, msg: err.msg, bearer: err.bearer}
+	}
 	return st, nil
+}
+
+// credentialHeaders are the headers whose presence makes a request one
+// that carries a credential, for streams not known to this gateway.
+var credentialHeaders = []string{"Authorization", DefaultSignatureHeader, "X-Hub-Signature-256"}
+
+func anyCredential(h http.Header) bool {
+	for _, name := range credentialHeaders {
+		if h.Get(name) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func missingCredential() *rejection {
+	return &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, bearer: true,
+		msg: "missing credential: send Authorization: Bearer <token> or a signature header"}
 }
 
 // authenticate checks r against st's authentication. With remember (a
@@ -224,6 +256,9 @@ func (s *Source) authenticate(st *stream, r request, now time.Time, remember boo
 func (s *Source) refuse(w http.ResponseWriter, r *http.Request, rej *rejection, count bool) {
 	if count {
 		s.events.add(rej.reason, 1)
+	}
+	if s.refusals != nil && charged(rej.status) {
+		s.refusals.charge(r.RemoteAddr, s.clock.Now())
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.LogAttrs(context.Background(), slog.LevelDebug, "request refused",

@@ -22,10 +22,18 @@ func overloaded(msg string) *rejection {
 	return &rejection{status: http.StatusServiceUnavailable, reason: reasonOverloaded, msg: msg, retryAfter: 1, retryable: true}
 }
 
-// limitInFlight refuses requests beyond Options.MaxInFlight with 503 before
-// anything of them is read, and counts the others while next serves them.
+// limitInFlight refuses, before anything of them is read, requests from a
+// throttled address (429) and requests beyond Options.MaxInFlight (503),
+// and counts the others while next serves them.
 func (s *Source) limitInFlight(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.refusals != nil {
+			if no, wait := s.refusals.throttled(r.RemoteAddr, s.clock.Now()); no {
+				s.refuse(w, r, &rejection{status: http.StatusTooManyRequests, reason: reasonThrottled, retryAfter: retryAfterSeconds(wait),
+					msg: "too many refused requests from this address: retry later"}, r.Method == http.MethodPost)
+				return
+			}
+		}
 		if s.inFlight.Add(1) > int64(s.opts.MaxInFlight) {
 			s.inFlight.Add(-1)
 			s.refuse(w, r, overloaded("too many requests in flight: retry later"), r.Method == http.MethodPost)

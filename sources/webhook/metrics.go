@@ -19,6 +19,7 @@ const (
 	reasonUnauthorized
 	reasonRateLimited
 	reasonOverloaded
+	reasonThrottled
 	numReasons
 	reasonNone = numReasons // not counted (GET, shutting down)
 )
@@ -32,6 +33,7 @@ var reasonNames = [numReasons]string{
 	reasonUnauthorized:     "unauthorized",
 	reasonRateLimited:      "rate_limited",
 	reasonOverloaded:       "overloaded",
+	reasonThrottled:        "throttled",
 }
 
 // NewEventsCounter returns pushscale_events_total, unregistered: events

@@ -38,9 +38,20 @@ var (
 
 // Options configure a Source. The zero value is usable.
 type Options struct {
-	// RequireAuth refuses triggers with neither token nor hmacSecret
-	// (--webhook-require-auth).
+	// RequireAuth refuses triggers with neither token nor hmacSecret unless
+	// their metadata says allowUnauthenticated: "true"
+	// (--webhook-require-auth), and answers 401 to requests without any
+	// credential for every stream that is not open, watched or not.
 	RequireAuth bool
+	// RefusalRate and RefusalBurst throttle each client address whose
+	// requests are refused (400, 401, 405, 413, 415): a token bucket per
+	// address (IPv6: per /64); past it, 429 before the request is read.
+	// Defaults DefaultRefusalRate and DefaultRefusalBurst; a negative
+	// RefusalRate turns it off.
+	RefusalRate  float64
+	RefusalBurst int
+	// refusalClients bounds the addresses remembered (tests).
+	refusalClients int
 	// RateLimit is the events per second each stream accepts (a token
 	// bucket per namespace and stream); 0 is unlimited.
 	RateLimit float64
@@ -101,6 +112,15 @@ func (o Options) withDefaults() Options {
 	if o.MaxBatchEvents <= 0 {
 		o.MaxBatchEvents = DefaultMaxBatchEvents
 	}
+	if o.RefusalRate == 0 || math.IsNaN(o.RefusalRate) {
+		o.RefusalRate = DefaultRefusalRate
+	}
+	if o.RefusalBurst <= 0 {
+		o.RefusalBurst = DefaultRefusalBurst
+	}
+	if o.refusalClients <= 0 {
+		o.refusalClients = defaultRefusalClients
+	}
 	if o.ReplayCacheSize <= 0 {
 		o.ReplayCacheSize = DefaultReplayCacheSize
 	}
@@ -143,6 +163,7 @@ type Source struct {
 	bufs   sync.Pool // *[]byte for request bodies
 
 	replays  *replayCache
+	refusals *refusalTable // nil: refusals not throttled
 	inFlight atomic.Int64 // requests being handled
 	buffered atomic.Int64 // capacity of the body buffers requests hold
 
@@ -178,6 +199,9 @@ func New(sink sources.Sink, opts Options) *Source {
 		streams: make(map[streamKey]*stream),
 		byKey:   make(map[store.Key]*stream),
 	}
+	if opts.RefusalRate > 0 {
+		s.refusals = newRefusalTable(opts.RefusalRate, opts.RefusalBurst, opts.refusalClients, opts.Clock.Now())
+	}
 	s.bufs.New = func() any { b := make([]byte, 0, initialBodyBuffer); return &b }
 	return s
 }
@@ -197,9 +221,9 @@ func (s *Source) parse(t sources.Trigger) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	if s.opts.RequireAuth && !c.HasAuth() {
-		return Config{}, fmt.Errorf("webhook: stream %q: %w (--webhook-require-auth): give the trigger a TriggerAuthentication with %s or %s",
-			c.Stream, ErrAuthRequired, paramToken, paramHMACSecret)
+	if s.opts.RequireAuth && !c.HasAuth() && !c.AllowUnauthenticated {
+		return Config{}, fmt.Errorf("webhook: stream %q: %w (--webhook-require-auth): give the trigger a TriggerAuthentication with %s or %s, or open the stream to anyone with the metadata %s: \"true\"",
+			c.Stream, ErrAuthRequired, paramToken, paramHMACSecret, keyAllowUnauth)
 	}
 	return c, nil
 }
