@@ -164,8 +164,8 @@ type Source struct {
 
 	replays  *replayCache
 	refusals *refusalTable // nil: refusals not throttled
-	inFlight atomic.Int64 // requests being handled
-	buffered atomic.Int64 // capacity of the body buffers requests hold
+	inFlight atomic.Int64  // requests being handled
+	buffered atomic.Int64  // capacity of the body buffers requests hold
 
 	closed atomic.Bool
 	// loopIdle is true while Start's loop is about to block or blocked,
