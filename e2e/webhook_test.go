@@ -31,6 +31,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: %[2]s
       targetValue: "2"
 `
@@ -120,6 +121,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: orders
       targetValue: "10"
       windowSeconds: "3"
@@ -162,6 +164,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: Not_A_Valid_Stream
       targetValue: "-3"
 `)
@@ -269,8 +272,14 @@ spec:
 			}
 		})
 	}
-	if code, _ := post(t, ns, "nobody-uses-this", "application/json", body); code != http.StatusNotFound {
-		t.Fatalf("unknown stream: %d, want 404", code)
+	// Authenticated by default: without any credential an unknown stream
+	// answers as an authenticated one does (401), so nothing tells which
+	// streams exist; with one, 404 (retryable).
+	if code, _ := post(t, ns, "nobody-uses-this", "application/json", body); code != http.StatusUnauthorized {
+		t.Fatalf("unknown stream, no credential: %d, want 401", code)
+	}
+	if code, _ := post(t, ns, "nobody-uses-this", "application/json", body, "Authorization", auth); code != http.StatusNotFound {
+		t.Fatalf("unknown stream with a credential: %d, want 404", code)
 	}
 	// The rate limit of this test gateway is 50 events/s per stream.
 	limited := false
