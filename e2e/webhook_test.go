@@ -258,7 +258,9 @@ spec:
 		{"both value and delta", "application/json", `{"value":1,"delta":1}`, []string{"Authorization", auth, "X-Hub-Signature-256", sign(`{"value":1,"delta":1}`)}, http.StatusBadRequest},
 		{"negative value", "application/json", `{"value":-1}`, []string{"Authorization", auth, "X-Hub-Signature-256", sign(`{"value":-1}`)}, http.StatusBadRequest},
 		{"unsupported content type", "text/csv", "1", []string{"Authorization", auth, "X-Hub-Signature-256", sign("1")}, http.StatusUnsupportedMediaType},
-		{"body over 1 MiB", "application/json", strings.Repeat(" ", 1<<20+1), []string{"Authorization", auth}, http.StatusRequestEntityTooLarge},
+		// Every credential the stream needs must be there before the body
+		// is looked at (else 401); the size is refused before the MAC is.
+		{"body over 1 MiB", "application/json", strings.Repeat(" ", 1<<20+1), []string{"Authorization", auth, "X-Hub-Signature-256", sign("")}, http.StatusRequestEntityTooLarge},
 		{"valid with timestamp", "application/json", body, []string{"Authorization", auth, "X-Pushscale-Timestamp", ts, "X-Hub-Signature-256", sign(ts + "." + body)}, http.StatusAccepted},
 	}
 	for _, tc := range cases {
