@@ -275,10 +275,10 @@ func readAuth(l *sources.Lookup, c *Config) error {
 	switch c.SASL {
 	case SASLPlaintext, SASLScramSHA256, SASLScramSHA512:
 		if c.Username == "" {
-			return l.Errorf("username: required with sasl %s", c.SASL)
+			return l.Errorf("username: required with sasl")
 		}
 		if c.password == "" {
-			return l.Errorf("password: required with sasl %s", c.SASL)
+			return l.Errorf("password: required with sasl")
 		}
 	case saslOAuthBearer, saslGSSAPI:
 		return l.Invalid("sasl", "not supported by pushscale yet (none, plaintext, scram_sha256 and scram_sha512 are)")
