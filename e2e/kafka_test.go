@@ -158,11 +158,15 @@ func TestKafkaWrongPassword(t *testing.T) {
 	}
 	const wrong = "wr0ng-kafka-passw0rd"
 	apply(t, ns, kafkaScaledObject("kwrong", c.Addr(), 1, fmt.Sprintf(kafkaAuth, "scaler", wrong)))
-	eventually(t, shortWait, "Ready=False naming the password", func() (bool, error) {
+	// Ready has KEDA's words for a failing trigger; the source's own
+	// error, naming the fields, is PushHealthy's message.
+	eventually(t, shortWait, "Ready=False, PushHealthy=False naming sasl, username and password", func() (bool, error) {
 		r := condition(t, ns, "kwrong", kedav1.ConditionReady)
-		return r.Status == metav1.ConditionFalse && strings.Contains(r.Message, "password"), fmt.Errorf("%+v", r)
+		p := condition(t, ns, "kwrong", kedav1.ConditionPushHealthy)
+		return r.Status == metav1.ConditionFalse && p.Status == metav1.ConditionFalse &&
+			strings.Contains(p.Message, "sasl, username and password"), fmt.Errorf("Ready %+v PushHealthy %+v", r, p)
 	})
-	t.Logf("Ready: %s", condition(t, ns, "kwrong", kedav1.ConditionReady).Message)
+	t.Logf("PushHealthy: %s", condition(t, ns, "kwrong", kedav1.ConditionPushHealthy).Message)
 	so := scaledObject(t, ns, "kwrong")
 	events, _ := env.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
 	if dump := fmt.Sprintf("%+v %+v %s", so.Status, events.Items, gwLogs.String()); strings.Contains(dump, wrong) {
