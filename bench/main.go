@@ -8,6 +8,9 @@
 //     1 s and at 30 s (push disabled), on real redis-servers;
 //   - redis-idle: what 1,000 idle ScaledObjects cost Redis (commands/s,
 //     connections), with push and with polling;
+//   - kafka: produce → spec.replicas = 1 by push and by polling at 1 s
+//     (push disabled), what 1,000 idle Kafka triggers cost the cluster, and
+//     their Ready time, on an in-process kfake cluster;
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
 //     ScaledObjects.
 //
@@ -78,7 +81,7 @@ const (
 	partMemory       = "memory"
 )
 
-var allParts = []string{partWebhook, partRedisLatency, partRedisIdle, partMemory}
+var allParts = []string{partWebhook, partRedisLatency, partRedisIdle, partKafka, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -296,6 +299,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.addIdle(cfg, r)
 			return err
 		}},
+		{partKafka, "kafka", func() error {
+			k, err := measureKafka(ctx, e, cfg)
+			rep.Kafka = k
+			return err
+		}},
 		{partMemory, "memory", func() error {
 			mem, err := measureMemory(ctx, e, cfg)
 			rep.Memory = mem
@@ -345,7 +353,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

@@ -28,6 +28,8 @@ type soSpec struct {
 	// redis, when set, makes the trigger KEDA's `type: redis` on a list
 	// instead of a webhook stream (stream, target and activation unused).
 	redis *redisList
+	// kafka, when set, makes the trigger `type: kafka` with this metadata.
+	kafka map[string]string
 	// pollingInterval in seconds; 0 leaves KEDA's default (30).
 	pollingInterval int32
 }
@@ -77,6 +79,9 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 		tr = kedav1.ScaleTrigger{Type: "redis", Metadata: map[string]string{
 			"address": r.address, "listName": r.listName, "listLength": r.listLength,
 		}}
+	}
+	if s.kafka != nil {
+		tr = kedav1.ScaleTrigger{Type: "kafka", Metadata: s.kafka}
 	}
 	if s.authRef != "" {
 		tr.AuthenticationRef = &kedav1.AuthenticationRef{Name: s.authRef}
