@@ -38,8 +38,8 @@ type endpoint struct {
 	log     *slog.Logger
 	cl      *kgo.Client
 	adm     *kadm.Client
-	poke    chan struct{} // capacity 1: wakes the loop
-	initEOF atomic.Bool   // the last connection closed while being set up
+	poke    sources.Wake // wakes the loop
+	initEOF atomic.Bool  // the last connection closed while being set up
 
 	mu        sync.Mutex
 	resources map[string]*resource // by name
@@ -82,8 +82,8 @@ func newEndpoint(s *Source, id string, c Config, pushOff bool) (*endpoint, error
 		id:        id,
 		cfg:       c,
 		pushOff:   pushOff,
-		log:       s.log.With("endpoint", id),
-		poke:      make(chan struct{}, 1),
+		log:       s.Deps.Logger.With("endpoint", id),
+		poke:      sources.NewWake(),
 		resources: make(map[string]*resource),
 		ends:      make(map[tp]int64),
 	}
@@ -135,15 +135,7 @@ func (e *endpoint) Remove(r *resource) {
 	e.mu.Lock()
 	delete(e.resources, r.id.Name)
 	e.mu.Unlock()
-	e.wake()
-}
-
-// wake asks the loop to reconcile. It never blocks.
-func (e *endpoint) wake() {
-	select {
-	case e.poke <- struct{}{}:
-	default:
-	}
+	e.poke.Wake()
 }
 
 // Close closes the client, once Run has returned (or never ran); reads
@@ -162,7 +154,7 @@ func (e *endpoint) noteRead(r *resource, parts map[tp]offsets, counts map[string
 	}
 	r.counts, r.active = counts, active
 	e.mu.Unlock()
-	e.wake()
+	e.poke.Wake()
 }
 
 // setFetch records the outcome of a fetch (err nil) or a failed fetch or
@@ -180,7 +172,7 @@ func (e *endpoint) setFetch(err error) {
 	changed := e.fetch.changed
 	e.mu.Unlock()
 	if changed {
-		e.wake()
+		e.poke.Wake()
 	}
 }
 

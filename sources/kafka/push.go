@@ -32,7 +32,7 @@ const (
 // with backoff), and Reconnected after the first answer that follows. It
 // returns when ctx is done, after the poller has stopped.
 func (e *endpoint) Run(ctx context.Context) {
-	sched := e.s.deps.Scheduler
+	sched := e.s.Deps.Scheduler
 	if e.pushOff {
 		sched.SetPush(e.id, "", store.Push{Reason: ReasonDisabledByConfig,
 			Message: "push is disabled for kafka triggers: read every pollingInterval"})
@@ -43,7 +43,7 @@ func (e *endpoint) Run(ctx context.Context) {
 	wg.Go(func() { e.poll(ctx) })
 	defer wg.Wait()
 
-	tick := e.s.clock.NewTicker(e.s.opts.MetadataInterval)
+	tick := e.s.Deps.Clock.NewTicker(e.s.opts.MetadataInterval)
 	defer tick.Stop()
 	st := partitionState{fetched: make(map[tp]bool), paused: make(map[tp]bool)}
 	reported, lost := false, false
@@ -164,7 +164,7 @@ func (e *endpoint) reconcile(st *partitionState) int {
 // poll takes the fetches' answers until ctx is done: every partition with
 // records hints its resources (additive), errors go to the health report.
 func (e *endpoint) poll(ctx context.Context) {
-	sched := e.s.deps.Scheduler
+	sched := e.s.Deps.Scheduler
 	for {
 		fs := e.cl.PollFetches(ctx)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -241,6 +241,6 @@ func (e *endpoint) checkPartitions(ctx context.Context) {
 	}
 	e.mu.Unlock()
 	for _, id := range grown {
-		e.s.deps.Scheduler.Hint(id, false)
+		e.s.Deps.Scheduler.Hint(id, false)
 	}
 }

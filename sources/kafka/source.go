@@ -2,12 +2,9 @@ package kafka
 
 import (
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
-
-	"k8s.io/utils/clock"
 
 	"github.com/pushscale/pushscale/sources"
 )
@@ -50,11 +47,8 @@ func (o Options) withDefaults() Options {
 // endpoints and their sharing are sources.Endpoints'; this package adds
 // the config, the reads and the push path (parked fetches).
 type Source struct {
-	*sources.Endpoints[*endpoint, *resource]
-	opts  Options
-	deps  sources.Deps
-	clock clock.WithTicker
-	log   *slog.Logger
+	*sources.Broker[Config, *endpoint, *resource]
+	opts Options
 }
 
 var _ sources.Source = (*Source)(nil)
@@ -67,54 +61,24 @@ func Family(opts Options) sources.Family {
 // New returns a source reading through d.Scheduler; nothing runs until
 // Start (the Endpoints').
 func New(d sources.Deps, opts Options) *Source {
-	if d.Scheduler == nil {
-		panic("kafka: Deps.Scheduler is nil")
-	}
-	if d.Clock == nil {
-		d.Clock = clock.RealClock{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Source{
-		Endpoints: sources.NewEndpoints[*endpoint, *resource](d.Scheduler),
-		opts:      opts.withDefaults(),
-		deps:      d,
-		clock:     d.Clock,
-		log:       d.Logger,
-	}
+	s := &Source{opts: opts.withDefaults()}
+	s.Broker = sources.NewBroker("kafka", d, ParseConfig, s.binding)
+	return s
 }
 
-// Parse validates t.
-func (s *Source) Parse(t sources.Trigger) (sources.Spec, error) {
-	c, err := ParseConfig(t)
-	if err != nil {
-		return sources.Spec{}, err
-	}
-	return c.Spec(t.Key.Trigger), nil
-}
-
-// Watch starts reading t's consumer lag: at once, then whenever a record
-// lands in one of its partitions and as the Scheduler's rules say.
+// binding says what t reads: its consumer lag, read at once, then whenever
+// a record lands in one of its partitions and as the Scheduler's rules say.
 // Triggers on the same cluster with the same credentials share one client;
-// triggers whose reads are identical share them. An invalid trigger is no
-// longer watched (if it was).
-func (s *Source) Watch(t sources.Trigger) error {
-	c, err := ParseConfig(t)
-	if err != nil {
-		s.Unwatch(t.Key)
-		return err
-	}
+// triggers whose reads are identical share them.
+func (s *Source) binding(t sources.Trigger, c Config) sources.Binding[*endpoint, *resource] {
 	id := s.endpointID(c)
-	pushOff := s.deps.PushDisabled(t.Type)
-	return s.Endpoints.Watch(
-		sources.Attachment{Key: t.Key, Activation: float64(c.ActivationLagThreshold), PollingInterval: t.PollingInterval},
-		sources.Binding[*endpoint, *resource]{
-			Endpoint:    id,
-			NewEndpoint: func() (*endpoint, error) { return newEndpoint(s, id, c, pushOff) },
-			Resource:    resourceName(c),
-			NewResource: func(e *endpoint, rid sources.ResourceID) *resource { return e.newResource(rid, c) },
-		})
+	pushOff := s.Deps.PushDisabled(t.Type)
+	return sources.Binding[*endpoint, *resource]{
+		Endpoint:    id,
+		NewEndpoint: func() (*endpoint, error) { return newEndpoint(s, id, c, pushOff) },
+		Resource:    resourceName(c),
+		NewResource: func(e *endpoint, rid sources.ResourceID) *resource { return e.newResource(rid, c) },
+	}
 }
 
 // endpointID names c's connection without secrets: the brokers, the SASL
