@@ -112,6 +112,7 @@ func Run(ctx context.Context, opts Options) error {
 				Logger:      d.Logger,
 				Events:      events,
 				OnChange:    saver.changed,
+				Recheck:     d.Recheck,
 
 				MaxBatchEvents:   opts.WebhookMaxBatchEvents,
 				ReplayCacheSize:  opts.WebhookReplayCacheSize,
@@ -125,6 +126,7 @@ func Run(ctx context.Context, opts Options) error {
 		redis.Family(redis.Options{ConfigureNotifications: opts.RedisConfigureNotifications}),
 	}, sources.ManagerOptions{
 		Sink: st, Logger: log, RepairInterval: opts.RepairInterval, Reads: reads, DisablePush: disabled,
+		Recheck: func(o store.Owner) { ctrl.Recheck(o) }, // only from Watch and Unwatch: ctrl is set by then
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
