@@ -412,6 +412,9 @@ func printHostile(w io.Writer, h *HostileResult) {
 			codes = append(codes, fmt.Sprintf("%s×%s", c, thousands(n)))
 		}
 		sort.Strings(codes)
-		fmt.Fprintf(w, "   %s: %s sent; answers %s; %s without an answer\n", a.Name, thousands(a.Sent), strings.Join(codes, " "), thousands(a.Dropped))
+		if len(codes) == 0 {
+			codes = []string{"none"}
+		}
+		fmt.Fprintf(w, "   %s: %s sent; answers %s; %s closed or failed without an answer\n", a.Name, thousands(a.Sent), strings.Join(codes, " "), thousands(a.Dropped))
 	}
 }
