@@ -62,13 +62,16 @@ func measureLatency(ctx context.Context, e *env, cfg config) (*LatencyResult, er
 	n := cfg.activations
 	ns := latencyNamespace
 	res := &LatencyResult{Activations: n, Method: fmt.Sprintf(
-		"%d Deployments at 0 replicas in one namespace, each with a ScaledObject (one webhook trigger on its own stream, "+
+		"%d Deployments at 0 replicas in one namespace, each with a ScaledObject (one webhook trigger on its own stream with a bearer token, "+
 			"targetValue 1, minReplicaCount 0, cooldownPeriod 86400), all Ready with their HPAs before the first POST. "+
 			"One at a time, %s apart: t0 just before POST {\"value\": 1} (keep-alive connection, loopback), "+
 			"t1 when a Deployment informer on the namespace delivers spec.replicas == 1 for that Deployment. "+
 			"Sequential: no activation overlaps another.", n, activationPause)}
 
 	if err := e.createNamespace(ctx, ns); err != nil {
+		return nil, err
+	}
+	if err := e.ensureHookAuth(ctx, ns); err != nil {
 		return nil, err
 	}
 	objs := names("act", n)
@@ -88,7 +91,7 @@ func measureLatency(ctx context.Context, e *env, cfg config) (*LatencyResult, er
 		return nil, err
 	}
 	err = e.createScaledObjects(ctx, ns, objs, func(i int) soSpec {
-		return soSpec{stream: objs[i], target: "1", cooldown: 86400, maxReplicas: 1}
+		return soSpec{stream: objs[i], target: "1", cooldown: 86400, maxReplicas: 1, authRef: hookAuth}
 	})
 	if err == nil {
 		_, err = ready.wait(ctx, 2*time.Minute)
@@ -110,7 +113,7 @@ func measureLatency(ctx context.Context, e *env, cfg config) (*LatencyResult, er
 	}
 	// Open the keep-alive connection before the first timed request (a GET
 	// reads a level; it is no event).
-	if code, body, err := e.get(ctx, e.streamURL(ns, objs[0]), ""); err != nil || code != http.StatusOK {
+	if code, body, err := e.get(ctx, e.streamURL(ns, objs[0]), e.token); err != nil || code != http.StatusOK {
 		return nil, fmt.Errorf("GET stream %s: %d %s %v", objs[0], code, body, err)
 	}
 
@@ -132,7 +135,7 @@ func measureLatency(ctx context.Context, e *env, cfg config) (*LatencyResult, er
 			return nil, err
 		}
 		t0 := time.Now()
-		code, body, err := e.post(ctx, e.streamURL(ns, name), `{"value": 1}`, "")
+		code, body, err := e.post(ctx, e.streamURL(ns, name), `{"value": 1}`, e.token)
 		answered := time.Now()
 		if err != nil {
 			return nil, fmt.Errorf("activation %d (%s): POST: %w", i, name, err)

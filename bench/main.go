@@ -4,6 +4,9 @@
 //
 //   - webhook: activation latency (POST → spec.replicas = 1), ingest
 //     throughput, and 1,000 ScaledObjects to Ready with their HPAs;
+//   - hostile: the same activation latency, and the gateway's RSS growth
+//     and panics, while slow bodies, maximal CloudEvents batches and wrong
+//     signatures hit the webhook port;
 //   - redis-latency: LPUSH → spec.replicas = 1 by push, and by polling at
 //     1 s and at 30 s (push disabled), on real redis-servers;
 //   - redis-idle: what 1,000 idle ScaledObjects cost Redis (commands/s,
@@ -71,17 +74,21 @@ type config struct {
 	memoryBatch   int
 	memoryBudget  time.Duration
 	memoryQPS     float32
+	// Hostile: slow-body connections, and connections of each flood.
+	hostileSlow  int
+	hostileConns int
 }
 
 // The parts of a run, in the order they run.
 const (
 	partWebhook      = "webhook"
+	partHostile      = "hostile"
 	partRedisLatency = "redis-latency"
 	partRedisIdle    = "redis-idle"
 	partMemory       = "memory"
 )
 
-var allParts = []string{partWebhook, partRedisLatency, partRedisIdle, partKafka, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -120,6 +127,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.memoryObjects, "memory-objects", 10_000, "ScaledObjects the memory part grows to (if its time allows, see -memory-budget)")
 	fs.IntVar(&c.memoryBatch, "memory-batch", 1000, "ScaledObjects added (and waited for) between two memory readings")
 	fs.DurationVar(&c.memoryBudget, "memory-budget", 7*time.Minute, "time the memory part may grow for after its first batch; it stops at the largest count all Ready in that time")
+	fs.IntVar(&c.hostileSlow, "hostile-slow", 500, "slow-body connections of the hostile part")
+	fs.IntVar(&c.hostileConns, "hostile-conns", 8, "connections of each flood of the hostile part (maximal CloudEvents batches, wrong signatures)")
 	var memQPS float64
 	fs.Float64Var(&memQPS, "memory-kube-api-qps", 100, "the gateway's --kube-api-qps in the memory part (burst twice that)")
 	if err := fs.Parse(args); err != nil {
@@ -149,6 +158,8 @@ func parseFlags(args []string) (config, error) {
 			"memory-objects": func() { c.memoryObjects = 100 },
 			"memory-batch":   func() { c.memoryBatch = 50 },
 			"memory-budget":  func() { c.memoryBudget = time.Minute },
+			"hostile-slow":   func() { c.hostileSlow = 50 },
+			"hostile-conns":  func() { c.hostileConns = 2 },
 		} {
 			if !set[name] {
 				apply()
@@ -211,6 +222,9 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("-memory-objects %d / -memory-batch %d / -memory-budget %s / -memory-kube-api-qps %g: must be positive",
 			c.memoryObjects, c.memoryBatch, c.memoryBudget, c.memoryQPS))
 	}
+	if c.hostileSlow < 0 || c.hostileConns < 0 || c.hostileSlow > 5000 || c.hostileConns > 250 {
+		errs = append(errs, fmt.Errorf("-hostile-slow %d / -hostile-conns %d: 0 to 5000 / 0 to 250", c.hostileSlow, c.hostileConns))
+	}
 	return errors.Join(errs...)
 }
 
@@ -270,6 +284,13 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 	if cfg.runs(partWebhook) {
 		if err := runWebhook(ctx, e, cfg, rep); err != nil {
 			return err
+		}
+	}
+	if cfg.runs(partHostile) {
+		h, err := measureHostile(ctx, e, cfg)
+		rep.Hostile = h
+		if err != nil {
+			return fmt.Errorf("hostile: %w", err)
 		}
 	}
 	// The push measurements first, on the first gateway, then the polled

@@ -46,6 +46,9 @@ func prepareScale(ctx context.Context, e *env, cfg config) ([]string, error) {
 	if err := e.createNamespace(ctx, scaleNamespace); err != nil {
 		return nil, err
 	}
+	if err := e.ensureHookAuth(ctx, scaleNamespace); err != nil {
+		return nil, err
+	}
 	objs := names("so", cfg.objects)
 	progress("scale: creating %d Deployments ahead", len(objs))
 	return objs, e.createDeployments(ctx, scaleNamespace, objs)
@@ -64,7 +67,7 @@ func measureScale(ctx context.Context, e *env, cfg config, objs []string) (*Scal
 	res := &ScaleResult{Objects: n, DeploymentsSettled: settled, Method: fmt.Sprintf(
 		"%d Deployments at 0 created beforehand (not timed; %d of them already processed by the deployment controller, "+
 			"which runs at --kube-api-qps %s in this harness, when the first ScaledObject was created); then %d ScaledObjects "+
-			"(webhook trigger on its own stream, activationTargetValue 1e12, targetValue 1e12: never active) created through a client "+
+			"(webhook trigger on its own stream with a bearer token, activationTargetValue 1e12, targetValue 1e12: never active) created through a client "+
 			"with QPS 1000 / burst 2000, %d creates in flight. Time from the first create until a watch has delivered Ready=True "+
 			"for every ScaledObject and every HPA; the gateway's own client runs at --kube-api-qps %g / --kube-api-burst %d. "+
 			"Memory: Go HeapInuse after runtime.GC() and VmRSS of this process, before the ScaledObjects and after they are Ready, "+
@@ -81,7 +84,7 @@ func measureScale(ctx context.Context, e *env, cfg config, objs []string) (*Scal
 	}
 	progress("scale: creating %d ScaledObjects", n)
 	start := time.Now()
-	err = e.createScaledObjects(ctx, ns, objs, func(i int) soSpec { return idleSpec(objs[i], "") })
+	err = e.createScaledObjects(ctx, ns, objs, func(i int) soSpec { return idleSpec(objs[i], hookAuth) })
 	created := time.Since(start)
 	var times readyTimes
 	if err == nil {
@@ -115,9 +118,9 @@ func measureScale(ctx context.Context, e *env, cfg config, objs []string) (*Scal
 // measureManyStreams is throughput (c): requests spread round-robin over
 // the streams of measureScale.
 func measureManyStreams(ctx context.Context, e *env, cfg config, urls []string) (*ThroughputResult, error) {
-	name := fmt.Sprintf("(c) %d streams, auth off", len(urls))
+	name := fmt.Sprintf("(c) %d streams, Bearer token", len(urls))
 	return runLoad(ctx, e, loadSpec{
-		name: name, urls: urls, profile: cfg.profilePath(name),
+		name: name, urls: urls, token: e.token, profile: cfg.profilePath(name),
 		conns: cfg.conns, warmup: cfg.warmup, window: cfg.duration,
 	})
 }

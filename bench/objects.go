@@ -25,6 +25,7 @@ type soSpec struct {
 	cooldown    int32  // cooldownPeriod, seconds
 	maxReplicas int32
 	authRef     string // TriggerAuthentication name; "" for none
+	open        bool   // allowUnauthenticated: a stream without authentication
 	// redis, when set, makes the trigger KEDA's `type: redis` on a list
 	// instead of a webhook stream (stream, target and activation unused).
 	redis *redisList
@@ -73,6 +74,9 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 	md := map[string]string{"stream": s.stream, "targetValue": s.target}
 	if s.activation != "" {
 		md["activationTargetValue"] = s.activation
+	}
+	if s.open {
+		md["allowUnauthenticated"] = "true"
 	}
 	tr := kedav1.ScaleTrigger{Type: "webhook", Metadata: md}
 	if r := s.redis; r != nil {
@@ -126,6 +130,15 @@ func (e *env) createScaledObjects(ctx context.Context, ns string, names []string
 		}
 		return nil
 	})
+}
+
+// hookAuth is the TriggerAuthentication of the bench's webhook streams.
+const hookAuth = "hook"
+
+// ensureHookAuth creates TriggerAuthentication hookAuth (and its Secret)
+// holding e.token in ns.
+func (e *env) ensureHookAuth(ctx context.Context, ns string) error {
+	return e.createTokenAuth(ctx, ns, hookAuth, e.token)
 }
 
 // createTokenAuth creates a Secret holding token and a TriggerAuthentication

@@ -33,6 +33,7 @@ type Report struct {
 	Ingest     string              `json:"throughput_method"`
 	Throughput []*ThroughputResult `json:"throughput"`
 	Scale      *ScaleResult        `json:"scale,omitempty"`
+	Hostile    *HostileResult      `json:"hostile,omitempty"`
 	// Parts lists the parts run (-only).
 	Parts        []string            `json:"parts"`
 	RedisLatency *RedisLatencyResult `json:"redis_activation_latency,omitempty"`
@@ -127,6 +128,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 			Pass: s.ReadyS <= targetReadyS,
 		})
 	}
+	r.checkHostile()
 	r.checkRedis()
 	r.checkKafka()
 	r.checkMemory()
@@ -193,6 +195,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if s := r.Scale; s != nil {
 		r.printScale(w, s)
+	}
+	if h := r.Hostile; h != nil {
+		printHostile(w, h)
 	}
 	if l := r.RedisLatency; l != nil {
 		printRedisLatency(w, l)

@@ -44,8 +44,12 @@ type env struct {
 	baseOpts gateway.Options
 	gwOpts   gateway.Options
 	webhook  string // http://127.0.0.1:<port>
-	metrics  string
-	http     *http.Client // short requests to the gateway (not the load generator)
+	// token is the bearer token of the bench's webhook streams (each
+	// namespace's TriggerAuthentication "hook", see ensureHookAuth); it is
+	// never printed.
+	token   string
+	metrics string
+	http    *http.Client // short requests to the gateway (not the load generator)
 
 	gwCancel context.CancelFunc
 	gwDone   chan error // Run's result, once
@@ -61,6 +65,10 @@ func startEnv(ctx context.Context, cfg config) (_ *env, err error) {
 		return nil, err
 	}
 	e := &env{cp: cp, http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}}
+	if e.token, err = randomToken(); err != nil {
+		cp.Stop()
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			e.stop()
@@ -165,7 +173,9 @@ func (e *env) startGateway(ctx context.Context, cfg config) error {
 		MetricsAPIAddr: fmt.Sprintf("127.0.0.1:%d", ports[2]),
 		// Off: the throughput runs push far more than any per-stream limit
 		// into one stream, and every answer must be 202.
-		WebhookRateLimit:       0,
+		WebhookRateLimit: 0,
+		// As by default: streams need a token unless opened explicitly.
+		WebhookRequireAuth:     true,
 		WebhookSaveInterval:    time.Second,
 		LogLevel:               "warn",
 		KubeAPIQPS:             cfg.gatewayQPS,

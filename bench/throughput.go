@@ -69,23 +69,23 @@ type loadSpec struct {
 
 const ingestNamespace = "bench-ingest"
 
-// measureIngest runs throughput (a) one stream without auth, (b) one
-// stream with a bearer token and (d) one stream without auth taking
-// CloudEvents batches (many events per request, as batch mode is for).
+// measureIngest runs throughput (a) one stream opened with
+// allowUnauthenticated, (b) one stream with a bearer token and (d) that
+// stream taking CloudEvents batches (many events per request, as batch
+// mode is for).
 func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult, error) {
 	ns := ingestNamespace
 	if err := e.createNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
-	token, err := randomToken()
-	if err != nil {
+	token := e.token
+	if err := e.ensureHookAuth(ctx, ns); err != nil {
 		return nil, err
 	}
-	if err := e.createTokenAuth(ctx, ns, "hook", token); err != nil {
-		return nil, err
-	}
+	open := idleSpec("open", "")
+	open.open = true
 	objs := []string{"open", "secure"}
-	specs := []soSpec{idleSpec("open", ""), idleSpec("secure", "hook")}
+	specs := []soSpec{open, idleSpec("secure", hookAuth)}
 	ready, err := e.watchReadiness(ctx, ns, len(objs))
 	if err != nil {
 		return nil, err
@@ -108,9 +108,9 @@ func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult
 	}
 	var out []*ThroughputResult
 	for _, l := range []loadSpec{
-		{name: "(a) 1 stream, auth off", urls: []string{e.streamURL(ns, "open")}},
+		{name: "(a) 1 stream, open (allowUnauthenticated)", urls: []string{e.streamURL(ns, "open")}},
 		{name: "(b) 1 stream, Bearer token", urls: []string{e.streamURL(ns, "secure")}, token: token},
-		{name: fmt.Sprintf("(d) 1 stream, auth off, CloudEvents batches of %d", cfg.ceBatch), urls: []string{e.streamURL(ns, "open")}, batch: cfg.ceBatch},
+		{name: fmt.Sprintf("(d) 1 stream, Bearer token, CloudEvents batches of %d", cfg.ceBatch), urls: []string{e.streamURL(ns, "secure")}, token: token, batch: cfg.ceBatch},
 	} {
 		l.conns, l.warmup, l.window = cfg.conns, cfg.warmup, cfg.duration
 		l.profile = cfg.profilePath(l.name)
@@ -122,13 +122,13 @@ func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult
 	}
 	// The same with a generator in its own process.
 	for _, w := range []struct {
-		name  string
-		batch int
+		name, stream, token string
+		batch               int
 	}{
-		{"(e) wrk, 1 stream, auth off", 1},
-		{fmt.Sprintf("(f) wrk, 1 stream, auth off, CloudEvents batches of %d", cfg.ceBatch), cfg.ceBatch},
+		{"(e) wrk, 1 stream, open (allowUnauthenticated)", "open", "", 1},
+		{fmt.Sprintf("(f) wrk, 1 stream, Bearer token, CloudEvents batches of %d", cfg.ceBatch), "secure", token, cfg.ceBatch},
 	} {
-		r, err := measureWrk(ctx, e, cfg, w.name, e.streamURL(ns, "open"), w.batch)
+		r, err := measureWrk(ctx, e, cfg, w.name, e.streamURL(ns, w.stream), w.token, w.batch)
 		if err != nil {
 			return out, err
 		}

@@ -20,8 +20,9 @@ const wrkThreads = 2
 // measureWrk drives url with wrk, a load generator in its own process
 // (written in C on epoll), so the figure is not bounded by a Go client
 // sharing the gateway's runtime. It returns nil, nil when wrk is not
-// installed (make deps installs it).
-func measureWrk(ctx context.Context, e *env, cfg config, name, url string, batch int) (*ThroughputResult, error) {
+// installed (make deps installs it). A token, if not empty, is sent as a
+// bearer token.
+func measureWrk(ctx context.Context, e *env, cfg config, name, url, token string, batch int) (*ThroughputResult, error) {
 	bin, err := exec.LookPath("wrk")
 	if err != nil {
 		progress("throughput %s: skipped, wrk is not installed (make deps installs it)", name)
@@ -38,12 +39,15 @@ func measureWrk(ctx context.Context, e *env, cfg config, name, url string, batch
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "post.lua")
 	lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.body = %s\nwrk.headers[\"Content-Type\"] = %q\n", luaString(body), contentType)
+	if token != "" {
+		lua += fmt.Sprintf("wrk.headers[\"Authorization\"] = %q\n", "Bearer "+token)
+	}
 	if err := os.WriteFile(script, []byte(lua), 0o600); err != nil {
 		return nil, err
 	}
 
 	progress("throughput %s: wrk, %d threads, %d connections, %s", name, wrkThreads, cfg.conns, cfg.duration)
-	levelBefore, err := e.levelSum(ctx, []string{url}, "")
+	levelBefore, err := e.levelSum(ctx, []string{url}, token)
 	if err != nil {
 		return nil, err
 	}
@@ -62,13 +66,13 @@ func measureWrk(ctx context.Context, e *env, cfg config, name, url string, batch
 	if err != nil {
 		return nil, fmt.Errorf("wrk: %w\n%s", err, out.String())
 	}
-	res.Name, res.Streams, res.Connections, res.Generator = name, 1, cfg.conns, "wrk"
+	res.Name, res.Streams, res.Connections, res.Generator, res.Auth = name, 1, cfg.conns, "wrk", token != ""
 	res.EventsPerRequest = max(batch, 1)
 	res.EventsPerS = res.RequestsPerS * float64(res.EventsPerRequest)
 	res.CPU = cpu.stop()
 	res.APIRequests = topRates(req0, e.apiserverRequestsOrNil(ctx), window.Seconds(), topRequests)
 
-	levelAfter, err := e.levelSum(ctx, []string{url}, "")
+	levelAfter, err := e.levelSum(ctx, []string{url}, token)
 	if err != nil {
 		return nil, err
 	}

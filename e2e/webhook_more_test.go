@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
@@ -61,9 +62,16 @@ spec:
 }
 
 // TestWebhookSharedStreamAuthConflict: two ScaledObjects may share a
-// stream, but must agree on its authentication; the later one that does
-// not is Ready=False, and the first keeps working.
+// stream, but must agree on its authentication. While they do not, both
+// are Ready=False naming the conflict, whichever was applied first, and the
+// stream accepts nothing; once one is fixed, both are Ready and scale.
 func TestWebhookSharedStreamAuthConflict(t *testing.T) {
+	for _, order := range [][2]string{{"first", "second"}, {"second", "first"}} {
+		t.Run(order[0]+"_applied_first", func(t *testing.T) { sharedStreamConflict(t, order) })
+	}
+}
+
+func sharedStreamConflict(t *testing.T, order [2]string) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 	for _, name := range []string{"first", "second"} {
@@ -95,46 +103,60 @@ metadata:
 spec:
   secretTargetRef:
   - {parameter: token, name: tokens, key: b}
----
+`)
+	// first uses token a, second token b.
+	so := func(name, auth string) string {
+		return fmt.Sprintf(`
 apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
 metadata:
-  name: first
+  name: %s
 spec:
-  scaleTargetRef: {name: first}
+  scaleTargetRef: {name: %s}
   triggers:
   - type: webhook
     metadata: {stream: shared, targetValue: "1"}
-    authenticationRef: {name: a}
-`)
-	eventually(t, shortWait, "first to be Ready", func() (bool, error) {
-		c := condition(t, ns, "first", kedav1.ConditionReady)
+    authenticationRef: {name: %s}
+`, name, name, auth)
+	}
+	authOf := map[string]string{"first": "a", "second": "b"}
+	apply(t, ns, so(order[0], authOf[order[0]]))
+	eventually(t, shortWait, order[0]+" to be Ready", func() (bool, error) {
+		c := condition(t, ns, order[0], kedav1.ConditionReady)
 		return c.Status == metav1.ConditionTrue, fmt.Errorf("%+v", c)
 	})
-	apply(t, ns, `
-apiVersion: keda.sh/v1alpha1
-kind: ScaledObject
-metadata:
-  name: second
-spec:
-  scaleTargetRef: {name: second}
-  triggers:
-  - type: webhook
-    metadata: {stream: shared, targetValue: "1"}
-    authenticationRef: {name: b}
-`)
-	eventually(t, shortWait, "second to be Ready=False for the conflict", func() (bool, error) {
-		c := condition(t, ns, "second", kedav1.ConditionReady)
-		return c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "shared"), fmt.Errorf("%+v", c)
-	})
-	if c := condition(t, ns, "second", kedav1.ConditionReady); strings.Contains(c.Message, "token-") {
-		t.Fatalf("a token leaks into the condition: %q", c.Message)
+	apply(t, ns, so(order[1], authOf[order[1]]))
+	for _, name := range []string{"first", "second"} {
+		eventually(t, shortWait, name+" to be Ready=False for the conflict", func() (bool, error) {
+			c := condition(t, ns, name, kedav1.ConditionReady)
+			return c.Status == metav1.ConditionFalse && strings.Contains(c.Message, `"shared"`) &&
+				strings.Contains(c.Message, "different authentication"), fmt.Errorf("%+v", c)
+		})
+		if c := condition(t, ns, name, kedav1.ConditionReady); strings.Contains(c.Message, "token-") {
+			t.Fatalf("a token leaks into the condition: %q", c.Message)
+		}
+	}
+	// The stream accepts nothing meanwhile, whatever the credential.
+	for _, tok := range []string{"token-a-value", "token-b-value"} {
+		if code, body := post(t, ns, "shared", "application/json", `{"value": 1}`, "Authorization", "Bearer "+tok); code == http.StatusAccepted {
+			t.Fatalf("a conflicted stream accepted a POST: %d %s", code, body)
+		}
+	}
+
+	// second is fixed: it takes token a too.
+	patch := `{"spec":{"triggers":[{"type":"webhook","metadata":{"stream":"shared","targetValue":"1"},"authenticationRef":{"name":"a"}}]}}`
+	if _, err := dyn().Resource(resources["ScaledObject"]).Namespace(ns).Patch(ctx, "second", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first", "second"} {
+		eventually(t, shortWait, name+" to be Ready again", func() (bool, error) {
+			c := condition(t, ns, name, kedav1.ConditionReady)
+			return c.Status == metav1.ConditionTrue, fmt.Errorf("%+v", c)
+		})
 	}
 	postOK(t, ns, "shared", `{"value": 1}`, "Authorization", "Bearer token-a-value")
 	waitReplicas(t, ns, "first", 1, shortWait)
-	if got := replicas(t, ns, "second"); got != 0 {
-		t.Fatalf("the conflicting ScaledObject scaled its target to %d", got)
-	}
+	waitReplicas(t, ns, "second", 1, shortWait)
 
 	// The gateway's own metrics count what happened.
 	resp, err := http.Get(gw.metrics + "/metrics")
@@ -147,7 +169,7 @@ spec:
 		`pushscale_scale_actions_total{direction="up",namespace="` + ns + `",scaledObject="first"} 1`,
 		`pushscale_events_total{reason="ok",result="accepted",source="webhook"}`,
 		`pushscale_event_to_scale_seconds_count{source="webhook"}`,
-		`keda_scaler_metrics_value{metric="s0-webhook-shared",namespace="` + ns + `",scaledObject="first"`,
+		`keda_scaler_metrics_value{metric="s0-webhook-shared",namespace="` + ns + `",scaledObject="second"`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

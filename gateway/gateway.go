@@ -113,6 +113,7 @@ func Run(ctx context.Context, opts Options) error {
 				Logger:      d.Logger,
 				Events:      events,
 				OnChange:    saver.changed,
+				Recheck:     d.Recheck,
 
 				MaxBatchEvents:   opts.WebhookMaxBatchEvents,
 				ReplayCacheSize:  opts.WebhookReplayCacheSize,
@@ -127,6 +128,7 @@ func Run(ctx context.Context, opts Options) error {
 		kafka.Family(kafka.Options{}),
 	}, sources.ManagerOptions{
 		Sink: st, Logger: log, RepairInterval: opts.RepairInterval, Reads: reads, DisablePush: disabled,
+		Recheck: func(o store.Owner) { ctrl.Recheck(o) }, // only from Watch and Unwatch: ctrl is set by then
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

@@ -203,6 +203,15 @@ func (c *Controller) Notify(o store.Owner) {
 	}
 }
 
+// Recheck reconciles the owner's object again: a source's answer to Check
+// for one of its triggers may have changed. It never blocks (see
+// sources.ManagerOptions.Recheck).
+func (c *Controller) Recheck(o store.Owner) {
+	if o.Kind == store.ScaledObject {
+		c.reconcileQ.Add(o.NamespacedName())
+	}
+}
+
 func (c *Controller) addHandlers() error {
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {

@@ -94,6 +94,17 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 			c.event(so, false, "KEDAScalersStarted", "Started scalers watch")
 		}
 	}
+	// A trigger refused because of another one (webhook triggers sharing
+	// a stream with different authentication) stays watched, so that the
+	// others stay refused too; the source rechecks us when that changes.
+	msg := c.refused(ws)
+	c.mu.Lock()
+	t.refused = msg != ""
+	c.mu.Unlock()
+	if msg != "" {
+		c.invalid(key, t, msg)
+		return nil
+	}
 	named := map[string]bool{}
 	for _, w := range ws {
 		named[w.name] = true
@@ -331,6 +342,18 @@ func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
 	t.triggers, t.fingerprint = ws, fp
 	c.mu.Unlock()
 	return nil
+}
+
+// refused asks the sources whether they refuse any of ws (see
+// sources.Checker) and returns why, or "".
+func (c *Controller) refused(ws []watched) string {
+	var problems []string
+	for _, w := range ws {
+		if err := c.opts.Sources.Check(w.typ, w.trigger.Key); err != nil {
+			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", w.index, w.typ, err))
+		}
+	}
+	return strings.Join(problems, "; ")
 }
 
 // teardown forgets the ScaledObject key: its triggers are unwatched and its

@@ -33,8 +33,12 @@ type target struct {
 	// seenAt is when this gateway first saw the object.
 	seenAt time.Time
 	gvkr   kedav1.GroupVersionKindResource
-	// valid is false when the object cannot be scaled; triggers is then empty.
-	valid       bool
+	// valid is false when the object cannot be scaled; triggers is then
+	// empty, except when refused.
+	valid bool
+	// refused is set while a source refuses one of triggers (they stay
+	// watched: see sources.Checker); their values are not served.
+	refused     bool
 	triggers    []watched
 	fingerprint string
 	// mods is advanced.scalingModifiers, compiled (nil: none).

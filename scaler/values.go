@@ -37,7 +37,7 @@ func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject
 	var current int32
 	var mods *modifiers
 	var triggers []watched
-	if t != nil {
+	if t != nil && !t.refused {
 		owner, current, mods, triggers = t.owner, t.replicas, t.mods, t.triggers
 		if t.so != nil {
 			fb = t.so.Spec.Fallback

@@ -47,6 +47,9 @@ type Deps struct {
 	// (--disable-push): they are polled every pollingInterval and report
 	// PushHealthy=False DisabledByConfig.
 	DisablePush map[string]bool
+	// Recheck asks for an owner to be checked again (its triggers'
+	// Check answers may have changed): see Checker. Never nil.
+	Recheck func(store.Owner)
 }
 
 // PushDisabled reports whether push is turned off for trigger type typ.
@@ -88,6 +91,10 @@ type ManagerOptions struct {
 	Reads *prometheus.CounterVec
 	// DisablePush is --disable-push, by trigger type.
 	DisablePush map[string]bool
+	// Recheck is called by sources for an owner whose triggers' Check
+	// answers may have changed (the scaler reconciles it again); it must
+	// not block. Nil: nobody is told.
+	Recheck func(store.Owner)
 }
 
 // Manager builds the sources of a Registry, dispatches triggers to them by
@@ -107,11 +114,15 @@ func NewManager(reg Registry, opts ManagerOptions) (*Manager, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Recheck == nil {
+		opts.Recheck = func(store.Owner) {}
+	}
 	m := &Manager{byType: make(map[string]Source)}
 	for _, f := range reg {
 		d := Deps{
 			Name: f.Name, Sink: opts.Sink, Clock: opts.Clock,
 			Logger: opts.Logger.With("source", f.Name), DisablePush: opts.DisablePush,
+			Recheck: opts.Recheck,
 		}
 		if !f.NeverRead {
 			sched := NewScheduler(SchedulerOptions{
@@ -167,6 +178,15 @@ func (m *Manager) Watch(t Trigger) error {
 		return err
 	}
 	return s.Watch(t)
+}
+
+// Check asks the source of type typ whether watched trigger k is served:
+// nil unless the source is a Checker that refuses k.
+func (m *Manager) Check(typ string, k store.Key) error {
+	if c, ok := m.byType[typ].(Checker); ok {
+		return c.Check(k)
+	}
+	return nil
 }
 
 // Unwatch takes trigger k of type typ back from its source.

@@ -85,8 +85,9 @@ type Source interface {
 	Parse(t Trigger) (Spec, error)
 	// Watch starts delivering values of t to the sink. Watching a key that
 	// is already watched replaces the earlier trigger. An error means the
-	// trigger cannot be watched (for example a conflict with another
-	// trigger); nothing is delivered for it then.
+	// trigger cannot be watched; nothing is delivered for it then. (A
+	// trigger refused because of another trigger is watched, and refused
+	// by Check: see Checker.)
 	Watch(t Trigger) error
 	// Unwatch stops delivering values for k. Unknown keys are ignored.
 	Unwatch(k store.Key)
@@ -94,4 +95,19 @@ type Source interface {
 	// with backoff, returns nil on a clean stop, and never calls the sink
 	// after returning. Watch and Unwatch may be called before Start.
 	Start(ctx context.Context) error
+}
+
+// Checker is implemented by a source that may refuse a trigger it watches
+// because of other triggers, so that all of them are refused whatever
+// order they were watched in (the webhook source: triggers that share a
+// stream with different authentication). Such a trigger stays watched
+// until Unwatch, since its presence is what refuses the others; nothing is
+// delivered for a refused trigger. When an answer may change because of
+// another trigger's Watch or Unwatch, the source calls Deps.Recheck with
+// the owner.
+type Checker interface {
+	// Check returns why watched trigger k is refused, nil when it is
+	// served or not watched. The error names the field and the other
+	// trigger, never a secret.
+	Check(k store.Key) error
 }

@@ -4,10 +4,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/pushscale/pushscale/store"
 )
 
 func TestAuth(t *testing.T) {
@@ -128,7 +132,8 @@ func TestSharedStreamAuth(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, Options{})
+			var rechecked ownerLog
+			e := newEnv(t, Options{Recheck: rechecked.add})
 			md := func(extra map[string]string) map[string]string {
 				m := map[string]string{"stream": "s"}
 				for k, v := range extra {
@@ -138,27 +143,56 @@ func TestSharedStreamAuth(t *testing.T) {
 			}
 			e.watch(trig(keyA, md(tc.firstMD), tc.first))
 			e.postJSONAuth(tc.first, `{"value": 3}`)
-			err := e.src.Watch(trig(keyB, md(tc.nextMD), tc.next))
+			e.watch(trig(keyB, md(tc.nextMD), tc.next))
 			if !tc.wantErr {
-				if err != nil {
-					t.Fatalf("Watch = %v", err)
+				for _, k := range []store.Key{keyA, keyB} {
+					if err := e.src.Check(k); err != nil {
+						t.Fatalf("Check(%s) = %v", k.Name, err)
+					}
 				}
 				if v, _ := e.sink.Value(keyB); v != 3 {
 					t.Errorf("the second trigger got %g, want the stream's level 3", v)
 				}
+				if got := rechecked.take(); len(got) != 0 {
+					t.Errorf("rechecked %v without a conflict", got)
+				}
 				return
 			}
-			if !errors.Is(err, ErrAuthConflict) {
-				t.Fatalf("Watch = %v, want ErrAuthConflict", err)
+			// Both are refused, each naming the other, whichever came first.
+			for _, k := range []store.Key{keyA, keyB} {
+				err := e.src.Check(k)
+				if !errors.Is(err, ErrAuthConflict) {
+					t.Fatalf("Check(%s) = %v, want ErrAuthConflict", k.Name, err)
+				}
+				assertNoSecret(t, err.Error())
+				other := map[store.Key]string{keyA: "ScaledJob b", keyB: "ScaledObject a"}[k]
+				if !strings.Contains(err.Error(), `stream "s"`) || !strings.Contains(err.Error(), other) {
+					t.Errorf("Check(%s) does not name the stream and %s: %v", k.Name, other, err)
+				}
 			}
-			assertNoSecret(t, err.Error())
-			if !strings.Contains(err.Error(), `stream "s"`) || !strings.Contains(err.Error(), "ScaledObject a") {
-				t.Errorf("error does not name the stream and the first trigger: %v", err)
+			if got := rechecked.take(); !slices.Contains(got, keyA.Owner) {
+				t.Errorf("rechecked %v, want the first trigger's owner among them", got)
 			}
 			if calls := e.sink.Records(keyB); len(calls) != 0 {
 				t.Errorf("the refused trigger was recorded: %v", calls)
 			}
-			// The stream keeps the first trigger's authentication.
+			// The stream accepts nothing meanwhile, not even from the
+			// first trigger's credentials.
+			n := len(e.sink.Records(keyA))
+			if rr := e.postJSONAuth(tc.first, `{"value": 4}`); rr.Code == 202 {
+				t.Errorf("a conflicted stream accepted an event")
+			}
+			if got := len(e.sink.Records(keyA)); got != n {
+				t.Errorf("a conflicted stream recorded the first trigger")
+			}
+			// The second goes: the first is served again, and told.
+			e.src.Unwatch(keyB)
+			if err := e.src.Check(keyA); err != nil {
+				t.Fatalf("Check after the conflict ended = %v", err)
+			}
+			if got := rechecked.take(); !slices.Equal(got, []store.Owner{keyA.Owner}) {
+				t.Errorf("rechecked %v, want the first trigger's owner", got)
+			}
 			if rr := e.postJSONAuth(tc.first, `{"value": 4}`); rr.Code != 202 {
 				t.Errorf("the first trigger's credentials no longer work: %d %s", rr.Code, rr.Body)
 			}
@@ -169,23 +203,102 @@ func TestSharedStreamAuth(t *testing.T) {
 	}
 }
 
-func TestConflictingRewatchDropsTheTrigger(t *testing.T) {
+// TestConflictRefusesAllInEitherOrder: whichever trigger watches first,
+// both are refused; once the one that differs agrees, both are served
+// again from the stream's level.
+func TestConflictRefusesAllInEitherOrder(t *testing.T) {
+	good := map[string]string{"token": testToken}
+	bad := map[string]string{"token": "other-SECRET"}
+	md := map[string]string{"stream": "s"}
+	for _, order := range []string{"good first", "bad first"} {
+		t.Run(order, func(t *testing.T) {
+			var rechecked ownerLog
+			e := newEnv(t, Options{Recheck: rechecked.add})
+			e.watch(trig(keyC, map[string]string{"stream": "s"}, good)) // another namespace: unaffected
+			first, second := trig(keyA, md, good), trig(keyB, md, bad)
+			if order == "bad first" {
+				first, second = trig(keyB, md, bad), trig(keyA, md, good)
+			}
+			e.watch(first)
+			if err := e.src.Check(first.Key); err != nil {
+				t.Fatalf("Check alone = %v", err)
+			}
+			e.watch(second)
+			for _, k := range []store.Key{keyA, keyB} {
+				if err := e.src.Check(k); !errors.Is(err, ErrAuthConflict) {
+					t.Errorf("Check(%s) = %v, want ErrAuthConflict", k.Name, err)
+				}
+			}
+			if err := e.src.Check(keyC); err != nil {
+				t.Errorf("a stream of another namespace: Check = %v", err)
+			}
+			if got := rechecked.take(); !slices.Contains(got, first.Key.Owner) {
+				t.Errorf("rechecked %v, want %s", got, first.Key.Name)
+			}
+			if rr := e.do(req{Method: "POST", Path: path("ns", "s"), Header: map[string]string{"Authorization": "Bearer " + testToken, "Content-Type": jsonCT}, Body: `{"value": 2}`}); rr.Code != 404 {
+				t.Errorf("POST to a conflicted stream: %d %s, want 404", rr.Code, rr.Body)
+			}
+
+			// B is fixed: both are served, and recorded again.
+			e.watch(trig(keyB, md, good))
+			for _, k := range []store.Key{keyA, keyB} {
+				if err := e.src.Check(k); err != nil {
+					t.Errorf("Check(%s) after the fix = %v", k.Name, err)
+				}
+			}
+			if got := rechecked.take(); !slices.Contains(got, keyA.Owner) {
+				t.Errorf("rechecked %v after the fix, want a", got)
+			}
+			e.postJSONAuth(good, `{"value": 5}`)
+			for _, k := range []store.Key{keyA, keyB} {
+				if v, ok := e.sink.Value(k); !ok || v != 5 {
+					t.Errorf("%s: %g (known %v), want 5", k.Name, v, ok)
+				}
+			}
+		})
+	}
+}
+
+// ownerLog collects the owners passed to Options.Recheck.
+type ownerLog struct {
+	mu     sync.Mutex
+	owners []store.Owner
+}
+
+func (l *ownerLog) add(o store.Owner) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.owners = append(l.owners, o)
+}
+
+// take returns the owners collected so far and forgets them.
+func (l *ownerLog) take() []store.Owner {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.owners
+	l.owners = nil
+	return out
+}
+
+func TestConflictingRewatchRefusesBoth(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.watch(trig(keyA, map[string]string{"stream": "s"}, map[string]string{"token": testToken}))
 	e.watch(trig(keyB, map[string]string{"stream": "s"}, map[string]string{"token": testToken}))
-	// B's secret is rotated first: it conflicts with A and is no longer
-	// watched, so nothing more is recorded for it.
-	if err := e.src.Watch(trig(keyB, map[string]string{"stream": "s"}, map[string]string{"token": "new-SECRET"})); !errors.Is(err, ErrAuthConflict) {
-		t.Fatalf("Watch = %v", err)
+	// B's secret is rotated first: the two conflict until A follows.
+	e.watch(trig(keyB, map[string]string{"stream": "s"}, map[string]string{"token": "new-SECRET"}))
+	if err := e.src.Check(keyA); !errors.Is(err, ErrAuthConflict) {
+		t.Fatalf("Check(a) = %v", err)
 	}
 	n := len(e.sink.Records(keyB))
 	e.postJSONAuth(map[string]string{"token": testToken}, `{"value": 1}`)
 	if got := len(e.sink.Records(keyB)); got != n {
 		t.Errorf("a refused trigger is still recorded")
 	}
-	// A, now alone, may change the stream's authentication; B then agrees.
+	// A follows: both agree on the new token.
 	e.watch(trig(keyA, map[string]string{"stream": "s"}, map[string]string{"token": "new-SECRET"}))
-	e.watch(trig(keyB, map[string]string{"stream": "s"}, map[string]string{"token": "new-SECRET"}))
+	if err := e.src.Check(keyB); err != nil {
+		t.Fatalf("Check(b) = %v", err)
+	}
 	if rr := e.postJSONAuth(map[string]string{"token": "new-SECRET"}, `{"value": 2}`); rr.Code != 202 {
 		t.Fatalf("new token: %d %s", rr.Code, rr.Body)
 	}

@@ -25,10 +25,9 @@ const (
 )
 
 var (
-	// ErrAuthConflict is returned by Watch for a trigger whose
-	// authentication differs from that of the triggers already watching its
-	// stream.
-	ErrAuthConflict = errors.New("authentication differs from the triggers already watching the stream")
+	// ErrAuthConflict is returned by Check for every trigger of a stream
+	// whose triggers do not all have the same authentication.
+	ErrAuthConflict = errors.New("the triggers sharing the stream have different authentication")
 	// ErrAuthRequired is returned by Parse and Watch for a trigger with
 	// neither token nor hmacSecret when Options.RequireAuth is set.
 	ErrAuthRequired = errors.New("authentication required")
@@ -68,6 +67,12 @@ type Options struct {
 	// Events is pushscale_events_total, with labels source, result and
 	// reason, when another package owns it; nil creates it.
 	Events *prometheus.CounterVec
+	// Recheck, when not nil, is called with the owner of every trigger
+	// whose Check answer may have changed because of another trigger (a
+	// conflict on its stream began or ended), so that its owner is checked
+	// again. It is called from Watch and Unwatch, never with a lock held,
+	// and must not block or call back into the source.
+	Recheck func(store.Owner)
 	// OnChange, when not nil, is called after levels change so that they
 	// can be saved (see Levels). Calls are coalesced and made from Start's
 	// goroutine, never from a request; it should not block for long.
@@ -180,7 +185,10 @@ type Source struct {
 	byKey   map[store.Key]*stream
 }
 
-var _ sources.Source = (*Source)(nil)
+var (
+	_ sources.Source  = (*Source)(nil)
+	_ sources.Checker = (*Source)(nil)
+)
 
 // New returns a source that records into sink. It panics if
 // Options.Registerer refuses the events counter for a reason other than it
@@ -230,9 +238,13 @@ func (s *Source) parse(t sources.Trigger) (Config, error) {
 
 // Watch starts recording t's stream for t: at once its current level (0 for
 // a stream nobody has posted to, or a restored level), then every change.
-// A trigger whose authentication differs from the triggers already watching
-// its stream gets ErrAuthConflict, and is no longer watched (if it was); the
-// stream keeps its authentication.
+//
+// Triggers that share a stream must have the same authentication. One that
+// differs is watched all the same (its Watch succeeds), but while the
+// stream's triggers disagree the stream accepts nothing, records nothing,
+// and Check answers ErrAuthConflict for every one of them, whichever came
+// first; Options.Recheck is told of the others. Once the one that differs
+// is unwatched or agrees again, all are recorded again.
 func (s *Source) Watch(t sources.Trigger) error {
 	c, err := s.parse(t)
 	if err != nil {
@@ -247,9 +259,10 @@ func (s *Source) Watch(t sources.Trigger) error {
 		s.mu.Unlock()
 		return ErrStopped
 	}
+	var recheck []store.Owner
 	if old := s.byKey[t.Key]; old != nil && old.key != key {
 		delete(s.byKey, t.Key)
-		s.detachLocked(old, t.Key, now)
+		recheck = s.detachLocked(old, t.Key, now)
 	}
 	st := s.streams[key]
 	if st == nil {
@@ -257,57 +270,91 @@ func (s *Source) Watch(t sources.Trigger) error {
 		s.streams[key] = st
 	}
 	st.mu.Lock()
-	if other := st.conflict(t.Key, c.auth); other != nil {
-		reset := st.detach(t.Key, now) // others remain: the stream stays
-		delete(s.byKey, t.Key)
-		st.mu.Unlock()
-		s.mu.Unlock()
-		if reset {
-			s.markChanged()
-		}
-		o := other.key.Owner
-		return fmt.Errorf("webhook: stream %q in namespace %q: %w (%s %s, trigger %d): triggers that share a stream must use the same token, hmacSecret and signatureHeader",
-			c.Stream, key.namespace, ErrAuthConflict, o.Kind, o.Name, other.key.Trigger)
-	}
 	st.attach(t.Key, c, now)
+	if st.settle() {
+		recheck = append(recheck, st.owners()...)
+	}
 	s.byKey[t.Key] = st
 	s.mu.Unlock()
 	now = s.clock.Now() // under st.mu: records of st stay in time order
 
 	reset := st.expire(now)
-	if !s.closed.Load() {
-		s.sink.SetPush(t.Key, store.Push{Healthy: true, Reason: "Subscribed",
-			Message: fmt.Sprintf("webhook stream %q: POST /v1/namespaces/%s/streams/%s", c.Stream, key.namespace, c.Stream)})
-	}
-	st.publish(now, false) // the new trigger, and any level the TTL changed
+	st.serve(now) // the new trigger, and any level the TTL changed
 	st.reschedule(now)
 	st.mu.Unlock()
 	if reset {
 		s.markChanged()
 	}
+	s.recheck(recheck)
 	return nil
+}
+
+// Check returns ErrAuthConflict, naming the stream and a trigger that
+// differs, while watched trigger k shares its stream with triggers of
+// other authentication; nil otherwise (k unknown included). The error
+// never holds a credential.
+func (s *Source) Check(k store.Key) error {
+	s.mu.RLock()
+	st := s.byKey[k]
+	s.mu.RUnlock()
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	i := st.find(k)
+	if !st.conflicted || i < 0 {
+		return nil
+	}
+	other := st.rival(st.watchers[i])
+	if other == nil { // not expected: conflicted means two differ
+		return fmt.Errorf("webhook: stream %q in namespace %q: %w", st.key.name, st.key.namespace, ErrAuthConflict)
+	}
+	o := other.key.Owner
+	return fmt.Errorf("webhook: stream %q in namespace %q: %w (this trigger's differs from that of %s %s, trigger %d): triggers that share a stream must use the same token, hmacSecret, signatureHeader and requireTimestamp; until they do, the stream accepts nothing",
+		st.key.name, st.key.namespace, ErrAuthConflict, o.Kind, o.Name, other.key.Trigger)
+}
+
+// recheck passes owners to Options.Recheck. No lock may be held.
+func (s *Source) recheck(owners []store.Owner) {
+	if s.opts.Recheck == nil {
+		return
+	}
+	for i, o := range owners {
+		if !slices.Contains(owners[:i], o) {
+			s.opts.Recheck(o)
+		}
+	}
 }
 
 // Unwatch stops recording for k. When k was its stream's last watcher, the
 // stream stops accepting events (404) and its level is kept for
-// Options.Retention in case a trigger watches it again.
+// Options.Retention in case a trigger watches it again. When k was what
+// its stream's triggers disagreed on, the others are recorded again.
 func (s *Source) Unwatch(k store.Key) {
 	now := s.clock.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st := s.byKey[k]
 	if st == nil {
+		s.mu.Unlock()
 		return
 	}
 	delete(s.byKey, k)
-	s.detachLocked(st, k, now)
+	recheck := s.detachLocked(st, k, now)
+	s.mu.Unlock()
+	s.recheck(recheck)
 }
 
 // detachLocked removes watcher k from st, parking or dropping st when it
-// was the last. s.mu is held, st.mu is not.
-func (s *Source) detachLocked(st *stream, k store.Key, now time.Time) {
+// was the last. It returns the owners to recheck: those of the watchers
+// left when their conflict ended. s.mu is held, st.mu is not.
+func (s *Source) detachLocked(st *stream, k store.Key, now time.Time) []store.Owner {
 	st.mu.Lock()
 	reset := st.detach(k, now)
+	var recheck []store.Owner
+	if st.settle() {
+		recheck = st.owners()
+	}
 	if !st.watched() {
 		if st.explicit == 0 {
 			s.dropLocked(st)
@@ -315,11 +362,13 @@ func (s *Source) detachLocked(st *stream, k store.Key, now time.Time) {
 			st.parked = now.Add(s.opts.Retention)
 		}
 	}
+	st.serve(now)
 	st.reschedule(now)
 	st.mu.Unlock()
 	if reset {
 		s.markChanged()
 	}
+	return recheck
 }
 
 // dropLocked removes st from the table. s.mu and st.mu are held.

@@ -19,6 +19,7 @@ type streamKey struct {
 // watcher is one trigger watching a stream.
 type watcher struct {
 	key      store.Key
+	auth     *auth         // the trigger's authentication
 	window   int64         // seconds
 	ttl      time.Duration // 0: none
 	last     float64       // the last value recorded for it
@@ -34,22 +35,27 @@ type stream struct {
 	src *Source
 	key streamKey
 
-	// auth is the stream's authentication while anyone watches it, nil
-	// otherwise. Written under mu; read without it by the handler.
+	// auth is the stream's authentication while its watchers agree on
+	// one, nil while nobody watches it or they conflict. Written under mu
+	// (see settle); read without it by the handler.
 	auth atomic.Pointer[auth]
 
-	mu        sync.Mutex
-	watchers  []*watcher
-	windows   []int64       // the distinct windows of watchers, ascending
-	ttl       time.Duration // the shortest ttl of watchers, 0 for none
-	explicit  float64       // the level set by value and delta
-	arr       arrivals      // arrivals, within the longest window
-	lastEvent time.Time     // when the last event was accepted (or restored)
-	touched   bool          // an event was accepted since the stream was made
-	limiter   *tokenBucket  // nil: unlimited
-	parked    time.Time     // while nobody watches: when the level is dropped
-	gone      bool          // removed from Source.streams
-	due       time.Time     // the stream's live entry in the schedule, if any
+	mu       sync.Mutex
+	watchers []*watcher
+	// conflicted is set while the watchers' authentications differ: the
+	// stream then accepts nothing and records nothing, and Source.Check
+	// refuses every watcher, whatever the order they came in.
+	conflicted bool
+	windows    []int64       // the distinct windows of watchers, ascending
+	ttl        time.Duration // the shortest ttl of watchers, 0 for none
+	explicit   float64       // the level set by value and delta
+	arr        arrivals      // arrivals, within the longest window
+	lastEvent  time.Time     // when the last event was accepted (or restored)
+	touched    bool          // an event was accepted since the stream was made
+	limiter    *tokenBucket  // nil: unlimited
+	parked     time.Time     // while nobody watches: when the level is dropped
+	gone       bool          // removed from Source.streams
+	due        time.Time     // the stream's live entry in the schedule, if any
 }
 
 func newStream(src *Source, key streamKey) *stream { return &stream{src: src, key: key} }
@@ -69,8 +75,7 @@ func (st *stream) find(k store.Key) int {
 	return slices.IndexFunc(st.watchers, func(w *watcher) bool { return w.key == k })
 }
 
-// attach adds or replaces the watcher of k. The caller has checked that its
-// authentication agrees with the other watchers'.
+// attach adds or replaces the watcher of k; settle must follow.
 func (st *stream) attach(k store.Key, c Config, now time.Time) {
 	var w *watcher
 	if i := st.find(k); i >= 0 {
@@ -79,19 +84,17 @@ func (st *stream) attach(k store.Key, c Config, now time.Time) {
 		w = &watcher{key: k}
 		st.watchers = append(st.watchers, w)
 	}
-	w.window, w.ttl, w.recorded = int64(c.Window/time.Second), c.TTL, false
+	w.auth, w.window, w.ttl, w.recorded = c.auth, int64(c.Window/time.Second), c.TTL, false
 	st.parked = time.Time{}
-	if cur := st.auth.Load(); cur == nil || !cur.equal(c.auth) {
-		st.auth.Store(c.auth)
-	}
 	if st.limiter == nil && st.src.opts.RateLimit > 0 {
 		st.limiter = newTokenBucket(st.src.opts.RateLimit, st.src.opts.RateBurst, now)
 	}
 	st.configure()
 }
 
-// detach removes the watcher of k, if any, after applying any due expiry.
-// It reports whether the explicit level was reset by a TTL.
+// detach removes the watcher of k, if any, after applying any due expiry;
+// settle must follow. It reports whether the explicit level was reset by a
+// TTL.
 func (st *stream) detach(k store.Key, now time.Time) (reset bool) {
 	i := st.find(k)
 	if i < 0 {
@@ -102,7 +105,6 @@ func (st *stream) detach(k store.Key, now time.Time) (reset bool) {
 	if !st.watched() {
 		// Only the explicit level outlives the watchers: arrivals mean
 		// nothing without a window.
-		st.auth.Store(nil)
 		st.arr.clear()
 	}
 	st.configure()
@@ -123,19 +125,55 @@ func (st *stream) configure() {
 	slices.Sort(st.windows)
 }
 
-// conflict returns a watcher other than k, if there is one, when auth a
-// differs from the stream's.
-func (st *stream) conflict(k store.Key, a *auth) *watcher {
-	cur := st.auth.Load()
-	if cur == nil || cur.equal(a) {
-		return nil
-	}
+// settle derives the stream's authentication from its watchers': the one
+// they all agree on, or none while they conflict (or nobody watches). It
+// reports whether a conflict began or ended. While one lasts, every
+// watcher is marked unrecorded, so that all are recorded again once it
+// ends.
+func (st *stream) settle() (flipped bool) {
+	var common *auth
+	conflicted := false
 	for _, w := range st.watchers {
-		if w.key != k {
-			return w
+		if common == nil {
+			common = w.auth
+		} else if !common.equal(w.auth) {
+			conflicted = true
 		}
 	}
-	return nil // k is the only watcher: it may change the authentication
+	if conflicted {
+		common = nil
+		for _, w := range st.watchers {
+			w.recorded = false
+		}
+	}
+	// An equal authentication keeps its value (and its pool of MACs).
+	if cur := st.auth.Load(); cur == nil || common == nil || !cur.equal(common) {
+		st.auth.Store(common)
+	}
+	flipped = conflicted != st.conflicted
+	st.conflicted = conflicted
+	return flipped
+}
+
+// rival returns a watcher whose authentication differs from w's, if any.
+func (st *stream) rival(w *watcher) *watcher {
+	for _, o := range st.watchers {
+		if !o.auth.equal(w.auth) {
+			return o
+		}
+	}
+	return nil
+}
+
+// owners returns the owners of the watchers, each once.
+func (st *stream) owners() []store.Owner {
+	var out []store.Owner
+	for _, w := range st.watchers {
+		if !slices.Contains(out, w.key.Owner) {
+			out = append(out, w.key.Owner)
+		}
+	}
+	return out
 }
 
 func (st *stream) nonzero() bool { return st.explicit != 0 || st.arr.total != 0 }
@@ -176,9 +214,9 @@ func (st *stream) peek(now time.Time) float64 {
 
 // publish records each watcher's level at now: all of them with all, else
 // those never recorded or whose level changed. It records nothing once the
-// source has stopped.
+// source has stopped or while the watchers conflict.
 func (st *stream) publish(now time.Time, all bool) {
-	if st.src.closed.Load() {
+	if st.src.closed.Load() || st.conflicted {
 		return
 	}
 	sec := now.Unix()
@@ -191,6 +229,22 @@ func (st *stream) publish(now time.Time, all bool) {
 	}
 }
 
+// serve reports the push path of every watcher healthy and records the
+// levels not recorded yet, unless the watchers conflict. It is called after
+// the watchers changed.
+func (st *stream) serve(now time.Time) {
+	if st.conflicted || st.src.closed.Load() {
+		return
+	}
+	for _, w := range st.watchers {
+		if !w.recorded {
+			st.src.sink.SetPush(w.key, store.Push{Healthy: true, Reason: "Subscribed",
+				Message: fmt.Sprintf("webhook stream %q: POST /v1/namespaces/%s/streams/%s", st.key.name, st.key.namespace, st.key.name)})
+		}
+	}
+	st.publish(now, false)
+}
+
 // post applies the events ops and records the new levels: all of them or
 // none. It returns the level through the longest window. The time is read
 // under the lock, so that one stream's records never go back in time.
@@ -198,7 +252,7 @@ func (st *stream) post(ops []op) (float64, *rejection) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.src.clock.Now()
-	if !st.watched() {
+	if !st.watched() || st.conflicted {
 		return 0, notFound(st.key)
 	}
 	if st.src.closed.Load() {
@@ -269,7 +323,7 @@ func (st *stream) read() (float64, *rejection) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.src.clock.Now()
-	if !st.watched() {
+	if !st.watched() || st.conflicted {
 		return 0, notFound(st.key)
 	}
 	return st.peek(now), nil
