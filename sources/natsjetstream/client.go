@@ -25,6 +25,8 @@ type client struct {
 	opts    []nats.Option
 	pushOff bool
 	poke    chan struct{} // capacity 1: wakes Run
+	ready   chan struct{} // closed once the first connection attempt ended
+	tried   sync.Once
 
 	mu        sync.Mutex
 	resources map[string]*resource // by name
@@ -46,6 +48,7 @@ func newClient(s *Source, id string, c Config) (*client, error) {
 		opts:      opts,
 		pushOff:   s.deps.PushDisabled(Type),
 		poke:      make(chan struct{}, 1),
+		ready:     make(chan struct{}),
 		resources: make(map[string]*resource),
 		connErr:   errors.New("nats-jetstream: not connected yet"),
 	}, nil
@@ -117,6 +120,11 @@ func (e *client) Close() {
 // num_ack_pending, as KEDA counts them. It remembers the consumer's
 // filter subjects, which say which new messages add to it.
 func (e *client) read(ctx context.Context, r *resource) (float64, error) {
+	select { // the first read waits for the first connection attempt
+	case <-e.ready:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("nats-jetstream: connecting to natsClientURL %s: %w", e.url, ctx.Err())
+	}
 	e.mu.Lock()
 	js, connErr := e.js, e.connErr
 	e.mu.Unlock()

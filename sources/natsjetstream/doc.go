@@ -39,7 +39,8 @@
 // the connection for reads and reports DisabledByConfig.
 //
 // Cost while idle: per natsClientURL and credential, one TCP connection;
-// per watched stream one ordered consumer (its idle heartbeats, every 5 s
-// by default, are the only traffic) and two advisory subscriptions; no
-// JetStream API request beyond the repair sweep.
+// per watched stream one ordered consumer, parked in a pull request renewed
+// every 20 minutes (1,000 streams: under 1 request/s), with an idle
+// heartbeat from the server every 30 s, and two advisory subscriptions;
+// no other request beyond the repair sweep.
 package natsjetstream

@@ -30,18 +30,27 @@ func (e *client) Run(ctx context.Context) {
 	for attempt := 0; ; attempt++ {
 		ev := &connEvents{poke: e.poke}
 		nc, err := e.connect(ev)
+		var js jetstream.JetStream
+		if err == nil {
+			js, err = jetstream.New(nc)
+		}
+		e.mu.Lock()
+		if err == nil && !e.closed {
+			e.nc, e.js, e.connErr = nc, js, nil
+		} else if err != nil {
+			e.connErr = err
+		}
+		e.mu.Unlock()
+		e.tried.Do(func() { close(e.ready) })
 		if err == nil {
 			attempt = 0
-			e.serve(ctx, nc, ev)
+			e.serve(ctx, nc, js, ev)
 			nc.Close()
 			if ctx.Err() != nil {
 				return
 			}
 			continue
 		}
-		e.mu.Lock()
-		e.connErr = err
-		e.mu.Unlock()
 		reason := ReasonSubscriptionLost
 		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
 			reason = ReasonPermissionDenied
@@ -112,18 +121,7 @@ func (p *streamPush) stop() {
 }
 
 // serve runs the push path on nc until ctx is done or nc is closed.
-func (e *client) serve(ctx context.Context, nc *nats.Conn, ev *connEvents) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return
-	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return
-	}
-	e.nc, e.js, e.connErr = nc, js, nil
-	e.mu.Unlock()
+func (e *client) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, ev *connEvents) {
 	defer func() {
 		e.mu.Lock()
 		if e.nc == nc {
@@ -272,12 +270,19 @@ func (e *client) startStream(ctx context.Context, js jetstream.JetStream, nc *na
 		p.cc, err = cons.Consume(func(m jetstream.Msg) {
 			subject := m.Subject()
 			hints(func(r *resource) bool { return r.additive(subject) })
-		}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if errors.Is(err, jetstream.ErrStreamNotFound) {
-				p.broken.Store(true)
-				e.wake()
-			}
-		}))
+		},
+			// One pull request per stream every 20 minutes while idle (1,000
+			// streams: under 1 request/s), heartbeats every 30 s (the most
+			// nats.go allows); a
+			// reconnect resets the consumer at once, without waiting for a
+			// missed heartbeat.
+			jetstream.PullExpiry(20*time.Minute), jetstream.PullHeartbeat(30*time.Second),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				if errors.Is(err, jetstream.ErrStreamNotFound) {
+					p.broken.Store(true)
+					e.wake()
+				}
+			}))
 	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		p.stop()
