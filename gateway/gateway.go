@@ -29,6 +29,7 @@ import (
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/natsjetstream"
 	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
 	"github.com/pushscale/pushscale/store"
@@ -116,6 +117,7 @@ func Run(ctx context.Context, opts Options) error {
 			return hook
 		}},
 		redis.Family(redis.Options{ConfigureNotifications: opts.RedisConfigureNotifications}),
+		natsjetstream.Family(natsjetstream.Options{}),
 	}, sources.ManagerOptions{
 		Sink: st, Logger: log, RepairInterval: opts.RepairInterval, Reads: reads, DisablePush: disabled,
 	})
