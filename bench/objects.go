@@ -28,8 +28,16 @@ type soSpec struct {
 	// redis, when set, makes the trigger KEDA's `type: redis` on a list
 	// instead of a webhook stream (stream, target and activation unused).
 	redis *redisList
+	// nats, when set, makes the trigger KEDA's `type: nats-jetstream`.
+	nats *natsConsumer
 	// pollingInterval in seconds; 0 leaves KEDA's default (30).
 	pollingInterval int32
+}
+
+// natsConsumer is the metadata of a `type: nats-jetstream` trigger with
+// pushscale's natsClientURL.
+type natsConsumer struct {
+	monitoring, clientURL, stream, consumer string
 }
 
 // redisList is the metadata of a `type: redis` trigger.
@@ -76,6 +84,12 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 	if r := s.redis; r != nil {
 		tr = kedav1.ScaleTrigger{Type: "redis", Metadata: map[string]string{
 			"address": r.address, "listName": r.listName, "listLength": r.listLength,
+		}}
+	}
+	if n := s.nats; n != nil {
+		tr = kedav1.ScaleTrigger{Type: "nats-jetstream", Metadata: map[string]string{
+			"natsServerMonitoringEndpoint": n.monitoring, "account": "$G", "stream": n.stream, "consumer": n.consumer,
+			"lagThreshold": "1", "natsClientURL": n.clientURL,
 		}}
 	}
 	if s.authRef != "" {

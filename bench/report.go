@@ -37,6 +37,7 @@ type Report struct {
 	Parts        []string            `json:"parts"`
 	RedisLatency *RedisLatencyResult `json:"redis_activation_latency,omitempty"`
 	RedisIdle    *RedisIdleResult    `json:"redis_idle_cost,omitempty"`
+	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
 	Checks []Check `json:"targets"`
@@ -127,6 +128,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 		})
 	}
 	r.checkRedis()
+	r.checkNATS()
 	r.checkMemory()
 }
 
@@ -197,6 +199,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if i := r.RedisIdle; i != nil {
 		printRedisIdle(w, i)
+	}
+	if n := r.NATS; n != nil {
+		printNATS(w, n)
 	}
 	if m := r.Memory; m != nil {
 		printMemory(w, m)

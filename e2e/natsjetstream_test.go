@@ -128,7 +128,9 @@ func TestNATSJetStreamRestartLosesNoActivation(t *testing.T) {
 		c := condition(t, ns, "js-restart", kedav1.ConditionPushHealthy)
 		return c.Status == metav1.ConditionFalse, fmt.Errorf("%+v", c)
 	})
-	srv.Restart()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.Publish(ctx, "jobs.a", 2); err != nil {
 		t.Fatal(err)
 	}

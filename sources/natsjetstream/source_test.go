@@ -159,7 +159,10 @@ func TestAcksReadWhileActive(t *testing.T) {
 // durable consumer's filter is a hint, never a leading-edge activation.
 func TestFilteredConsumerIsNotWokenByOtherSubjects(t *testing.T) {
 	srv := newServer(t)
-	js := srv.JetStream()
+	js, err := srv.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := js.CreateOrUpdateConsumer(t.Context(), "jobs", jetstreamFiltered("only-a", "jobs.a")); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +254,11 @@ func TestMissingStreamThenCreated(t *testing.T) {
 
 	// Deleted and created again: sequences restart, and new messages are
 	// still pushed.
-	if err := srv.JetStream().DeleteStream(t.Context(), "jobs"); err != nil {
+	js, err := srv.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(t.Context(), "jobs"); err != nil {
 		t.Fatal(err)
 	}
 	e.awaitFail(k, `stream "jobs" not found`)
@@ -275,7 +282,9 @@ func TestServerRestart(t *testing.T) {
 	e.sink.AwaitValue(t, k, 0)
 	srv.Stop()
 	e.awaitPush(k, ReasonSubscriptionLost)
-	srv.Restart()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.Publish(t.Context(), "jobs.a", 2); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ package natstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -25,10 +26,8 @@ type Options struct {
 	Token, User, Password string
 }
 
-// Server is one embedded NATS server with JetStream. It is stopped when the
-// test ends.
+// Server is one embedded NATS server with JetStream.
 type Server struct {
-	t    testing.TB
 	opts server.Options
 
 	mu     sync.Mutex
@@ -36,36 +35,48 @@ type Server struct {
 	client *nats.Conn
 }
 
-// Start starts a server on free loopback ports.
+// Start starts a server on free loopback ports, stopped when t ends.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	s := &Server{t: t, opts: server.Options{
-		Host: "127.0.0.1", Port: -1, HTTPHost: "127.0.0.1", HTTPPort: -1,
-		JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-		Authorization: o.Token, Username: o.User, Password: o.Password,
-	}}
-	s.start()
-	a := s.srv.Addr().(*net.TCPAddr)
-	s.opts.Port, s.opts.HTTPPort = a.Port, s.srv.MonitorAddr().Port
+	s, err := New(o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(s.Stop)
 	return s
 }
 
-func (s *Server) start() {
-	s.t.Helper()
+// New starts a server on free loopback ports, storing its streams in dir.
+// The caller must call Stop.
+func New(o Options, dir string) (*Server, error) {
+	s := &Server{opts: server.Options{
+		Host: "127.0.0.1", Port: -1, HTTPHost: "127.0.0.1", HTTPPort: -1,
+		JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
+		Authorization: o.Token, Username: o.User, Password: o.Password,
+	}}
+	if err := s.start(); err != nil {
+		return nil, err
+	}
+	a := s.srv.Addr().(*net.TCPAddr)
+	s.opts.Port, s.opts.HTTPPort = a.Port, s.srv.MonitorAddr().Port
+	return s, nil
+}
+
+func (s *Server) start() error {
 	opts := s.opts
 	srv, err := server.NewServer(&opts)
 	if err != nil {
-		s.t.Fatalf("natstest: %v", err)
+		return fmt.Errorf("natstest: %w", err)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
-		s.t.Fatal("natstest: server not ready in 10 s")
+		return errors.New("natstest: server not ready in 10 s")
 	}
 	s.mu.Lock()
 	s.srv = srv
 	s.mu.Unlock()
+	return nil
 }
 
 // ClientURL is the nats:// URL of the server.
@@ -94,16 +105,14 @@ func (s *Server) Stop() {
 
 // Restart stops the server and starts it again on the same ports with the
 // same store: streams, durable consumers and messages survive.
-func (s *Server) Restart() {
-	s.t.Helper()
+func (s *Server) Restart() error {
 	s.Stop()
-	s.start()
+	return s.start()
 }
 
 // JetStream returns an administrative client connected to the server
 // (with its credentials), for publishing and managing streams.
-func (s *Server) JetStream() jetstream.JetStream {
-	s.t.Helper()
+func (s *Server) JetStream() (jetstream.JetStream, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.client == nil || s.client.IsClosed() {
@@ -116,21 +125,20 @@ func (s *Server) JetStream() jetstream.JetStream {
 		}
 		c, err := nats.Connect(s.ClientURL(), opts...)
 		if err != nil {
-			s.t.Fatalf("natstest: connect: %v", err)
+			return nil, fmt.Errorf("natstest: connect: %w", err)
 		}
 		s.client = c
 	}
-	js, err := jetstream.New(s.client)
-	if err != nil {
-		s.t.Fatalf("natstest: %v", err)
-	}
-	return js
+	return jetstream.New(s.client)
 }
 
 // CreateStream creates stream over subjects with a durable pull consumer
 // consumer (explicit acks) on it.
 func (s *Server) CreateStream(ctx context.Context, stream, consumer string, subjects ...string) error {
-	js := s.JetStream()
+	js, err := s.JetStream()
+	if err != nil {
+		return err
+	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: subjects}); err != nil {
 		return fmt.Errorf("natstest: create stream %s: %w", stream, err)
 	}
@@ -142,7 +150,10 @@ func (s *Server) CreateStream(ctx context.Context, stream, consumer string, subj
 
 // Publish publishes n messages to subject and waits for their acks.
 func (s *Server) Publish(ctx context.Context, subject string, n int) error {
-	js := s.JetStream()
+	js, err := s.JetStream()
+	if err != nil {
+		return err
+	}
 	for i := range n {
 		if _, err := js.Publish(ctx, subject, []byte("job "+strconv.Itoa(i))); err != nil {
 			return fmt.Errorf("natstest: publish: %w", err)
@@ -153,7 +164,11 @@ func (s *Server) Publish(ctx context.Context, subject string, n int) error {
 
 // Consume fetches up to n messages of consumer and acks them.
 func (s *Server) Consume(ctx context.Context, stream, consumer string, n int) error {
-	cons, err := s.JetStream().Consumer(ctx, stream, consumer)
+	js, err := s.JetStream()
+	if err != nil {
+		return err
+	}
+	cons, err := js.Consumer(ctx, stream, consumer)
 	if err != nil {
 		return fmt.Errorf("natstest: consumer: %w", err)
 	}
