@@ -72,7 +72,8 @@ func natsServer(t *testing.T, token string) *natstest.Server {
 
 // TestNATSJetStreamScalesZeroToNAndBack: a publish wakes the Deployment by
 // push (pollingInterval 300 s: nothing else could within the test), a
-// backlog scales it 1→N through the HPA, acks return it to 0.
+// backlog scales it 1→N through the HPA, acks return it to 0 (read every
+// pollingInterval while active, lowered to 2 s for that).
 func TestNATSJetStreamScalesZeroToNAndBack(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -96,6 +97,9 @@ func TestNATSJetStreamScalesZeroToNAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReplicas(t, ns, "js-consumer", 4, longWait) // 8 pending / lagThreshold 2
+	// Acks are not pushed: an active trigger sees them at its next read,
+	// every pollingInterval. Down to 2 s for the rest of the test.
+	apply(t, ns, natsScaledObject("js-consumer", srv, token, 2, true))
 	if err := srv.Consume(ctx, "jobs", "workers", 8); err != nil {
 		t.Fatal(err)
 	}
