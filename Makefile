@@ -3,7 +3,7 @@ GO      ?= go
 E2E_TIMEOUT ?= 60m
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/e2e$$')
 
-.PHONY: all deps build test unit e2e cluster demo bench generate vet fmt
+.PHONY: all deps build test unit e2e cluster demo bench generate vet fmt fuzz
 
 all: build
 
@@ -41,6 +41,19 @@ demo: deps
 # check, BENCH_FLAGS="-only redis" for some parts, `go run ./bench -h`.
 bench: deps
 	$(GO) run ./bench $(BENCH_FLAGS)
+
+# Go native fuzzing of every parser of untrusted input, one target after the
+# other for FUZZTIME each (the seeds in testdata/fuzz run in every `go test`;
+# a crash found here is written there: commit it as a new seed).
+FUZZTIME ?= 30s
+FUZZ_PKGS ?= ./sources/webhook/
+fuzz:
+	@for pkg in $(FUZZ_PKGS); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
 
 generate:
 	$(GO) generate ./api/...

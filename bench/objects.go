@@ -28,6 +28,8 @@ type soSpec struct {
 	// redis, when set, makes the trigger KEDA's `type: redis` on a list
 	// instead of a webhook stream (stream, target and activation unused).
 	redis *redisList
+	// kafka, when set, makes the trigger `type: kafka` with this metadata.
+	kafka map[string]string
 	// nats, when set, makes the trigger KEDA's `type: nats-jetstream`.
 	nats *natsConsumer
 	// pollingInterval in seconds; 0 leaves KEDA's default (30).
@@ -85,6 +87,9 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 		tr = kedav1.ScaleTrigger{Type: "redis", Metadata: map[string]string{
 			"address": r.address, "listName": r.listName, "listLength": r.listLength,
 		}}
+	}
+	if s.kafka != nil {
+		tr = kedav1.ScaleTrigger{Type: "kafka", Metadata: s.kafka}
 	}
 	if n := s.nats; n != nil {
 		tr = kedav1.ScaleTrigger{Type: "nats-jetstream", Metadata: map[string]string{

@@ -37,6 +37,7 @@ type Report struct {
 	Parts        []string            `json:"parts"`
 	RedisLatency *RedisLatencyResult `json:"redis_activation_latency,omitempty"`
 	RedisIdle    *RedisIdleResult    `json:"redis_idle_cost,omitempty"`
+	Kafka        *KafkaResult        `json:"kafka,omitempty"`
 	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
@@ -128,6 +129,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 		})
 	}
 	r.checkRedis()
+	r.checkKafka()
 	r.checkNATS()
 	r.checkMemory()
 }
@@ -199,6 +201,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if i := r.RedisIdle; i != nil {
 		printRedisIdle(w, i)
+	}
+	if k := r.Kafka; k != nil {
+		printKafka(w, k)
 	}
 	if n := r.NATS; n != nil {
 		printNATS(w, n)

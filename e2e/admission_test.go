@@ -59,7 +59,7 @@ spec:
   %[2]s
   triggers:
   - type: webhook
-    metadata: {stream: %[1]s, targetValue: "1"}
+    metadata: {allowUnauthenticated: "true", stream: %[1]s, targetValue: "1"}
 `, name, extra)
 		var obj unstructured.Unstructured
 		if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {

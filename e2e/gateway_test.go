@@ -73,11 +73,17 @@ func setUpGateway(ctx context.Context, cp *controlplane.ControlPlane) error {
 		logOut = io.MultiWriter(&gwLogs, os.Stderr)
 	}
 	gw.opts = gateway.Options{
-		Kubeconfig:             cp.Kubeconfig,
-		WebhookAddr:            fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		MetricsAddr:            fmt.Sprintf("127.0.0.1:%d", ports[1]),
-		MetricsAPIAddr:         fmt.Sprintf("127.0.0.1:%d", ports[2]),
-		WebhookRateLimit:       50,
+		Kubeconfig:       cp.Kubeconfig,
+		WebhookAddr:      fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		MetricsAddr:      fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		MetricsAPIAddr:   fmt.Sprintf("127.0.0.1:%d", ports[2]),
+		WebhookRateLimit: 50,
+		// As the flag's default: streams are authenticated unless a
+		// trigger opts out with allowUnauthenticated. Refusals are
+		// throttled per address as in production, with room for the
+		// tests that send bad requests on purpose, all from 127.0.0.1.
+		WebhookRequireAuth:     true,
+		WebhookRefusalBurst:    1000,
 		WebhookSaveInterval:    200 * time.Millisecond,
 		LogLevel:               "info",
 		KubeAPIQPS:             200,

@@ -35,6 +35,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: %[1]s
       targetValue: "2"
 `

@@ -29,6 +29,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: jobs
       targetValue: "2"
 `

@@ -22,6 +22,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: jobs
       targetValue: "10"
 `

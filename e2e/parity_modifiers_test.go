@@ -33,12 +33,14 @@ spec:
   - type: webhook
     name: a
     metadata:
+      allowUnauthenticated: "true"
       stream: %[3]s
       targetValue: "100"
       activationTargetValue: "100"
   - type: webhook
     name: b
     metadata:
+      allowUnauthenticated: "true"
       stream: %[4]s
       targetValue: "100"
 `
@@ -157,11 +159,13 @@ spec:
   - type: webhook
     name: a
     metadata:
+      allowUnauthenticated: "true"
       stream: a
       targetValue: "1"
   - type: webhook
     name: b
     metadata:
+      allowUnauthenticated: "true"
       stream: b
       targetValue: "1"
 `, tc.name, tc.formula, tc.target))

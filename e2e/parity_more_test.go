@@ -31,6 +31,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: %[2]s
       targetValue: "2"
 `
@@ -141,6 +142,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: labelled
       targetValue: "1"
 `)

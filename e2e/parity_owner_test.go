@@ -30,6 +30,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: first
       targetValue: "2"
 `)
@@ -48,6 +49,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: second
       targetValue: "2"
 `)

@@ -28,6 +28,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: %[2]s
       targetValue: "2"
 `

@@ -42,6 +42,7 @@ spec:
       containerName: app
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: jobs
       targetValue: "2"
 `)

@@ -27,6 +27,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: jobs
       targetValue: "2"
 `

@@ -38,7 +38,7 @@ spec:
   scaleTargetRef: {name: quiet}
   triggers:
   - type: webhook
-    metadata: {stream: busy, targetValue: "1000000", activationTargetValue: "1000000"}
+    metadata: {allowUnauthenticated: "true", stream: busy, targetValue: "1000000", activationTargetValue: "1000000"}
 `)
 	postOK(t, ns, "busy", `{"value": 1}`)
 	// Wait until the object has settled (Ready and PushHealthy written).

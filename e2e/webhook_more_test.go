@@ -43,6 +43,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: queries
       targetValue: "10"
 `)

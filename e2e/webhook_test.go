@@ -31,6 +31,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: %[2]s
       targetValue: "2"
 `
@@ -120,6 +121,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: orders
       targetValue: "10"
       windowSeconds: "3"
@@ -162,6 +164,7 @@ spec:
   triggers:
   - type: webhook
     metadata:
+      allowUnauthenticated: "true"
       stream: Not_A_Valid_Stream
       targetValue: "-3"
 `)
@@ -255,7 +258,9 @@ spec:
 		{"both value and delta", "application/json", `{"value":1,"delta":1}`, []string{"Authorization", auth, "X-Hub-Signature-256", sign(`{"value":1,"delta":1}`)}, http.StatusBadRequest},
 		{"negative value", "application/json", `{"value":-1}`, []string{"Authorization", auth, "X-Hub-Signature-256", sign(`{"value":-1}`)}, http.StatusBadRequest},
 		{"unsupported content type", "text/csv", "1", []string{"Authorization", auth, "X-Hub-Signature-256", sign("1")}, http.StatusUnsupportedMediaType},
-		{"body over 1 MiB", "application/json", strings.Repeat(" ", 1<<20+1), []string{"Authorization", auth}, http.StatusRequestEntityTooLarge},
+		// Every credential the stream needs must be there before the body
+		// is looked at (else 401); the size is refused before the MAC is.
+		{"body over 1 MiB", "application/json", strings.Repeat(" ", 1<<20+1), []string{"Authorization", auth, "X-Hub-Signature-256", sign("")}, http.StatusRequestEntityTooLarge},
 		{"valid with timestamp", "application/json", body, []string{"Authorization", auth, "X-Pushscale-Timestamp", ts, "X-Hub-Signature-256", sign(ts + "." + body)}, http.StatusAccepted},
 	}
 	for _, tc := range cases {
@@ -269,8 +274,14 @@ spec:
 			}
 		})
 	}
-	if code, _ := post(t, ns, "nobody-uses-this", "application/json", body); code != http.StatusNotFound {
-		t.Fatalf("unknown stream: %d, want 404", code)
+	// Authenticated by default: without any credential an unknown stream
+	// answers as an authenticated one does (401), so nothing tells which
+	// streams exist; with one, 404 (retryable).
+	if code, _ := post(t, ns, "nobody-uses-this", "application/json", body); code != http.StatusUnauthorized {
+		t.Fatalf("unknown stream, no credential: %d, want 401", code)
+	}
+	if code, _ := post(t, ns, "nobody-uses-this", "application/json", body, "Authorization", auth); code != http.StatusNotFound {
+		t.Fatalf("unknown stream with a credential: %d, want 404", code)
 	}
 	// The rate limit of this test gateway is 50 events/s per stream.
 	limited := false

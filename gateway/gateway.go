@@ -29,6 +29,7 @@ import (
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/kafka"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
 	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
@@ -113,10 +114,18 @@ func Run(ctx context.Context, opts Options) error {
 				Logger:      d.Logger,
 				Events:      events,
 				OnChange:    saver.changed,
+
+				MaxBatchEvents:   opts.WebhookMaxBatchEvents,
+				ReplayCacheSize:  opts.WebhookReplayCacheSize,
+				RefusalRate:      opts.WebhookRefusalRate,
+				RefusalBurst:     opts.WebhookRefusalBurst,
+				MaxInFlight:      opts.WebhookMaxInFlight,
+				MaxBufferedBytes: opts.WebhookMaxBufferedBytes,
 			})
 			return hook
 		}},
 		redis.Family(redis.Options{ConfigureNotifications: opts.RedisConfigureNotifications}),
+		kafka.Family(kafka.Options{}),
 		natsjetstream.Family(natsjetstream.Options{}),
 	}, sources.ManagerOptions{
 		Sink: st, Logger: log, RepairInterval: opts.RepairInterval, Reads: reads, DisablePush: disabled,
@@ -160,20 +169,20 @@ func Run(ctx context.Context, opts Options) error {
 	g.Go(func() error { return ctrl.Start(gctx) })
 	g.Go(func() error { return api.Start(gctx) })
 
-	webhookSrv := &http.Server{Handler: hook.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	webhookSrv := newServer(hook.Handler(), webhookLimits(opts))
 	g.Go(func() error {
 		if opts.WebhookTLSCertFile != "" {
 			return serve(gctx, webhookSrv, func() error { return webhookSrv.ServeTLS(webhookLn, opts.WebhookTLSCertFile, opts.WebhookTLSKeyFile) })
 		}
 		return serve(gctx, webhookSrv, func() error { return webhookSrv.Serve(webhookLn) })
 	})
-	metricsSrv := &http.Server{Handler: healthRouter(reg, ctrl, api), ReadHeaderTimeout: 10 * time.Second}
+	metricsSrv := newServer(healthRouter(reg, ctrl, api), defaultLimits)
 	g.Go(func() error { return serve(gctx, metricsSrv, func() error { return metricsSrv.Serve(metricsLn) }) })
 
 	if admissionLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle(admission.ScaledObjectPath, admission.Handler{Logger: log.With("component", "admission")})
-		admissionSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		admissionSrv := newServer(mux, defaultLimits)
 		g.Go(func() error {
 			return serve(gctx, admissionSrv, func() error {
 				return admissionSrv.ServeTLS(admissionLn, opts.AdmissionTLSCertFile, opts.AdmissionTLSKeyFile)

@@ -23,13 +23,41 @@ type Options struct {
 	// listener.
 	WebhookTLSCertFile string `envconfig:"WEBHOOK_TLS_CERT_FILE"`
 	WebhookTLSKeyFile  string `envconfig:"WEBHOOK_TLS_KEY_FILE"`
-	// WebhookRequireAuth makes streams without a token or hmacSecret
-	// Ready=False.
-	WebhookRequireAuth bool `envconfig:"WEBHOOK_REQUIRE_AUTH" default:"false"`
+	// WebhookRequireAuth makes webhook triggers without a token or
+	// hmacSecret Ready=False unless their metadata says
+	// allowUnauthenticated: "true", and answers 401 to requests without a
+	// credential for every stream that is not open. On by default (the
+	// flag and the environment); an embedder's zero Options leave it off.
+	WebhookRequireAuth bool `envconfig:"WEBHOOK_REQUIRE_AUTH" default:"true"`
+	// WebhookRefusalRate and WebhookRefusalBurst throttle each client
+	// address whose requests are refused (400, 401, 405, 413, 415): past
+	// the burst, 429 until its budget refills at the rate. Zero: the
+	// defaults (10/s, 50); a negative rate turns it off.
+	WebhookRefusalRate  float64 `envconfig:"WEBHOOK_REFUSAL_RATE" default:"10"`
+	WebhookRefusalBurst int     `envconfig:"WEBHOOK_REFUSAL_BURST" default:"50"`
 	// WebhookRateLimit is the events per second one stream accepts (0:
 	// unlimited); WebhookRateBurst the bucket size (0: the limit).
 	WebhookRateLimit float64 `envconfig:"WEBHOOK_RATE_LIMIT" default:"10000"`
 	WebhookRateBurst int     `envconfig:"WEBHOOK_RATE_BURST" default:"0"`
+	// WebhookReadTimeout bounds reading one request, headers and body;
+	// WebhookWriteTimeout writing its answer; WebhookIdleTimeout a
+	// kept-alive connection between requests; WebhookMaxHeaderBytes the
+	// request headers. Zero: the defaults in servers.go.
+	WebhookReadTimeout    time.Duration `envconfig:"WEBHOOK_READ_TIMEOUT" default:"10s"`
+	WebhookWriteTimeout   time.Duration `envconfig:"WEBHOOK_WRITE_TIMEOUT" default:"10s"`
+	WebhookIdleTimeout    time.Duration `envconfig:"WEBHOOK_IDLE_TIMEOUT" default:"1m"`
+	WebhookMaxHeaderBytes int           `envconfig:"WEBHOOK_MAX_HEADER_BYTES" default:"32768"`
+	// WebhookMaxBatchEvents bounds the events of one CloudEvents batch
+	// request (413 past it). Zero: the default.
+	WebhookMaxBatchEvents int `envconfig:"WEBHOOK_MAX_BATCH_EVENTS" default:"1000"`
+	// WebhookReplayCacheSize bounds the timestamped signatures remembered
+	// against replays (about 40 bytes each). Zero: the default.
+	WebhookReplayCacheSize int `envconfig:"WEBHOOK_REPLAY_CACHE_SIZE" default:"1048576"`
+	// WebhookMaxInFlight bounds the webhook requests handled at once;
+	// WebhookMaxBufferedBytes the body bytes they hold together. Past
+	// either, requests are answered 503 (retryable). Zero: the defaults.
+	WebhookMaxInFlight      int   `envconfig:"WEBHOOK_MAX_IN_FLIGHT" default:"4096"`
+	WebhookMaxBufferedBytes int64 `envconfig:"WEBHOOK_MAX_BUFFERED_BYTES" default:"67108864"`
 	// WebhookSaveInterval throttles saving webhook levels to the cluster.
 	WebhookSaveInterval time.Duration `envconfig:"WEBHOOK_SAVE_INTERVAL" default:"1s"`
 	// MetricsAddr serves Prometheus /metrics, /healthz and /readyz.
@@ -101,6 +129,25 @@ func (o Options) validate() error {
 	}
 	if o.WebhookRateLimit < 0 {
 		errs = append(errs, fmt.Errorf("--webhook-rate-limit %v: must not be negative", o.WebhookRateLimit))
+	}
+	if o.WebhookReadTimeout < 0 || o.WebhookWriteTimeout < 0 || o.WebhookIdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--webhook-read-timeout %v / --webhook-write-timeout %v / --webhook-idle-timeout %v: must not be negative",
+			o.WebhookReadTimeout, o.WebhookWriteTimeout, o.WebhookIdleTimeout))
+	}
+	if o.WebhookMaxHeaderBytes < 0 {
+		errs = append(errs, fmt.Errorf("--webhook-max-header-bytes %d: must not be negative", o.WebhookMaxHeaderBytes))
+	}
+	if o.WebhookMaxBatchEvents < 0 {
+		errs = append(errs, fmt.Errorf("--webhook-max-batch-events %d: must not be negative", o.WebhookMaxBatchEvents))
+	}
+	if o.WebhookReplayCacheSize < 0 {
+		errs = append(errs, fmt.Errorf("--webhook-replay-cache-size %d: must not be negative", o.WebhookReplayCacheSize))
+	}
+	if o.WebhookMaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("--webhook-max-in-flight %d: must not be negative", o.WebhookMaxInFlight))
+	}
+	if o.WebhookMaxBufferedBytes < 0 {
+		errs = append(errs, fmt.Errorf("--webhook-max-buffered-bytes %d: must not be negative", o.WebhookMaxBufferedBytes))
 	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps %v / --kube-api-burst %d: must be positive", o.KubeAPIQPS, o.KubeAPIBurst))

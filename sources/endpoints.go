@@ -7,7 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"sync"
+
+	"k8s.io/utils/clock"
 
 	"github.com/pushscale/pushscale/store"
 )
@@ -285,4 +288,77 @@ func (ep *pooled[E, R]) stop() {
 	}
 	ep.halt()
 	ep.ep.Close()
+}
+
+// Broker is what a broker source embeds: its Endpoints, attached to its
+// Scheduler, its Deps with defaults applied (the real clock, a discarding
+// logger), and Parse and Watch done with the source's config parser and
+// binding. With it, a broker source's package holds its config, its reads
+// and its push path only.
+type Broker[C Config, E Endpoint[R], R Resource] struct {
+	*Endpoints[E, R]
+	Deps  Deps
+	parse func(Trigger) (C, error)
+	bind  func(Trigger, C) Binding[E, R]
+}
+
+// NewBroker returns the shared part of broker source name built with d:
+// parse validates a trigger, bind says what a valid one reads. It panics
+// without d.Scheduler: a broker source is read.
+func NewBroker[C Config, E Endpoint[R], R Resource](name string, d Deps, parse func(Trigger) (C, error), bind func(Trigger, C) Binding[E, R]) *Broker[C, E, R] {
+	if d.Scheduler == nil {
+		panic(name + ": Deps.Scheduler is nil")
+	}
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Broker[C, E, R]{Endpoints: NewEndpoints[E, R](d.Scheduler), Deps: d, parse: parse, bind: bind}
+}
+
+// Config is a source's parsed trigger config.
+type Config interface {
+	// Spec is what the scaler needs to know of the trigger at index.
+	Spec(index int) Spec
+}
+
+// Parse validates t with the source's parser.
+func (b *Broker[C, E, R]) Parse(t Trigger) (Spec, error) {
+	c, err := b.parse(t)
+	if err != nil {
+		return Spec{}, err
+	}
+	return c.Spec(t.Key.Trigger), nil
+}
+
+// Watch starts reading t: its read is attached to the Scheduler (with t's
+// activation threshold and pollingInterval) on the endpoint and resource
+// the source's binding names, shared with every trigger that names the
+// same. An invalid trigger is no longer watched (if it was).
+func (b *Broker[C, E, R]) Watch(t Trigger) error {
+	c, err := b.parse(t)
+	if err != nil {
+		b.Unwatch(t.Key)
+		return err
+	}
+	a := Attachment{Key: t.Key, Activation: c.Spec(t.Key.Trigger).Activation, PollingInterval: t.PollingInterval}
+	return b.Endpoints.Watch(a, b.bind(t, c))
+}
+
+// Wake is a coalescing wake-up for an endpoint's loop: any number of Wake
+// calls before the loop receives from the channel deliver one. Wake never
+// blocks.
+type Wake chan struct{}
+
+// NewWake returns a Wake with room for one pending wake-up.
+func NewWake() Wake { return make(Wake, 1) }
+
+// Wake asks the loop to run again.
+func (w Wake) Wake() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
 }

@@ -70,3 +70,26 @@ func TestParseWatchLabelSelector(t *testing.T) {
 		})
 	}
 }
+
+// TestParseWebhookLimits: the webhook limits (issue 10) have defaults and
+// follow the environment and the flags like every other setting.
+func TestParseWebhookLimits(t *testing.T) {
+	o, err := parse(nil, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.WebhookRequireAuth {
+		t.Error("--webhook-require-auth is off by default")
+	}
+	if o.WebhookReadTimeout != 10*time.Second || o.WebhookMaxInFlight != 4096 || o.WebhookMaxBufferedBytes != 64<<20 || o.WebhookMaxHeaderBytes != 32<<10 {
+		t.Errorf("defaults: %+v", o)
+	}
+	t.Setenv("PUSHSCALE_WEBHOOK_MAX_IN_FLIGHT", "10")
+	o, err = parse([]string{"--webhook-read-timeout", "2s"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.WebhookMaxInFlight != 10 || o.WebhookReadTimeout != 2*time.Second {
+		t.Errorf("environment and flag: in flight %d, read timeout %v", o.WebhookMaxInFlight, o.WebhookReadTimeout)
+	}
+}

@@ -24,7 +24,7 @@ type client struct {
 	url     string
 	opts    []nats.Option
 	pushOff bool
-	poke    chan struct{} // capacity 1: wakes Run
+	poke    sources.Wake  // wakes Run
 	ready   chan struct{} // closed once the first connection attempt ended
 	tried   sync.Once
 
@@ -46,8 +46,8 @@ func newClient(s *Source, id string, c Config) (*client, error) {
 		id:        id,
 		url:       c.ClientURL,
 		opts:      opts,
-		pushOff:   s.deps.PushDisabled(Type),
-		poke:      make(chan struct{}, 1),
+		pushOff:   s.Deps.PushDisabled(Type),
+		poke:      sources.NewWake(),
 		ready:     make(chan struct{}),
 		resources: make(map[string]*resource),
 		connErr:   errors.New("nats-jetstream: not connected yet"),
@@ -86,7 +86,7 @@ func (e *client) Add(r *resource) {
 	e.mu.Lock()
 	e.resources[r.id.Name] = r
 	e.mu.Unlock()
-	e.wake()
+	e.poke.Wake()
 }
 
 // Remove drops r; its stream's consumer goes when no resource needs it.
@@ -94,14 +94,7 @@ func (e *client) Remove(r *resource) {
 	e.mu.Lock()
 	delete(e.resources, r.id.Name)
 	e.mu.Unlock()
-	e.wake()
-}
-
-func (e *client) wake() {
-	select {
-	case e.poke <- struct{}{}:
-	default:
-	}
+	e.poke.Wake()
 }
 
 // Close closes the connection; reads that follow fail.

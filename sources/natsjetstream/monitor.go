@@ -27,7 +27,7 @@ func newMonitor(s *Source, id string) *monitor {
 
 // Run reports that nothing is pushed, then waits.
 func (m *monitor) Run(ctx context.Context) {
-	m.s.deps.Scheduler.SetPush(m.id, "", store.Push{Reason: ReasonNotSupported,
+	m.s.Deps.Scheduler.SetPush(m.id, "", store.Push{Reason: ReasonNotSupported,
 		Message: "no natsClientURL: the consumer is read from the monitoring endpoint every pollingInterval, as KEDA does"})
 	<-ctx.Done()
 }

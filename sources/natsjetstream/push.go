@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"k8s.io/utils/clock"
 
+	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/store"
 )
 
@@ -55,8 +56,8 @@ func (e *client) Run(ctx context.Context) {
 		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
 			reason = ReasonPermissionDenied
 		}
-		e.s.deps.Scheduler.SetPush(e.id, "", store.Push{Reason: reason, Message: err.Error() + "; polled every pollingInterval meanwhile"})
-		t := e.s.clock.NewTimer(backoff(e.s.opts.ReconnectWait, attempt))
+		e.s.Deps.Scheduler.SetPush(e.id, "", store.Push{Reason: reason, Message: err.Error() + "; polled every pollingInterval meanwhile"})
+		t := e.s.Deps.Clock.NewTimer(backoff(e.s.opts.ReconnectWait, attempt))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -68,7 +69,7 @@ func (e *client) Run(ctx context.Context) {
 
 // connEvents carries the connection's callbacks to serve.
 type connEvents struct {
-	poke         chan struct{}
+	poke         sources.Wake
 	disconnected atomic.Bool
 	reconnected  atomic.Bool
 	closed       atomic.Bool
@@ -76,10 +77,7 @@ type connEvents struct {
 
 func (ev *connEvents) set(b *atomic.Bool) {
 	b.Store(true)
-	select {
-	case ev.poke <- struct{}{}:
-	default:
-	}
+	ev.poke.Wake()
 }
 
 // connect dials the servers once. Errors name the URL, never a credential.
@@ -94,7 +92,7 @@ func (e *client) connect(ev *connEvents) (*nats.Conn, error) {
 		nats.ReconnectHandler(func(*nats.Conn) { ev.set(&ev.reconnected) }),
 		nats.ClosedHandler(func(*nats.Conn) { ev.set(&ev.closed) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			e.s.log.Debug("nats-jetstream: asynchronous error", "endpoint", e.id, "err", err)
+			e.s.Deps.Logger.Debug("nats-jetstream: asynchronous error", "endpoint", e.id, "err", err)
 		}),
 	}, e.opts...)
 	nc, err := nats.Connect(e.url, opts...)
@@ -138,12 +136,12 @@ func (e *client) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStrea
 		}
 	}()
 	reported := make(map[*resource]store.Push)
-	e.s.deps.Scheduler.Reconnected(e.id)
+	e.s.Deps.Scheduler.Reconnected(e.id)
 	for {
 		var retry <-chan time.Time
 		var t clock.Timer
 		if e.reconcile(ctx, js, nc, pushes, reported) {
-			t = e.s.clock.NewTimer(5 * time.Second)
+			t = e.s.Deps.Clock.NewTimer(5 * time.Second)
 			retry = t.C()
 		}
 		select {
@@ -161,13 +159,13 @@ func (e *client) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStrea
 			return
 		}
 		if ev.disconnected.Swap(false) {
-			e.s.deps.Scheduler.SetPush(e.id, "", store.Push{Reason: ReasonSubscriptionLost,
+			e.s.Deps.Scheduler.SetPush(e.id, "", store.Push{Reason: ReasonSubscriptionLost,
 				Message: "disconnected from natsClientURL; reconnecting, polled every pollingInterval meanwhile"})
 			clear(reported)
 		}
 		if ev.reconnected.Swap(false) {
 			clear(reported)
-			e.s.deps.Scheduler.Reconnected(e.id)
+			e.s.Deps.Scheduler.Reconnected(e.id)
 		}
 	}
 }
@@ -203,14 +201,14 @@ func (e *client) reconcile(ctx context.Context, js jetstream.JetStream, nc *nats
 				}
 				pushes[stream] = p
 				for _, r := range rs {
-					e.s.deps.Scheduler.Hint(r.id, false) // what arrived before the consumer existed
+					e.s.Deps.Scheduler.Hint(r.id, false) // what arrived before the consumer existed
 				}
 			}
 			health = store.Push{Healthy: true, Reason: ReasonSubscribed, Message: "new messages on stream " + stream + " are pushed"}
 		}
 		for _, r := range rs {
 			if old, ok := reported[r]; !ok || old != health {
-				e.s.deps.Scheduler.SetPush(e.id, r.id.Name, health)
+				e.s.Deps.Scheduler.SetPush(e.id, r.id.Name, health)
 				reported[r] = health
 			}
 		}
@@ -229,7 +227,7 @@ func (e *client) startStream(ctx context.Context, js jetstream.JetStream, nc *na
 	p := &streamPush{}
 	hints := func(additive func(*resource) bool) {
 		for _, r := range e.streams()[stream] {
-			e.s.deps.Scheduler.Hint(r.id, additive(r))
+			e.s.Deps.Scheduler.Hint(r.id, additive(r))
 		}
 	}
 	adv, err := nc.Subscribe("$JS.EVENT.ADVISORY.STREAM.*."+stream, func(m *nats.Msg) {
@@ -237,7 +235,7 @@ func (e *client) startStream(ctx context.Context, js jetstream.JetStream, nc *na
 		// ordered consumer for a stream that was created or deleted.
 		if ev := advisoryEvent(m.Subject, 4); ev == "CREATED" || ev == "DELETED" {
 			p.broken.Store(true)
-			e.wake()
+			e.poke.Wake()
 		}
 		hints(func(*resource) bool { return false })
 	})
@@ -249,7 +247,7 @@ func (e *client) startStream(ctx context.Context, js jetstream.JetStream, nc *na
 		name := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
 		for _, r := range e.streams()[stream] {
 			if r.consumer == name {
-				e.s.deps.Scheduler.Hint(r.id, false)
+				e.s.Deps.Scheduler.Hint(r.id, false)
 			}
 		}
 	})
@@ -280,7 +278,7 @@ func (e *client) startStream(ctx context.Context, js jetstream.JetStream, nc *na
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				if errors.Is(err, jetstream.ErrStreamNotFound) {
 					p.broken.Store(true)
-					e.wake()
+					e.poke.Wake()
 				}
 			}))
 	}

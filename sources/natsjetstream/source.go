@@ -3,12 +3,9 @@ package natsjetstream
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
-
-	"k8s.io/utils/clock"
 
 	"github.com/pushscale/pushscale/sources"
 )
@@ -59,11 +56,8 @@ type endpoint interface {
 
 // Source serves nats-jetstream triggers. It is safe for concurrent use.
 type Source struct {
-	*sources.Endpoints[endpoint, *resource]
-	opts  Options
-	deps  sources.Deps
-	clock clock.WithTicker
-	log   *slog.Logger
+	*sources.Broker[Config, endpoint, *resource]
+	opts Options
 }
 
 var _ sources.Source = (*Source)(nil)
@@ -76,45 +70,16 @@ func Family(opts Options) sources.Family {
 // New returns a source reading through d.Scheduler; nothing runs until
 // Start.
 func New(d sources.Deps, opts Options) *Source {
-	if d.Scheduler == nil {
-		panic("natsjetstream: Deps.Scheduler is nil")
-	}
-	if d.Clock == nil {
-		d.Clock = clock.RealClock{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Source{
-		Endpoints: sources.NewEndpoints[endpoint, *resource](d.Scheduler),
-		opts:      opts.withDefaults(),
-		deps:      d,
-		clock:     d.Clock,
-		log:       d.Logger,
-	}
+	s := &Source{opts: opts.withDefaults()}
+	s.Broker = sources.NewBroker(Type, d, ParseConfig, s.binding)
+	return s
 }
 
-// Parse validates t.
-func (s *Source) Parse(t sources.Trigger) (sources.Spec, error) {
-	c, err := ParseConfig(t)
-	if err != nil {
-		return sources.Spec{}, err
-	}
-	return c.Spec(t.Key.Trigger), nil
-}
-
-// Watch starts reading t's consumer: through the JetStream API on a shared
-// client connection, hinted by new messages on its stream, when the
+// binding says what t reads: its consumer, through the JetStream API on a
+// shared client connection, hinted by new messages on its stream, when the
 // trigger has natsClientURL; otherwise through the monitoring endpoint
-// every pollingInterval, as KEDA does. An invalid trigger is no longer
-// watched (if it was).
-func (s *Source) Watch(t sources.Trigger) error {
-	c, err := ParseConfig(t)
-	if err != nil {
-		s.Unwatch(t.Key)
-		return err
-	}
-	a := sources.Attachment{Key: t.Key, Activation: float64(c.ActivationLagThreshold), PollingInterval: t.PollingInterval}
+// every pollingInterval, as KEDA does.
+func (s *Source) binding(_ sources.Trigger, c Config) sources.Binding[endpoint, *resource] {
 	b := sources.Binding[endpoint, *resource]{
 		NewResource: func(ep endpoint, id sources.ResourceID) *resource {
 			return &resource{ep: ep, id: id, stream: c.Stream, consumer: c.Consumer, account: c.Account, accountID: c.AccountID}
@@ -133,7 +98,7 @@ func (s *Source) Watch(t sources.Trigger) error {
 		b.NewEndpoint = func() (endpoint, error) { return newMonitor(s, b.Endpoint), nil }
 		b.Resource = fmt.Sprintf("account %q %q consumer %q %q", c.Account, c.AccountID, c.Stream, c.Consumer)
 	}
-	return s.Endpoints.Watch(a, b)
+	return b
 }
 
 // A resource is one durable consumer's pending count, shared by the

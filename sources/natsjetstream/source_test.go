@@ -81,10 +81,7 @@ func (e *env) watch(tr sources.Trigger) {
 
 func (e *env) awaitPush(k store.Key, reason string) {
 	e.t.Helper()
-	e.sink.Await(e.t, "push "+reason, func() bool {
-		p, ok := e.sink.Push(k)
-		return ok && p.Reason == reason
-	})
+	e.sink.AwaitPush(e.t, k, reason)
 }
 
 func (e *env) awaitFail(k store.Key, contains string) string {

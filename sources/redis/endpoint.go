@@ -32,7 +32,7 @@ type endpoint struct {
 	tls  *tls.Config
 	db   int
 	log  *slog.Logger
-	poke chan struct{} // capacity 1: wakes the loop
+	poke sources.Wake // wakes the loop
 
 	topoMu sync.Mutex // serialises topology resolution, which does I/O
 
@@ -75,8 +75,8 @@ func newEndpoint(s *Source, id string, c Config) (*endpoint, error) {
 		cfg:       c,
 		tls:       tlsCfg,
 		db:        c.DatabaseIndex,
-		log:       s.log.With("endpoint", id),
-		poke:      make(chan struct{}, 1),
+		log:       s.Deps.Logger.With("endpoint", id),
+		poke:      sources.NewWake(),
 		resources: make(map[string]*resource),
 		channels:  make(map[string][]*resource),
 		nodes:     make(map[string]*redis.Client),
@@ -117,7 +117,7 @@ func (e *endpoint) Add(r *resource) {
 		e.channels[r.channel] = append(slices.Clip(e.channels[r.channel]), r)
 	}
 	e.mu.Unlock()
-	e.wake()
+	e.poke.Wake()
 }
 
 // Remove forgets r; the loop unsubscribes its channel when no other
@@ -131,15 +131,7 @@ func (e *endpoint) Remove(r *resource) {
 		delete(e.channels, r.channel)
 	}
 	e.mu.Unlock()
-	e.wake()
-}
-
-// wake asks the loop to reconcile. It never blocks.
-func (e *endpoint) wake() {
-	select {
-	case e.poke <- struct{}{}:
-	default:
-	}
+	e.poke.Wake()
 }
 
 // Close closes the endpoint's clients, once Run has returned (or never
@@ -217,7 +209,7 @@ func (e *endpoint) onMessage(channel, event string) {
 	rs := e.channels[channel]
 	e.mu.Unlock()
 	for _, r := range rs {
-		e.s.deps.Scheduler.Hint(r.id, additive(r.kind, event))
+		e.s.Deps.Scheduler.Hint(r.id, additive(r.kind, event))
 	}
 }
 
@@ -225,7 +217,7 @@ func (e *endpoint) onMessage(channel, event string) {
 // notification classes the resource needs.
 func (e *endpoint) noteKeyType(r *resource, t string) {
 	if old := r.keyType.Swap(&t); old == nil || required(r.kind, *old) != required(r.kind, t) {
-		e.wake()
+		e.poke.Wake()
 	}
 }
 

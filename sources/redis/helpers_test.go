@@ -133,25 +133,13 @@ func (e *env) watch(tr sources.Trigger) {
 // awaitPush waits until the last push health reported for k has reason.
 func (e *env) awaitPush(k store.Key, reason string) store.Push {
 	e.t.Helper()
-	var p store.Push
-	e.sink.Await(e.t, "push "+reason, func() bool {
-		var ok bool
-		p, ok = e.sink.Push(k)
-		return ok && p.Reason == reason
-	})
-	return p
+	return e.sink.AwaitPush(e.t, k, reason)
 }
 
 // awaitValue waits until the last value recorded for k satisfies ok.
-func (e *env) awaitValue(k store.Key, what string, ok func(v float64) bool) float64 {
+func (e *env) awaitValue(k store.Key, what string, ok func(float64) bool) float64 {
 	e.t.Helper()
-	var v float64
-	e.sink.Await(e.t, what, func() bool {
-		var known bool
-		v, known = e.sink.Value(k)
-		return known && ok(v)
-	})
-	return v
+	return e.sink.AwaitValueWhere(e.t, k, what, ok)
 }
 
 // awaitFailure waits until k has a failure recorded after the last value.

@@ -28,7 +28,7 @@ const (
 // Scheduler. It returns when ctx is done, after stopping the
 // subscriptions.
 func (e *endpoint) Run(ctx context.Context) {
-	clk := e.s.clock
+	clk := e.s.Deps.Clock
 	subs := make(map[string]*subscription)
 	defer func() {
 		for _, s := range subs {
@@ -168,17 +168,17 @@ func (e *endpoint) report(rs []*resource, topo topology, subs map[string]*subscr
 	for _, r := range rs {
 		// A trigger joining a resource gets its health from the Scheduler.
 		if p, ok := e.pushOf(r, topo, states); ok && (!r.hasReported || p != r.reported) {
-			e.s.deps.Scheduler.SetPush(e.id, r.id.Name, p)
+			e.s.Deps.Scheduler.SetPush(e.id, r.id.Name, p)
 			r.reported, r.hasReported = p, true
 		}
 	}
 	if resync {
-		e.s.deps.Scheduler.Reconnected(e.id)
+		e.s.Deps.Scheduler.Reconnected(e.id)
 		return
 	}
 	for _, r := range rs {
 		if confirmed[r.channel] && !r.pushOff {
-			e.s.deps.Scheduler.Hint(r.id, false)
+			e.s.Deps.Scheduler.Hint(r.id, false)
 		}
 	}
 }

@@ -167,7 +167,7 @@ func (s *subscription) checkConfig(ctx context.Context) (transient bool) {
 		s.flagsKnown, s.flagsErr, s.flagsTransient = false, err, false
 	}
 	s.mu.Unlock()
-	s.e.wake()
+	s.e.poke.Wake()
 	return transient
 }
 

@@ -81,7 +81,7 @@ func (s *subscription) answered(kind, channel string) error {
 		s.fifo = s.fifo[1:]
 	}
 	if kind != "pong" {
-		s.e.wake()
+		s.e.poke.Wake()
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func (s *subscription) refused(reply error) error {
 		}
 		s.mu.Unlock()
 		s.e.log.Warn("redis refused a subscription", "node", s.addr, "channel", p.chans[0], "err", reply)
-		s.e.wake()
+		s.e.poke.Wake()
 		return nil
 	}
 	s.mu.Unlock()

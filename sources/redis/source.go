@@ -2,13 +2,10 @@ package redis
 
 import (
 	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"k8s.io/utils/clock"
 
 	"github.com/pushscale/pushscale/sources"
 )
@@ -72,11 +69,8 @@ func (o Options) withDefaults() Options {
 // Its endpoints and their sharing are sources.Endpoints'; this package adds
 // the config, the reads and the push path (keyspace notifications).
 type Source struct {
-	*sources.Endpoints[*endpoint, *resource]
-	opts  Options
-	deps  sources.Deps
-	clock clock.WithTicker
-	log   *slog.Logger
+	*sources.Broker[Config, *endpoint, *resource]
+	opts Options
 }
 
 var _ sources.Source = (*Source)(nil)
@@ -89,59 +83,27 @@ func Family(opts Options) sources.Family {
 // New returns a source reading through d.Scheduler; nothing runs until
 // Start (the Endpoints').
 func New(d sources.Deps, opts Options) *Source {
-	if d.Scheduler == nil {
-		panic("redis: Deps.Scheduler is nil")
-	}
-	if d.Clock == nil {
-		d.Clock = clock.RealClock{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Source{
-		Endpoints: sources.NewEndpoints[*endpoint, *resource](d.Scheduler),
-		opts:      opts.withDefaults(),
-		deps:      d,
-		clock:     d.Clock,
-		log:       d.Logger,
-	}
+	s := &Source{opts: opts.withDefaults()}
+	s.Broker = sources.NewBroker("redis", d, ParseConfig, s.binding)
+	return s
 }
 
-// Parse validates t.
-func (s *Source) Parse(t sources.Trigger) (sources.Spec, error) {
-	c, err := ParseConfig(t)
-	if err != nil {
-		return sources.Spec{}, err
-	}
-	return c.Spec(t.Key.Trigger), nil
-}
-
-// Watch starts reading t's list or stream: at once, then on every keyspace
-// notification of its key and as the Scheduler's rules say. Triggers on the
-// same endpoint share its connections; triggers reading the same thing share
-// its reads. An invalid trigger is no longer watched (if it was).
-func (s *Source) Watch(t sources.Trigger) error {
-	c, err := ParseConfig(t)
-	if err != nil {
-		s.Unwatch(t.Key)
-		return err
-	}
+// binding says what t reads: its list or stream, read at once, then on
+// every keyspace notification of its key and as the Scheduler's rules say.
+// Triggers on the same endpoint share its connections; triggers reading the
+// same thing share its reads.
+func (s *Source) binding(t sources.Trigger, c Config) sources.Binding[*endpoint, *resource] {
 	id := s.endpointID(c)
 	name, kind, key := resourceOf(c)
-	pushOff := s.deps.PushDisabled(t.Type)
-	return s.Endpoints.Watch(attachment(t, c), sources.Binding[*endpoint, *resource]{
+	pushOff := s.Deps.PushDisabled(t.Type)
+	return sources.Binding[*endpoint, *resource]{
 		Endpoint:    id,
 		NewEndpoint: func() (*endpoint, error) { return newEndpoint(s, id, c) },
 		Resource:    name,
 		NewResource: func(e *endpoint, rid sources.ResourceID) *resource {
 			return e.newResource(rid, kind, key, c.ConsumerGroup, t.Type, pushOff)
 		},
-	})
-}
-
-// attachment is t's attachment to its resource.
-func attachment(t sources.Trigger, c Config) sources.Attachment {
-	return sources.Attachment{Key: t.Key, Activation: c.Spec(t.Key.Trigger).Activation, PollingInterval: t.PollingInterval}
+	}
 }
 
 // endpointID names c's connection without secrets: the deployment kind,

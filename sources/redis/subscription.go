@@ -9,6 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"k8s.io/utils/clock"
+
+	"github.com/pushscale/pushscale/sources"
 )
 
 // A subscription is the one pub/sub connection of an endpoint to one
@@ -27,7 +29,7 @@ type subscription struct {
 	e      *endpoint
 	addr   string
 	client *redis.Client
-	wakeCh chan struct{} // capacity 1: wakes the control loop
+	wakeCh sources.Wake // capacity 1: wakes the control loop
 	cancel context.CancelFunc
 	done   chan struct{}
 	// refusedFlags is the last setting CONFIG SET refused, so that it is
@@ -87,7 +89,7 @@ type pending struct {
 const batchSize = 500
 
 func newSubscription(e *endpoint, addr string, c *redis.Client) *subscription {
-	return &subscription{e: e, addr: addr, client: c, wakeCh: make(chan struct{}, 1)}
+	return &subscription{e: e, addr: addr, client: c, wakeCh: sources.NewWake()}
 }
 
 // setWant replaces the channels wanted and the classes needed.
@@ -95,14 +97,7 @@ func (s *subscription) setWant(want map[string]bool, need classes) {
 	s.mu.Lock()
 	s.want, s.need = want, need
 	s.mu.Unlock()
-	s.wake()
-}
-
-func (s *subscription) wake() {
-	select {
-	case s.wakeCh <- struct{}{}:
-	default:
-	}
+	s.wakeCh.Wake()
 }
 
 func (s *subscription) start(ctx context.Context) {
@@ -122,7 +117,7 @@ func (s *subscription) stop() {
 
 // run connects, and reconnects with backoff, until ctx is done.
 func (s *subscription) run(ctx context.Context) {
-	clk := s.e.s.clock
+	clk := s.e.s.Deps.Clock
 	attempt := 0
 	for {
 		healthy, err := s.session(ctx)
@@ -179,7 +174,7 @@ func (s *subscription) session(ctx context.Context) (healthy bool, err error) {
 		}
 	}()
 
-	clk := s.e.s.clock
+	clk := s.e.s.Deps.Clock
 	var retry clockTimer
 	defer func() { retry.stop() }()
 	retries := 0
@@ -216,7 +211,7 @@ func (s *subscription) session(ctx context.Context) (healthy bool, err error) {
 	if err := s.sync(true); err != nil {
 		return false, err
 	}
-	s.e.wake()
+	s.e.poke.Wake()
 
 	tick := clk.NewTicker(s.e.s.opts.ConfigCheckInterval)
 	defer tick.Stop()
@@ -309,7 +304,7 @@ func (s *subscription) sync(first bool) error {
 		}
 	}
 	if first || len(add)+len(remove) > 0 {
-		s.e.wake()
+		s.e.poke.Wake()
 	}
 	return nil
 }

@@ -96,7 +96,7 @@ func (e *endpoint) markStale() {
 		e.topo.stale = true
 		e.mu.Unlock()
 	}
-	e.wake()
+	e.poke.Wake()
 }
 
 // resolve learns the topology, unless it is known and fresh and force is

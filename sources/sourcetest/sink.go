@@ -194,3 +194,29 @@ func (s *Sink) AwaitValue(t testing.TB, k store.Key, v float64) {
 		return ok && got == v
 	})
 }
+
+// AwaitPush waits until the last push health reported for k has reason,
+// and returns it; it fails t after WaitTimeout.
+func (s *Sink) AwaitPush(t testing.TB, k store.Key, reason string) store.Push {
+	t.Helper()
+	var p store.Push
+	s.Await(t, "PushHealthy "+reason, func() bool {
+		var ok bool
+		p, ok = s.Push(k)
+		return ok && p.Reason == reason
+	})
+	return p
+}
+
+// AwaitValueWhere waits until the last value recorded for k satisfies ok
+// (described by what), and returns it; it fails t after WaitTimeout.
+func (s *Sink) AwaitValueWhere(t testing.TB, k store.Key, what string, ok func(float64) bool) float64 {
+	t.Helper()
+	var v float64
+	s.Await(t, what, func() bool {
+		var known bool
+		v, known = s.Value(k)
+		return known && ok(v)
+	})
+	return v
+}

@@ -4,25 +4,22 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"hash"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// TimestampHeader, when a request carries it (unix seconds), is signed with
-// the body as "<timestamp>.<body>" and must be within MaxClockSkew of now:
-// replay protection. Without it the signature covers the body alone, as
-// GitHub signs.
+// TimestampHeader, when a request carries it (unix seconds), is signed
+// before the rest (see the schemes in signature.go) and must be within
+// MaxClockSkew of now; a timestamped signature is accepted once. Without it
+// a sha256= signature covers the body alone, as GitHub signs, and nothing
+// stops its replay: requireTimestamp makes it mandatory.
 const TimestampHeader = "X-Pushscale-Timestamp"
 
 // MaxClockSkew is how far a signed timestamp may be from now.
 const MaxClockSkew = 5 * time.Minute
-
-const signaturePrefix = "sha256="
 
 // auth is the authentication of one stream. It is immutable once built and
 // safe for concurrent use. It keeps the token only as its SHA-256 sum, and
@@ -32,13 +29,15 @@ type auth struct {
 	tokenSum [sha256.Size]byte
 	hmacKey  []byte
 	header   string // canonical signature header
-	macs     sync.Pool
+	// requireTimestamp refuses signatures without a signed timestamp.
+	requireTimestamp bool
+	macs             sync.Pool
 }
 
 // newAuth returns the authentication for a token and an HMAC secret (each
 // empty when unset) with the signature in header.
-func newAuth(token, hmacSecret, header string) *auth {
-	a := &auth{header: header}
+func newAuth(token, hmacSecret, header string, requireTimestamp bool) *auth {
+	a := &auth{header: header, requireTimestamp: requireTimestamp}
 	if token != "" {
 		a.hasToken = true
 		a.tokenSum = sha256.Sum256([]byte(token))
@@ -52,6 +51,12 @@ func newAuth(token, hmacSecret, header string) *auth {
 }
 
 func (a *auth) enabled() bool { return a != nil && (a.hasToken || a.hmacKey != nil) }
+
+// presented reports whether h carries every kind of credential a needs
+// (not whether they are right).
+func (a *auth) presented(h http.Header) bool {
+	return (!a.hasToken || h.Get("Authorization") != "") && (a.hmacKey == nil || h.Get(a.header) != "")
+}
 
 // String never shows a credential.
 func (a *auth) String() string {
@@ -76,7 +81,7 @@ func (a *auth) equal(b *auth) bool {
 	if !hmac.Equal(a.hmacKey, b.hmacKey) || (a.hmacKey == nil) != (b.hmacKey == nil) {
 		return false
 	}
-	return a.hmacKey == nil || a.header == b.header
+	return a.hmacKey == nil || (a.header == b.header && a.requireTimestamp == b.requireTimestamp)
 }
 
 // authError is a failed authentication. Its message never holds a
@@ -88,18 +93,34 @@ type authError struct {
 
 func (e *authError) Error() string { return e.msg }
 
-// verify checks the request headers h and body against a. Both the token
-// and the signature must pass when both are configured.
-func (a *auth) verify(h http.Header, body []byte, now time.Time) *authError {
+// signed is what a verified signature needs remembered against replays:
+// its MAC and until when (unix seconds); expiry 0 for a signature without
+// timestamp, which cannot be remembered (nothing says when to forget it).
+type signed struct {
+	mac    [sha256.Size]byte
+	expiry int64
+}
+
+// request is what authentication looks at.
+type request struct {
+	header http.Header
+	method string
+	path   string // escaped, without the query
+	body   []byte
+}
+
+// verify checks r against a. Both the token and the signature must pass
+// when both are configured.
+func (a *auth) verify(r request, now time.Time) (signed, *authError) {
 	if a.hasToken {
-		if err := a.verifyToken(h.Get("Authorization")); err != nil {
-			return err
+		if err := a.verifyToken(r.header.Get("Authorization")); err != nil {
+			return signed{}, err
 		}
 	}
 	if a.hmacKey != nil {
-		return a.verifySignature(h, body, now)
+		return a.verifySignature(r, now)
 	}
-	return nil
+	return signed{}, nil
 }
 
 func (a *auth) verifyToken(header string) *authError {
@@ -114,36 +135,48 @@ func (a *auth) verifyToken(header string) *authError {
 	return nil
 }
 
-func (a *auth) verifySignature(h http.Header, body []byte, now time.Time) *authError {
-	sig := h.Get(a.header)
+var dot = []byte{'.'}
+
+func (a *auth) verifySignature(r request, now time.Time) (signed, *authError) {
+	sig := r.header.Get(a.header)
 	if sig == "" {
-		return &authError{msg: "missing signature header " + a.header}
+		return signed{}, &authError{msg: "missing signature header " + a.header}
 	}
-	if len(sig) <= len(signaturePrefix) || !strings.EqualFold(sig[:len(signaturePrefix)], signaturePrefix) {
-		return &authError{msg: "signature header " + a.header + " must be sha256=<hex HMAC-SHA256>"}
+	scheme, want, ok := parseSignature(sig)
+	if !ok {
+		return signed{}, &authError{msg: "signature header " + a.header + " must be sha256=<hex HMAC-SHA256> or v2=<hex HMAC-SHA256>"}
 	}
-	var want [sha256.Size]byte
-	if n, err := hex.Decode(want[:], []byte(sig[len(signaturePrefix):])); err != nil || n != sha256.Size {
-		return &authError{msg: "signature header " + a.header + " must be sha256=<hex HMAC-SHA256>"}
+	ts := r.header.Get(TimestampHeader)
+	switch {
+	case scheme == schemeV2 && ts == "":
+		return signed{}, &authError{msg: "v2 signatures need " + TimestampHeader}
+	case a.requireTimestamp && ts == "":
+		return signed{}, &authError{msg: "the stream requires a signed " + TimestampHeader + " (requireTimestamp)"}
+	}
+	var out signed
+	if ts != "" {
+		sec, err := parseTimestamp(ts, now)
+		if err != nil {
+			return signed{}, err
+		}
+		out.expiry = sec + int64(MaxClockSkew/time.Second)
 	}
 
 	mac := a.macs.Get().(hash.Hash)
 	defer func() { mac.Reset(); a.macs.Put(mac) }()
-	if ts := h.Get(TimestampHeader); ts != "" {
-		sec, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil {
-			return &authError{msg: TimestampHeader + " must be unix seconds"}
-		}
-		if skew := now.Sub(time.Unix(sec, 0)); skew > MaxClockSkew || skew < -MaxClockSkew {
-			return &authError{msg: TimestampHeader + " is more than 5 minutes from now"}
-		}
+	if ts != "" {
 		mac.Write([]byte(ts))
-		mac.Write([]byte{'.'})
+		mac.Write(dot)
 	}
-	mac.Write(body)
-	var got [sha256.Size]byte
-	if !hmac.Equal(mac.Sum(got[:0]), want[:]) {
-		return &authError{msg: "signature does not match"}
+	if scheme == schemeV2 {
+		mac.Write([]byte(r.method))
+		mac.Write(dot)
+		mac.Write([]byte(r.path))
+		mac.Write(dot)
 	}
-	return nil
+	mac.Write(r.body)
+	if !hmac.Equal(mac.Sum(out.mac[:0]), want[:]) {
+		return signed{}, &authError{msg: "signature does not match"}
+	}
+	return out, nil
 }

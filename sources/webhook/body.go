@@ -32,8 +32,14 @@ type valueBody struct {
 // has reports whether the body holds value or delta at all.
 func (b *valueBody) has() bool { return b.Value != nil || b.Delta != nil }
 
-// op validates b: exactly one of value (a finite number ≥ 0) and delta (a
-// finite number).
+// MaxValue bounds a stream's level, a value, a delta and a target: the
+// metrics API and the HPA hold quantities as int64 milli-units (at most
+// 9.2e15), so 1e15 keeps every level exact to the milli and far from
+// overflow. A level that deltas or arrivals would carry past it saturates.
+const MaxValue = 1e15
+
+// op validates b: exactly one of value (a number from 0 to MaxValue) and
+// delta (a number from -MaxValue to MaxValue).
 func (b *valueBody) op() (op, error) {
 	switch {
 	case b.Value != nil && b.Delta != nil:
@@ -46,11 +52,17 @@ func (b *valueBody) op() (op, error) {
 		if v < 0 {
 			return op{}, fmt.Errorf(`"value" %s: must be greater than or equal to 0`, clip(b.Value))
 		}
+		if v > MaxValue {
+			return op{}, fmt.Errorf(`"value" %s: must be at most %g`, clip(b.Value), float64(MaxValue))
+		}
 		return op{kind: opValue, n: v + 0}, nil // + 0 turns -0 into 0
 	case b.Delta != nil:
 		v, err := parseNumber("delta", b.Delta)
 		if err != nil {
 			return op{}, err
+		}
+		if v < -MaxValue || v > MaxValue {
+			return op{}, fmt.Errorf(`"delta" %s: must be between %g and %g`, clip(b.Delta), -float64(MaxValue), float64(MaxValue))
 		}
 		return op{kind: opDelta, n: v}, nil
 	default:

@@ -99,22 +99,6 @@ func parseStructured(body []byte) (op, error) {
 	return ev.op()
 }
 
-// parseBatch parses a batch-mode body, appending one op per event to ops.
-func parseBatch(body []byte, ops []op) ([]op, error) {
-	var evs []cloudEvent
-	if err := json.Unmarshal(body, &evs); err != nil {
-		return nil, fmt.Errorf("malformed CloudEvents batch: %w", err)
-	}
-	for i := range evs {
-		o, err := evs[i].op()
-		if err != nil {
-			return nil, fmt.Errorf("event %d: %w", i, err)
-		}
-		ops = append(ops, o)
-	}
-	return ops, nil
-}
-
 // op validates ev and says what it does.
 func (ev *cloudEvent) op() (op, error) {
 	if err := validateAttrs(ev.SpecVersion, ev.ID, ev.Source, ev.Type); err != nil {

@@ -24,6 +24,8 @@ const (
 	keyWindow          = "windowSeconds"
 	keyTTL             = "ttlSeconds"
 	keySignatureHeader = "signatureHeader"
+	keyRequireTS       = "requireTimestamp"
+	keyAllowUnauth     = "allowUnauthenticated"
 )
 
 // The authentication parameters (TriggerAuthentication parameter names).
@@ -41,6 +43,9 @@ const (
 	// MaxWindowSeconds bounds windowSeconds, and so the per-second arrival
 	// buckets a stream keeps.
 	MaxWindowSeconds = 3600
+	// minTarget is the smallest targetValue: the HPA's target is in
+	// milli-units, and a smaller one would round to 0.
+	minTarget = 0.001
 	// maxTTLSeconds keeps ttlSeconds well inside a time.Duration.
 	maxTTLSeconds = 1<<31 - 1
 )
@@ -64,6 +69,13 @@ type Config struct {
 	// SignatureHeader is the canonical name of the header that carries the
 	// HMAC signature.
 	SignatureHeader string
+	// RequireTimestamp refuses signatures without a signed timestamp
+	// (requireTimestamp: "true"; needs hmacSecret).
+	RequireTimestamp bool
+	// AllowUnauthenticated opens a stream without token or hmacSecret to
+	// anyone when the gateway requires authentication
+	// (allowUnauthenticated: "true").
+	AllowUnauthenticated bool
 
 	auth *auth
 }
@@ -73,8 +85,8 @@ func (c Config) HasAuth() bool { return c.auth.enabled() }
 
 // String describes c without its credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("webhook.Config{Stream:%q TargetValue:%g ActivationTargetValue:%g Window:%s TTL:%s SignatureHeader:%q Auth:%s}",
-		c.Stream, c.TargetValue, c.ActivationTargetValue, c.Window, c.TTL, c.SignatureHeader, c.auth)
+	return fmt.Sprintf("webhook.Config{Stream:%q TargetValue:%g ActivationTargetValue:%g Window:%s TTL:%s SignatureHeader:%q RequireTimestamp:%t AllowUnauthenticated:%t Auth:%s}",
+		c.Stream, c.TargetValue, c.ActivationTargetValue, c.Window, c.TTL, c.SignatureHeader, c.RequireTimestamp, c.AllowUnauthenticated, c.auth)
 }
 
 // GoString is String, so that %#v does not print the credentials either.
@@ -100,15 +112,15 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 		return Config{}, fmt.Errorf("webhook: %s: required", keyTarget)
 	}
 	v, err := parseFloat(raw)
-	if err != nil || v <= 0 {
-		return Config{}, fmt.Errorf("webhook: %s %q: must be a number greater than 0", keyTarget, raw)
+	if err != nil || v < minTarget || v > MaxValue {
+		return Config{}, fmt.Errorf("webhook: %s %q: must be a number from %g to %g", keyTarget, raw, minTarget, float64(MaxValue))
 	}
 	c.TargetValue = v
 
 	if raw, ok := md[keyActivation]; ok && raw != "" {
 		v, err := parseFloat(raw)
-		if err != nil || v < 0 {
-			return Config{}, fmt.Errorf("webhook: %s %q: must be a number greater than or equal to 0", keyActivation, raw)
+		if err != nil || v < 0 || v > MaxValue {
+			return Config{}, fmt.Errorf("webhook: %s %q: must be a number from 0 to %g", keyActivation, raw, float64(MaxValue))
 		}
 		c.ActivationTargetValue = v
 	}
@@ -136,7 +148,29 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 		c.SignatureHeader = http.CanonicalHeaderKey(raw)
 	}
 
-	c.auth = newAuth(t.AuthParams[paramToken], t.AuthParams[paramHMACSecret], c.SignatureHeader)
+	if raw, ok := md[keyRequireTS]; ok && raw != "" {
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			return Config{}, fmt.Errorf("webhook: %s %q: must be true or false", keyRequireTS, raw)
+		}
+		if v && t.AuthParams[paramHMACSecret] == "" {
+			return Config{}, fmt.Errorf("webhook: %s %q: needs the authentication parameter %s (it is the signed timestamp that is required)", keyRequireTS, raw, paramHMACSecret)
+		}
+		c.RequireTimestamp = v
+	}
+
+	if raw, ok := md[keyAllowUnauth]; ok && raw != "" {
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			return Config{}, fmt.Errorf("webhook: %s %q: must be true or false", keyAllowUnauth, raw)
+		}
+		if v && (t.AuthParams[paramToken] != "" || t.AuthParams[paramHMACSecret] != "") {
+			return Config{}, fmt.Errorf("webhook: %s %q: the trigger also has %s or %s: remove one or the other", keyAllowUnauth, raw, paramToken, paramHMACSecret)
+		}
+		c.AllowUnauthenticated = v
+	}
+
+	c.auth = newAuth(t.AuthParams[paramToken], t.AuthParams[paramHMACSecret], c.SignatureHeader, c.RequireTimestamp)
 	return c, nil
 }
 

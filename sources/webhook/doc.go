@@ -25,8 +25,10 @@
 // its lock covers each change and the Record calls that publish it.
 //
 // Streams are authenticated by the triggers that watch them: a bearer token,
-// an HMAC-SHA256 signature of the body (optionally with a timestamp against
-// replays), or both. Triggers that share a stream must agree on its
+// an HMAC-SHA256 signature (schemes sha256=, GitHub's, and v2=, which also
+// binds method and path; see signature.go), or both. A timestamped
+// signature is accepted once within its window; requireTimestamp makes the
+// timestamp mandatory. Triggers that share a stream must agree on its
 // authentication; a trigger that disagrees is refused by Watch.
 //
 // When the last trigger of a stream goes, the stream answers 404 again, but

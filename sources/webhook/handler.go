@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -68,7 +67,7 @@ func (s *Source) Handler() http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &rejection{status: http.StatusNotFound, msg: "no such endpoint: use " + StreamPath})
 	})
-	return r
+	return s.limitInFlight(r)
 }
 
 func (s *Source) servePost(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +85,7 @@ func (s *Source) servePost(w http.ResponseWriter, r *http.Request) {
 // Checks run from the cheapest to the costliest, authentication before
 // anything is parsed.
 func (s *Source) post(key streamKey, r *http.Request) (float64, int, *rejection) {
-	st, rej := s.lookup(key)
+	st, rej := s.lookup(key, r.Header)
 	if rej != nil {
 		return 0, 0, rej
 	}
@@ -102,9 +101,19 @@ func (s *Source) post(key streamKey, r *http.Request) (float64, int, *rejection)
 	defer s.putBuffer(buf)
 	body := *buf
 
-	if rej := s.authenticate(st, r.Header, body, s.clock.Now()); rej != nil {
+	release, rej := s.authenticate(st, request{header: r.Header, method: r.Method, path: r.URL.EscapedPath(), body: body}, s.clock.Now(), true)
+	if rej != nil {
 		return 0, 0, rej
 	}
+	level, n, rej := s.apply(st, mode, r.Header, body)
+	if rej != nil {
+		release()
+	}
+	return level, n, rej
+}
+
+// apply parses an authenticated body and applies its events to st.
+func (s *Source) apply(st *stream, mode bodyMode, h http.Header, body []byte) (float64, int, *rejection) {
 
 	var one [1]op
 	ops := one[:0]
@@ -117,16 +126,28 @@ func (s *Source) post(key streamKey, r *http.Request) (float64, int, *rejection)
 		one[0], err = parseStructured(body)
 		ops = one[:]
 	case modeBinary:
-		one[0], err = parseBinary(r.Header, body)
+		one[0], err = parseBinary(h, body)
 		ops = one[:]
 	case modeBatch:
-		ops, err = parseBatch(body, ops)
+		if ops, err = parseBatch(body, ops, s.maxBatch()); err != nil {
+			return 0, 0, batchRejection(err)
+		}
 	}
 	if err != nil {
 		return 0, 0, badRequest(err.Error())
 	}
 	level, rej := st.post(ops)
 	return level, len(ops), rej
+}
+
+// maxBatch is the most events one request may carry: MaxBatchEvents, or
+// the rate limit's burst when that is smaller (a larger batch could never
+// pass it).
+func (s *Source) maxBatch() int {
+	if s.opts.RateLimit > 0 && s.opts.RateBurst < s.opts.MaxBatchEvents {
+		return s.opts.RateBurst
+	}
+	return s.opts.MaxBatchEvents
 }
 
 func (s *Source) serveGet(w http.ResponseWriter, r *http.Request) {
@@ -141,87 +162,93 @@ func (s *Source) serveGet(w http.ResponseWriter, r *http.Request) {
 
 // get handles a GET, authenticated as a POST with an empty body.
 func (s *Source) get(key streamKey, r *http.Request) (float64, *rejection) {
-	st, rej := s.lookup(key)
+	st, rej := s.lookup(key, r.Header)
 	if rej != nil {
 		return 0, rej
 	}
-	if rej := s.authenticate(st, r.Header, nil, s.clock.Now()); rej != nil {
+	if _, rej := s.authenticate(st, request{header: r.Header, method: r.Method, path: r.URL.EscapedPath()}, s.clock.Now(), false); rej != nil {
 		return 0, rej
 	}
 	return st.read()
 }
 
-// lookup finds a watched stream.
-func (s *Source) lookup(key streamKey) (*stream, *rejection) {
+// lookup finds a watched stream. With RequireAuth, a request that carries
+// no credential at all learns nothing of which streams exist: 401 for an
+// unknown stream as for one that needs authentication; only open streams
+// answer it.
+func (s *Source) lookup(key streamKey, h http.Header) (*stream, *rejection) {
 	if s.closed.Load() {
 		return nil, errUnavailable
 	}
 	s.mu.RLock()
 	st := s.streams[key]
 	s.mu.RUnlock()
-	if st == nil || st.auth.Load() == nil {
+	var a *auth
+	if st != nil {
+		a = st.auth.Load()
+	}
+	if a == nil {
+		if s.opts.RequireAuth && !anyCredential(h) {
+			return nil, missingCredential()
+		}
 		if !streamPattern.MatchString(key.name) {
 			return nil, &rejection{status: http.StatusNotFound, reason: reasonNotFound,
 				msg: fmt.Sprintf("stream %q: not a valid stream name", key.name)}
 		}
 		return nil, notFound(key)
 	}
+	if a.enabled() && !a.presented(h) {
+		_, err := a.verify(request{header: h}, s.clock.Now()) // names what is missing
+		return nil, &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, msg: err.msg, bearer: err.bearer}
+	}
 	return st, nil
 }
 
-func (s *Source) authenticate(st *stream, h http.Header, body []byte, now time.Time) *rejection {
+// credentialHeaders are the headers whose presence makes a request one
+// that carries a credential, for streams not known to this gateway.
+var credentialHeaders = []string{"Authorization", DefaultSignatureHeader, "X-Hub-Signature-256"}
+
+func anyCredential(h http.Header) bool {
+	for _, name := range credentialHeaders {
+		if h.Get(name) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func missingCredential() *rejection {
+	return &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, bearer: true,
+		msg: "missing credential: send Authorization: Bearer <token> or a signature header"}
+}
+
+// authenticate checks r against st's authentication. With remember (a
+// POST), a timestamped signature is remembered, and a repeat refused; the
+// returned release forgets it again, for a request refused afterwards (so
+// that the client may retry it). release is never nil.
+func (s *Source) authenticate(st *stream, r request, now time.Time, remember bool) (release func(), rej *rejection) {
+	release = func() {}
 	a := st.auth.Load()
 	if a == nil {
-		return notFound(st.key)
+		return release, notFound(st.key)
 	}
-	if err := a.verify(h, body, now); err != nil {
-		return &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, msg: err.msg, bearer: err.bearer}
+	sig, err := a.verify(r, now)
+	if err != nil {
+		return release, &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized, msg: err.msg, bearer: err.bearer}
 	}
-	return nil
-}
-
-// readBody reads the request body into a pooled buffer, refusing bodies
-// over MaxBodyBytes. The caller returns the buffer with putBuffer.
-func (s *Source) readBody(r *http.Request) (*[]byte, *rejection) {
-	limit := s.opts.MaxBodyBytes
-	if r.ContentLength > limit {
-		return nil, s.tooLarge()
+	if !remember || sig.expiry == 0 {
+		return release, nil
 	}
-	buf := s.bufs.Get().(*[]byte)
-	b := (*buf)[:0]
-	if r.ContentLength > int64(cap(b)) {
-		b = make([]byte, 0, r.ContentLength+1) // +1 to see EOF without growing
+	k := newReplayKey(st.key, sig.mac[:])
+	used, full := s.replays.add(k, sig.expiry, now.Unix())
+	switch {
+	case used:
+		return release, &rejection{status: http.StatusUnauthorized, reason: reasonUnauthorized,
+			msg: "signature already used: sign each request with a fresh " + TimestampHeader}
+	case full:
+		return release, overloaded("too many signatures to remember against replays: retry later")
 	}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		*buf = b
-		if int64(len(b)) > limit {
-			s.putBuffer(buf)
-			return nil, s.tooLarge()
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			s.putBuffer(buf)
-			return nil, badRequest("reading body: " + err.Error())
-		}
-	}
-}
-
-func (s *Source) tooLarge() *rejection {
-	return &rejection{status: http.StatusRequestEntityTooLarge, reason: reasonTooLarge,
-		msg: "body larger than " + strconv.FormatInt(s.opts.MaxBodyBytes, 10) + " bytes"}
-}
-
-func (s *Source) putBuffer(b *[]byte) {
-	if cap(*b) <= maxPooledBody {
-		s.bufs.Put(b)
-	}
+	return func() { s.replays.forget(k, sig.expiry) }, nil
 }
 
 // refuse answers a refused request, counting it as a refused event with
@@ -229,6 +256,9 @@ func (s *Source) putBuffer(b *[]byte) {
 func (s *Source) refuse(w http.ResponseWriter, r *http.Request, rej *rejection, count bool) {
 	if count {
 		s.events.add(rej.reason, 1)
+	}
+	if s.refusals != nil && charged(rej.status) {
+		s.refusals.charge(r.RemoteAddr, s.clock.Now())
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.LogAttrs(context.Background(), slog.LevelDebug, "request refused",

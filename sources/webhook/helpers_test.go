@@ -45,6 +45,9 @@ func newEnv(t *testing.T, opts Options) *env {
 	t.Helper()
 	e := &env{t: t, clk: clocktesting.NewFakeClock(t0), sink: sourcetest.NewSink(), reg: prometheus.NewRegistry(), logs: &sourcetest.LogBuffer{}}
 	opts.Clock = e.clk
+	if opts.RefusalRate == 0 {
+		opts.RefusalRate = -1 // every request comes from one address here
+	}
 	opts.Registerer = e.reg
 	opts.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.src = New(e.sink, opts)

@@ -18,6 +18,8 @@ const (
 	reasonUnsupportedMedia
 	reasonUnauthorized
 	reasonRateLimited
+	reasonOverloaded
+	reasonThrottled
 	numReasons
 	reasonNone = numReasons // not counted (GET, shutting down)
 )
@@ -30,6 +32,8 @@ var reasonNames = [numReasons]string{
 	reasonUnsupportedMedia: "unsupported_media_type",
 	reasonUnauthorized:     "unauthorized",
 	reasonRateLimited:      "rate_limited",
+	reasonOverloaded:       "overloaded",
+	reasonThrottled:        "throttled",
 }
 
 // NewEventsCounter returns pushscale_events_total, unregistered: events

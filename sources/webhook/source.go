@@ -38,9 +38,20 @@ var (
 
 // Options configure a Source. The zero value is usable.
 type Options struct {
-	// RequireAuth refuses triggers with neither token nor hmacSecret
-	// (--webhook-require-auth).
+	// RequireAuth refuses triggers with neither token nor hmacSecret unless
+	// their metadata says allowUnauthenticated: "true"
+	// (--webhook-require-auth), and answers 401 to requests without any
+	// credential for every stream that is not open, watched or not.
 	RequireAuth bool
+	// RefusalRate and RefusalBurst throttle each client address whose
+	// requests are refused (400, 401, 405, 413, 415): a token bucket per
+	// address (IPv6: per /64); past it, 429 before the request is read.
+	// Defaults DefaultRefusalRate and DefaultRefusalBurst; a negative
+	// RefusalRate turns it off.
+	RefusalRate  float64
+	RefusalBurst int
+	// refusalClients bounds the addresses remembered (tests).
+	refusalClients int
 	// RateLimit is the events per second each stream accepts (a token
 	// bucket per namespace and stream); 0 is unlimited.
 	RateLimit float64
@@ -63,6 +74,24 @@ type Options struct {
 	OnChange func()
 	// MaxBodyBytes bounds a request body; default 1 MiB.
 	MaxBodyBytes int64
+	// MaxBatchEvents bounds the events of one CloudEvents batch: decoding
+	// stops at the next one and the request is answered 413. Default
+	// DefaultMaxBatchEvents.
+	MaxBatchEvents int
+	// ReplayCacheSize bounds the timestamped signatures remembered against
+	// replays (about 40 bytes each); past it such requests are answered
+	// 503 (retryable) until older ones leave the window. Default
+	// DefaultReplayCacheSize.
+	ReplayCacheSize int
+	// MaxInFlight bounds the requests handled at once; more are answered
+	// 503 (retryable) before their body is read. Default
+	// DefaultMaxInFlight.
+	MaxInFlight int
+	// MaxBufferedBytes bounds the body bytes all requests hold together
+	// (capacity reserved as bodies arrive, never as declared); a body
+	// that would pass it is answered 503 (retryable). Default
+	// DefaultMaxBufferedBytes.
+	MaxBufferedBytes int64
 	// Retention is how long the level of a stream nobody watches any more
 	// (or a restored level nobody watches yet) is kept, so that a trigger
 	// that watches it again resumes from it; default 10 minutes. POSTs to
@@ -79,6 +108,27 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxBatchEvents <= 0 {
+		o.MaxBatchEvents = DefaultMaxBatchEvents
+	}
+	if o.RefusalRate == 0 || math.IsNaN(o.RefusalRate) {
+		o.RefusalRate = DefaultRefusalRate
+	}
+	if o.RefusalBurst <= 0 {
+		o.RefusalBurst = DefaultRefusalBurst
+	}
+	if o.refusalClients <= 0 {
+		o.refusalClients = defaultRefusalClients
+	}
+	if o.ReplayCacheSize <= 0 {
+		o.ReplayCacheSize = DefaultReplayCacheSize
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.MaxBufferedBytes <= 0 {
+		o.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
@@ -112,6 +162,11 @@ type Source struct {
 	sched  *schedule
 	bufs   sync.Pool // *[]byte for request bodies
 
+	replays  *replayCache
+	refusals *refusalTable // nil: refusals not throttled
+	inFlight atomic.Int64  // requests being handled
+	buffered atomic.Int64  // capacity of the body buffers requests hold
+
 	closed atomic.Bool
 	// loopIdle is true while Start's loop is about to block or blocked,
 	// with every timer armed from a fresh reading of the clock. Tests step
@@ -139,11 +194,15 @@ func New(sink sources.Sink, opts Options) *Source {
 		log:     opts.Logger.With("source", Type),
 		events:  newEventCounters(eventsVec(opts.Events, opts.Registerer)),
 		sched:   newSchedule(),
+		replays: newReplayCache(opts.ReplayCacheSize),
 		changed: make(chan struct{}, 1),
 		streams: make(map[streamKey]*stream),
 		byKey:   make(map[store.Key]*stream),
 	}
-	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	if opts.RefusalRate > 0 {
+		s.refusals = newRefusalTable(opts.RefusalRate, opts.RefusalBurst, opts.refusalClients, opts.Clock.Now())
+	}
+	s.bufs.New = func() any { b := make([]byte, 0, initialBodyBuffer); return &b }
 	return s
 }
 
@@ -162,9 +221,9 @@ func (s *Source) parse(t sources.Trigger) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	if s.opts.RequireAuth && !c.HasAuth() {
-		return Config{}, fmt.Errorf("webhook: stream %q: %w (--webhook-require-auth): give the trigger a TriggerAuthentication with %s or %s",
-			c.Stream, ErrAuthRequired, paramToken, paramHMACSecret)
+	if s.opts.RequireAuth && !c.HasAuth() && !c.AllowUnauthenticated {
+		return Config{}, fmt.Errorf("webhook: stream %q: %w (--webhook-require-auth): give the trigger a TriggerAuthentication with %s or %s, or open the stream to anyone with the metadata %s: \"true\"",
+			c.Stream, ErrAuthRequired, paramToken, paramHMACSecret, keyAllowUnauth)
 	}
 	return c, nil
 }
@@ -285,6 +344,7 @@ func (s *Source) Restore(levels []Level) {
 			s.log.Warn("skipping an invalid saved level", "namespace", l.Namespace, "stream", l.Stream)
 			continue
 		}
+		l.Value = min(l.Value, MaxValue)
 		at := l.At
 		if at.IsZero() || at.After(now) {
 			at = now

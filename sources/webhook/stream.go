@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
 	"sync"
@@ -163,7 +162,7 @@ func (st *stream) expire(now time.Time) (reset bool) {
 // level is the level seen through a window of w seconds at second now,
 // once expire has run.
 func (st *stream) level(w, now int64) float64 {
-	return st.explicit + float64(st.arr.count(w, now))
+	return min(st.explicit+float64(st.arr.count(w, now)), MaxValue)
 }
 
 // peek is the level through the longest window at now, without changing
@@ -257,11 +256,7 @@ func (st *stream) plan(ops []op) (explicit float64, clear bool, added uint64, re
 		case opValue:
 			explicit, clear, added = o.n, true, 0
 		case opDelta:
-			explicit += o.n
-			if math.IsInf(explicit, 0) {
-				return 0, false, 0, badRequest(`"delta": the level would overflow`)
-			}
-			explicit = max(explicit, 0)
+			explicit = min(max(explicit+o.n, 0), MaxValue) // both within ±MaxValue: no overflow
 		case opArrival:
 			added++
 		}

@@ -98,7 +98,7 @@ func run(ctx context.Context) error {
 	addrs := gatewayAddrs()
 	opts := gateway.Options{
 		Kubeconfig: cp.Kubeconfig, WebhookAddr: addrs[0], MetricsAddr: addrs[1], MetricsAPIAddr: addrs[2],
-		WebhookRateLimit: 10000, WebhookSaveInterval: time.Second, LogLevel: "warn",
+		WebhookRateLimit: 10000, WebhookRequireAuth: true, WebhookSaveInterval: time.Second, LogLevel: "warn",
 		KubeAPIQPS: 100, KubeAPIBurst: 200, RepairInterval: 30 * time.Minute, ClusterObjectNamespace: "pushscale-system",
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
