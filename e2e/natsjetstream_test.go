@@ -161,8 +161,9 @@ func TestNATSJetStreamPollsWithoutClientURL(t *testing.T) {
 	waitReplicas(t, ns, "js-polled", 1, longWait)
 }
 
-// TestNATSJetStreamRefusedToken: a wrong token is Ready=False, with the
-// token nowhere in status, Events or logs.
+// TestNATSJetStreamRefusedToken: a wrong token is Ready=False and
+// PushHealthy=False PermissionDenied naming natsClientURL, with the token
+// nowhere in status, Events or logs.
 func TestNATSJetStreamRefusedToken(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -172,9 +173,12 @@ func TestNATSJetStreamRefusedToken(t *testing.T) {
 	}
 	const wrong = "wr0ng-t0ken-value"
 	apply(t, ns, natsScaledObject("js-refused", srv, wrong, 1, true))
-	eventually(t, longWait, "Ready=False", func() (bool, error) {
-		c := condition(t, ns, "js-refused", kedav1.ConditionReady)
-		return c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "natsClientURL"), fmt.Errorf("%+v", c)
+	// Ready keeps KEDA's words for a failing trigger; PushHealthy says why.
+	eventually(t, longWait, "Ready=False and PushHealthy=False PermissionDenied", func() (bool, error) {
+		r := condition(t, ns, "js-refused", kedav1.ConditionReady)
+		p := condition(t, ns, "js-refused", kedav1.ConditionPushHealthy)
+		return r.Status == metav1.ConditionFalse && p.Status == metav1.ConditionFalse && p.Reason == "PermissionDenied" &&
+			strings.Contains(p.Message, "natsClientURL"), fmt.Errorf("Ready %+v PushHealthy %+v", r, p)
 	})
 	so := scaledObject(t, ns, "js-refused")
 	if s := fmt.Sprintf("%+v", so.Status); strings.Contains(s, wrong) {
