@@ -99,7 +99,7 @@ func TestNATSJetStreamScalesZeroToNAndBack(t *testing.T) {
 	waitReplicas(t, ns, "js-consumer", 4, longWait) // 8 pending / lagThreshold 2
 	// Acks are not pushed: an active trigger sees them at its next read,
 	// every pollingInterval. Down to 2 s for the rest of the test.
-	apply(t, ns, natsScaledObject("js-consumer", srv, token, 2, true))
+	patchScaledObject(t, ns, "js-consumer", map[string]any{"spec": map[string]any{"pollingInterval": 2}})
 	if err := srv.Consume(ctx, "jobs", "workers", 8); err != nil {
 		t.Fatal(err)
 	}
