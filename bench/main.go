@@ -14,6 +14,8 @@
 //   - kafka: produce → spec.replicas = 1 by push and by polling at 1 s
 //     (push disabled), what 1,000 idle Kafka triggers cost the cluster, and
 //     their Ready time, on an in-process kfake cluster;
+//   - nats: publish → spec.replicas = 1 on nats-jetstream triggers by push
+//     and by polling at 1 s, and what idle triggers cost the server;
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
 //     ScaledObjects.
 //
@@ -86,9 +88,10 @@ const (
 	partRedisLatency = "redis-latency"
 	partRedisIdle    = "redis-idle"
 	partMemory       = "memory"
+	partNATS         = "nats"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -325,6 +328,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.Kafka = k
 			return err
 		}},
+		{partNATS, "nats-jetstream", func() error {
+			n, err := measureNATS(ctx, e, cfg)
+			rep.NATS = n
+			return err
+		}},
 		{partMemory, "memory", func() error {
 			mem, err := measureMemory(ctx, e, cfg)
 			rep.Memory = mem
@@ -374,7 +382,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

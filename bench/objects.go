@@ -31,8 +31,16 @@ type soSpec struct {
 	redis *redisList
 	// kafka, when set, makes the trigger `type: kafka` with this metadata.
 	kafka map[string]string
+	// nats, when set, makes the trigger KEDA's `type: nats-jetstream`.
+	nats *natsConsumer
 	// pollingInterval in seconds; 0 leaves KEDA's default (30).
 	pollingInterval int32
+}
+
+// natsConsumer is the metadata of a `type: nats-jetstream` trigger with
+// pushscale's natsClientURL.
+type natsConsumer struct {
+	monitoring, clientURL, stream, consumer string
 }
 
 // redisList is the metadata of a `type: redis` trigger.
@@ -86,6 +94,12 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 	}
 	if s.kafka != nil {
 		tr = kedav1.ScaleTrigger{Type: "kafka", Metadata: s.kafka}
+	}
+	if n := s.nats; n != nil {
+		tr = kedav1.ScaleTrigger{Type: "nats-jetstream", Metadata: map[string]string{
+			"natsServerMonitoringEndpoint": n.monitoring, "account": "$G", "stream": n.stream, "consumer": n.consumer,
+			"lagThreshold": "1", "natsClientURL": n.clientURL,
+		}}
 	}
 	if s.authRef != "" {
 		tr.AuthenticationRef = &kedav1.AuthenticationRef{Name: s.authRef}

@@ -284,21 +284,13 @@ func activateStaggered(ctx context.Context, rdb *redis.Client, seen map[string]c
 // activate sends LPUSH list and waits for seen to deliver the moment its
 // Deployment's spec.replicas became 1.
 func activate(ctx context.Context, rdb *redis.Client, seen <-chan time.Time, list string, timeout time.Duration) (toReplicas, rtt time.Duration, err error) {
-	t0 := time.Now()
-	if err := rdb.LPush(ctx, list, "job").Err(); err != nil {
-		return 0, 0, fmt.Errorf("LPUSH %s: %w", list, err)
+	lpush := func(ctx context.Context, list string) error {
+		if err := rdb.LPush(ctx, list, "job").Err(); err != nil {
+			return fmt.Errorf("LPUSH: %w", err)
+		}
+		return nil
 	}
-	rtt = time.Since(t0)
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case t1 := <-seen:
-		return t1.Sub(t0), rtt, nil
-	case <-t.C:
-		return 0, 0, fmt.Errorf("%s: spec.replicas did not become 1 within %s of the LPUSH", list, timeout)
-	case <-ctx.Done():
-		return 0, 0, ctx.Err()
-	}
+	return activateBy(ctx, lpush, seen, list, timeout)
 }
 
 // fmtSeconds prints whole seconds as "30 s", others as Go does.

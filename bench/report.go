@@ -39,6 +39,7 @@ type Report struct {
 	RedisLatency *RedisLatencyResult `json:"redis_activation_latency,omitempty"`
 	RedisIdle    *RedisIdleResult    `json:"redis_idle_cost,omitempty"`
 	Kafka        *KafkaResult        `json:"kafka,omitempty"`
+	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
 	Checks []Check `json:"targets"`
@@ -131,6 +132,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkHostile()
 	r.checkRedis()
 	r.checkKafka()
+	r.checkNATS()
 	r.checkMemory()
 }
 
@@ -207,6 +209,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if k := r.Kafka; k != nil {
 		printKafka(w, k)
+	}
+	if n := r.NATS; n != nil {
+		printNATS(w, n)
 	}
 	if m := r.Memory; m != nil {
 		printMemory(w, m)

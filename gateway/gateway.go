@@ -30,6 +30,7 @@ import (
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/kafka"
+	"github.com/pushscale/pushscale/sources/natsjetstream"
 	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
 	"github.com/pushscale/pushscale/store"
@@ -126,6 +127,7 @@ func Run(ctx context.Context, opts Options) error {
 		}},
 		redis.Family(redis.Options{ConfigureNotifications: opts.RedisConfigureNotifications}),
 		kafka.Family(kafka.Options{}),
+		natsjetstream.Family(natsjetstream.Options{}),
 	}, sources.ManagerOptions{
 		Sink: st, Logger: log, RepairInterval: opts.RepairInterval, Reads: reads, DisablePush: disabled,
 		Recheck: func(o store.Owner) { ctrl.Recheck(o) }, // only from Watch and Unwatch: ctrl is set by then

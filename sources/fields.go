@@ -37,6 +37,8 @@ var (
 	MetaEnvAuth = Order{FromMetadata, FromEnv, FromAuth}
 	// MetaAuthEnv is metadata, then the TriggerAuthentication, then *FromEnv.
 	MetaAuthEnv = Order{FromMetadata, FromAuth, FromEnv}
+	// AuthMeta is the TriggerAuthentication, then metadata.
+	AuthMeta = Order{FromAuth, FromMetadata}
 )
 
 // Lookup reads the fields of one trigger for one source. It is not safe
