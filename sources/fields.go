@@ -208,3 +208,11 @@ func OneOf(words ...string) func(string) (string, error) {
 		return "", fmt.Errorf("must be one of %s", strings.Join(words, ", "))
 	}
 }
+
+// Default sets *v to def when *v is zero or negative: an Options field
+// left unset takes its default.
+func Default[T ~int | ~int64 | ~float64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}

@@ -31,15 +31,9 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.FetchMaxWait <= 0 {
-		o.FetchMaxWait = DefaultFetchMaxWait
-	}
-	if o.MetadataInterval <= 0 {
-		o.MetadataInterval = DefaultMetadataInterval
-	}
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = DefaultDialTimeout
-	}
+	sources.Default(&o.FetchMaxWait, DefaultFetchMaxWait)
+	sources.Default(&o.MetadataInterval, DefaultMetadataInterval)
+	sources.Default(&o.DialTimeout, DefaultDialTimeout)
 	return o
 }
 

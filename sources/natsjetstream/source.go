@@ -38,12 +38,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.ReconnectWait <= 0 {
-		o.ReconnectWait = 500 * time.Millisecond
-	}
+	sources.Default(&o.Timeout, DefaultTimeout)
+	sources.Default(&o.ReconnectWait, 500 * time.Millisecond)
 	return o
 }
 

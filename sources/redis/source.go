@@ -47,21 +47,11 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = DefaultDialTimeout
-	}
-	if o.PoolSize <= 0 {
-		o.PoolSize = DefaultPoolSize
-	}
-	if o.TopologyInterval <= 0 {
-		o.TopologyInterval = DefaultTopologyInterval
-	}
-	if o.ConfigCheckInterval <= 0 {
-		o.ConfigCheckInterval = DefaultConfigCheckInterval
-	}
-	if o.HealthCheckInterval <= 0 {
-		o.HealthCheckInterval = DefaultHealthCheckInterval
-	}
+	sources.Default(&o.DialTimeout, DefaultDialTimeout)
+	sources.Default(&o.PoolSize, DefaultPoolSize)
+	sources.Default(&o.TopologyInterval, DefaultTopologyInterval)
+	sources.Default(&o.ConfigCheckInterval, DefaultConfigCheckInterval)
+	sources.Default(&o.HealthCheckInterval, DefaultHealthCheckInterval)
 	return o
 }
 

@@ -111,33 +111,17 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if o.MaxBatchEvents <= 0 {
-		o.MaxBatchEvents = DefaultMaxBatchEvents
-	}
+	sources.Default(&o.MaxBodyBytes, DefaultMaxBodyBytes)
+	sources.Default(&o.MaxBatchEvents, DefaultMaxBatchEvents)
 	if o.RefusalRate == 0 || math.IsNaN(o.RefusalRate) {
 		o.RefusalRate = DefaultRefusalRate
 	}
-	if o.RefusalBurst <= 0 {
-		o.RefusalBurst = DefaultRefusalBurst
-	}
-	if o.refusalClients <= 0 {
-		o.refusalClients = defaultRefusalClients
-	}
-	if o.ReplayCacheSize <= 0 {
-		o.ReplayCacheSize = DefaultReplayCacheSize
-	}
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = DefaultMaxInFlight
-	}
-	if o.MaxBufferedBytes <= 0 {
-		o.MaxBufferedBytes = DefaultMaxBufferedBytes
-	}
-	if o.Retention <= 0 {
-		o.Retention = DefaultRetention
-	}
+	sources.Default(&o.RefusalBurst, DefaultRefusalBurst)
+	sources.Default(&o.refusalClients, defaultRefusalClients)
+	sources.Default(&o.ReplayCacheSize, DefaultReplayCacheSize)
+	sources.Default(&o.MaxInFlight, DefaultMaxInFlight)
+	sources.Default(&o.MaxBufferedBytes, DefaultMaxBufferedBytes)
+	sources.Default(&o.Retention, DefaultRetention)
 	if o.RateLimit < 0 || math.IsNaN(o.RateLimit) {
 		o.RateLimit = 0
 	}
