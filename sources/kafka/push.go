@@ -2,9 +2,11 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pushscale/pushscale/sources"
@@ -176,7 +178,17 @@ func (e *endpoint) poll(ctx context.Context) {
 				landed[tp{p.Topic, p.Partition}] = true
 			}
 		})
-		fs.EachError(func(_ string, _ int32, err error) { e.setFetch(err) })
+		// A partition's own error (a topic deleted, a leader moving) is
+		// the reads' to report for its triggers; only a failure of the
+		// fetch itself is a lost push path. Taking partition errors as
+		// losses made every later answer a "reconnect", a read of every
+		// resource on the endpoint, as often as fetches return.
+		fs.EachError(func(_ string, _ int32, err error) {
+			var ke *kerr.Error
+			if !errors.As(err, &ke) {
+				e.setFetch(err)
+			}
+		})
 		if len(landed) == 0 {
 			continue
 		}
