@@ -39,7 +39,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	sources.Default(&o.Timeout, DefaultTimeout)
-	sources.Default(&o.ReconnectWait, 500 * time.Millisecond)
+	sources.Default(&o.ReconnectWait, 500*time.Millisecond)
 	return o
 }
 
