@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/kafka/kafkatest"
 	"github.com/pushscale/pushscale/sources/sourcetest"
@@ -314,4 +316,31 @@ func mustConfig(t *testing.T, tr sources.Trigger) Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestPartitionErrorIsNoReconnect: a watched topic deleted makes the
+// fetches answer a partition error; that is the reads' to report for its
+// trigger, not a lost push path. Taken as one, every later answer was a
+// "reconnect" reading every resource of the endpoint, as often as fetches
+// return (316 requests/s with 1,000 idle triggers).
+func TestPartitionErrorIsNoReconnect(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Options{Topics: []string{"orders", "gone"}})
+	c.Commit("g", "orders", 0, 0)
+	c.Commit("g2", "gone", 0, 0)
+	e := newEnv(t, Options{FetchMaxWait: 100 * time.Millisecond})
+	e.watch(kafkaTrigger(keyA, c.Addr(), map[string]string{"scaleToZeroOnInvalidOffset": "true"}, idle))
+	e.watch(kafkaTrigger(keyB, c.Addr(), map[string]string{"topic": "gone", "consumerGroup": "g2", "scaleToZeroOnInvalidOffset": "true"}, idle))
+	e.awaitValue(keyA, "0", func(v float64) bool { return v == 0 })
+	e.awaitValue(keyB, "0", func(v float64) bool { return v == 0 })
+	e.awaitPush(keyA, ReasonSubscribed)
+	if _, err := kadm.NewClient(c.Client()).DeleteTopics(t.Context(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the deletion reaches the fetches
+	_, before := c.Requests()
+	time.Sleep(2 * time.Second) // about 20 fetch answers
+	_, after := c.Requests()
+	if n := after["OffsetFetch"] - before["OffsetFetch"]; n > 2 {
+		t.Errorf("%d OffsetFetch requests in 2 s of idle triggers (reads after every fetch answer)", n)
+	}
 }
