@@ -86,7 +86,16 @@ type natsBench struct {
 	js  jetstream.JetStream
 }
 
-func (e *env) startNATS(ctx context.Context, ns string) (*natsBench, error) {
+// startNATS switches to the gateway gw (nil: the first one), makes sure ns
+// exists, and starts a server whose token ns's TriggerAuthentication
+// "nats" holds. The caller must call close.
+func (e *env) startNATS(ctx context.Context, ns string, gw func(*gateway.Options)) (*natsBench, error) {
+	if err := e.useGateway(ctx, gw); err != nil {
+		return nil, err
+	}
+	if err := e.ensureNamespace(ctx, ns); err != nil {
+		return nil, err
+	}
 	token, err := randomToken()
 	if err != nil {
 		return nil, err
@@ -161,13 +170,7 @@ func (e *env) natsSeries(ctx context.Context, poll bool, n int, polling time.Dur
 		ns, name, want = natsPollNamespace, "(b) polling at 1 s", metav1.ConditionFalse
 		gw = func(o *gateway.Options) { o.WatchNamespace = ns; o.DisablePush = []string{natsjetstream.Type} }
 	}
-	if err := e.useGateway(ctx, gw); err != nil {
-		return nil, err
-	}
-	if err := e.ensureNamespace(ctx, ns); err != nil {
-		return nil, err
-	}
-	b, err := e.startNATS(ctx, ns)
+	b, err := e.startNATS(ctx, ns, gw)
 	if err != nil {
 		return nil, err
 	}
@@ -261,13 +264,7 @@ func activateBy(ctx context.Context, send func(context.Context, string) error, s
 // server over cfg.idleWindow.
 func (e *env) natsIdle(ctx context.Context, cfg config) (*NATSIdle, error) {
 	ns := natsIdleNamespace
-	if err := e.useGateway(ctx, nil); err != nil {
-		return nil, err
-	}
-	if err := e.ensureNamespace(ctx, ns); err != nil {
-		return nil, err
-	}
-	b, err := e.startNATS(ctx, ns)
+	b, err := e.startNATS(ctx, ns, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -156,6 +156,20 @@ func (e *client) streams() map[string][]*resource {
 	return out
 }
 
+// streamResources returns the resources on stream, for a delivery's hints:
+// the event path touches only its own stream's resources.
+func (e *client) streamResources(stream string) []*resource {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*resource
+	for _, r := range e.resources {
+		if r.stream == stream {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // additive reports whether a new message on subject adds to r's pending
 // count: r's filters (from its last read) match it. Before a read it is
 // unknown, and not additive.

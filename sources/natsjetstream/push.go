@@ -226,7 +226,7 @@ func (e *client) reconcile(ctx context.Context, js jetstream.JetStream, nc *nats
 func (e *client) startStream(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, stream string) (*streamPush, error) {
 	p := &streamPush{}
 	hints := func(additive func(*resource) bool) {
-		for _, r := range e.streams()[stream] {
+		for _, r := range e.streamResources(stream) {
 			e.s.Deps.Scheduler.Hint(r.id, additive(r))
 		}
 	}
@@ -245,7 +245,7 @@ func (e *client) startStream(ctx context.Context, js jetstream.JetStream, nc *na
 	p.subs = append(p.subs, adv)
 	cadv, err := nc.Subscribe("$JS.EVENT.ADVISORY.CONSUMER.*."+stream+".*", func(m *nats.Msg) {
 		name := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-		for _, r := range e.streams()[stream] {
+		for _, r := range e.streamResources(stream) {
 			if r.consumer == name {
 				e.s.Deps.Scheduler.Hint(r.id, false)
 			}
