@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
@@ -230,4 +232,56 @@ func TestActivationNeverOverridesAManualScale(t *testing.T) {
 	if got := replicas(t, ns, "manual"); got != 2 {
 		t.Fatalf("replicas %d, want 2", got)
 	}
+}
+
+// TestScaleToZeroHoldsAfterAnHPARetry: kube-controller-manager's HPA
+// retries a conflicting /scale write by re-reading the Scale and writing its
+// desired count again, so the scale-to-zero it raced with is undone (the
+// target back at minReplicas 1 while every trigger is idle). The test does
+// what that retry does, right after the gateway's write to 0: the gateway
+// must notice without any new value and scale to 0 again.
+func TestScaleToZeroHoldsAfterAnHPARetry(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "retry", 0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, ns, fmt.Sprintf(webhookSO, "retry", "work", 1))
+	postOK(t, ns, "work", `{"value": 1}`)
+	waitReplicas(t, ns, "retry", 1, shortWait)
+
+	w, err := env.kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=retry"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	postOK(t, ns, "work", `{"value": 0}`)
+	deadline := time.After(longWait)
+	for zero := false; !zero; {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("the Deployment watch ended")
+			}
+			d, isDeployment := ev.Object.(*appsv1.Deployment)
+			zero = isDeployment && d.Spec.Replicas != nil && *d.Spec.Replicas == 0
+		case <-deadline:
+			t.Fatal("the target was never scaled to 0")
+		}
+	}
+	// The HPA's retry: the latest Scale, its desired count written back
+	// (on conflict again, as the HPA does).
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sc, err := env.kube.AppsV1().Deployments(ns).GetScale(ctx, "retry", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		sc.Spec.Replicas = 1
+		_, err = env.kube.AppsV1().Deployments(ns).UpdateScale(ctx, "retry", sc, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplicas(t, ns, "retry", 0, shortWait)
 }

@@ -109,11 +109,13 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		}
 	}
 	replicas := in.Current
+	toZero := false // this decision scaled the target to 0
 	if d.Scale != nil && *d.Scale != in.Current {
 		if err := c.scale(ctx, t, so, gvkr, sc, in, d, triggers, newest, source); err != nil {
 			return err
 		}
 		replicas = *d.Scale
+		toZero = replicas == 0
 	}
 
 	c.mu.Lock()
@@ -122,6 +124,10 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	if sc != nil {
 		t.replicasAt = now // a write keeps the read's age: the HPA may change it
 		t.replicasStale = false
+	}
+	if toZero {
+		// The verification below reads the count again.
+		t.replicasAt, t.replicasStale = time.Time{}, true
 	}
 	writeLastActive := d.Active != wasActive || now.Sub(t.lastActiveAt) >= so.Spec.PollingIntervalOrDefault()
 	c.mu.Unlock()
@@ -173,9 +179,21 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		c.decideQ.AddAfter(key, d.Recheck)
 	case d.Active || replicas > 0:
 		c.decideQ.AddAfter(key, so.Spec.PollingIntervalOrDefault())
+	case toZero:
+		// An HPA whose own /scale write conflicted with ours re-reads the
+		// Scale and writes its desired count again (kube-controller-
+		// manager retries on conflict without deciding again), lifting the
+		// target from 0 to minReplicas. Nothing else would decide this
+		// object again while its triggers stay idle, so one more decision
+		// reads the count shortly after.
+		c.decideQ.AddAfter(key, min(zeroVerifyDelay, so.Spec.PollingIntervalOrDefault()))
 	}
 	return nil
 }
+
+// zeroVerifyDelay is how long after scaling a target to 0 its count is read
+// once more (see decide): longer than an HPA's retry after a conflict.
+const zeroVerifyDelay = 2 * time.Second
 
 // activates reports whether the decision for in scales the target up
 // from 0.
