@@ -91,7 +91,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	var ctrl *scaler.Controller
 	st := store.New(func(o store.Owner) { ctrl.Notify(o) })
-	saver := newLevelSaver(kube, opts.ClusterObjectNamespace, opts.WebhookSaveInterval, log)
+	saver := newLevelSaver(kube, opts.ClusterObjectNamespace, opts.WebhookSaveInterval, log, reg)
 	events := webhook.NewEventsCounter()
 	reg.MustRegister(events)
 	reads := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -122,6 +122,8 @@ func Run(ctx context.Context, opts Options) error {
 				RefusalBurst:     opts.WebhookRefusalBurst,
 				MaxInFlight:      opts.WebhookMaxInFlight,
 				MaxBufferedBytes: opts.WebhookMaxBufferedBytes,
+
+				MaxStreamsPerNamespace: opts.WebhookMaxStreamsPerNamespace,
 			})
 			return hook
 		}},
@@ -157,15 +159,17 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
+	g, gctx := errgroup.WithContext(ctx)
+	// Health first: /healthz answers while the levels load (/readyz waits
+	// for the controller).
+	metricsSrv := newServer(healthRouter(reg, ctrl, api), defaultLimits)
+	g.Go(func() error { return serve(gctx, metricsSrv, func() error { return metricsSrv.Serve(metricsLn) }) })
+
 	// Levels saved by an earlier run come back before any trigger is
 	// watched, so a restart loses no level and scales nothing to zero.
-	levels, err := loadLevels(ctx, saver, log)
-	if err != nil {
-		return err
-	}
+	levels := loadLevels(gctx, saver, log)
 	hook.Restore(levels)
 
-	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return mgr.Start(gctx) })
 	g.Go(func() error { return saver.Start(gctx) })
 	g.Go(func() error { return ctrl.Start(gctx) })
@@ -178,9 +182,6 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		return serve(gctx, webhookSrv, func() error { return webhookSrv.Serve(webhookLn) })
 	})
-	metricsSrv := newServer(healthRouter(reg, ctrl, api), defaultLimits)
-	g.Go(func() error { return serve(gctx, metricsSrv, func() error { return metricsSrv.Serve(metricsLn) }) })
-
 	if admissionLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle(admission.ScaledObjectPath, admission.Handler{Logger: log.With("component", "admission")})
@@ -197,23 +198,6 @@ func Run(ctx context.Context, opts Options) error {
 	err = g.Wait()
 	log.Info("pushscale gateway stopped")
 	return err
-}
-
-// loadLevels retries reading saved levels until it succeeds or ctx ends:
-// starting without them could scale targets to zero.
-func loadLevels(ctx context.Context, saver *levelSaver, log *slog.Logger) ([]webhook.Level, error) {
-	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
-		levels, err := saver.load(ctx)
-		if err == nil {
-			return levels, nil
-		}
-		log.Warn("loading saved webhook levels; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, nil
-		case <-time.After(delay):
-		}
-	}
 }
 
 func healthRouter(reg *prometheus.Registry, ctrl *scaler.Controller, api *metricsAPI) http.Handler {

@@ -3,10 +3,13 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,15 +18,35 @@ import (
 	"github.com/pushscale/pushscale/sources/webhook"
 )
 
-// levelsConfigMap holds the saved webhook levels, in the cluster object
-// namespace, so they survive a restart of the gateway.
+// Webhook levels are saved in the cluster object namespace, one ConfigMap
+// per tenant namespace (levelsPrefix + namespace, labelled levelsLabel =
+// namespace), so that they survive a restart of the gateway, one
+// namespace's streams never make another's document too large, and an
+// unreadable document loses only its own namespace's levels.
 const (
-	levelsConfigMap = "pushscale-webhook-levels"
-	levelsKey       = "levels.json"
+	levelsPrefix = "pushscale-webhook-levels-"
+	levelsLabel  = "pushscale.io/webhook-levels"
+	levelsKey    = "levels.json"
+	// legacyLevels is the single document of earlier versions: read once
+	// at start, deleted after the first save.
+	legacyLevels = "pushscale-webhook-levels"
+
+	// maxStreamsPerNamespace is the most --webhook-max-streams-per-namespace
+	// allows: a saved level is at most about 400 bytes (a 63-character
+	// namespace, a 253-character stream, the value and the time), so 2,000
+	// of them stay below the 1 MiB an object may have.
+	maxStreamsPerNamespace = 2000
+	// maxLevelsDocument refuses to write a document the apiserver would
+	// refuse anyway.
+	maxLevelsDocument = 1000 * 1024
+	// levelsLoadPatience is how long the start waits for the saved levels
+	// to be listed (the apiserver down, the list forbidden) before going on
+	// without them, with an error logged and counted.
+	levelsLoadPatience = time.Minute
 )
 
-// levelSaver saves webhook levels to a ConfigMap, at most once per
-// interval, and once more when stopped.
+// levelSaver saves webhook levels, at most once per interval, and once more
+// when stopped.
 type levelSaver struct {
 	kube      kubernetes.Interface
 	namespace string
@@ -31,10 +54,30 @@ type levelSaver struct {
 	source    *webhook.Source
 	log       *slog.Logger
 	kick      chan struct{} // capacity 1: a save is wanted
+
+	loadErrors prometheus.Counter
+	saves      *prometheus.CounterVec
+
+	// Only Start's goroutine (and load, before it) use these.
+	saved  map[string]string // namespace → the document the cluster holds
+	legacy bool              // the legacy document exists
 }
 
-func newLevelSaver(kube kubernetes.Interface, ns string, interval time.Duration, log *slog.Logger) *levelSaver {
-	return &levelSaver{kube: kube, namespace: ns, interval: interval, log: log, kick: make(chan struct{}, 1)}
+func newLevelSaver(kube kubernetes.Interface, ns string, interval time.Duration, log *slog.Logger, reg prometheus.Registerer) *levelSaver {
+	l := &levelSaver{
+		kube: kube, namespace: ns, interval: interval, log: log, kick: make(chan struct{}, 1),
+		saved: make(map[string]string),
+		loadErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pushscale_webhook_levels_load_errors_total",
+			Help: "Saved webhook level documents that could not be read at start (their namespace starts without saved levels), and failed lists of them.",
+		}),
+		saves: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushscale_webhook_levels_saves_total",
+			Help: "Writes of a namespace's saved webhook levels, by result (ok, error).",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(l.loadErrors, l.saves)
+	return l
 }
 
 // changed asks for a save; it never blocks.
@@ -45,22 +88,119 @@ func (l *levelSaver) changed() {
 	}
 }
 
-// load reads the saved levels; a missing ConfigMap is no levels.
+// load reads the saved levels. A document that cannot be read is skipped
+// with a Warning Event on it and counted: its namespace starts without
+// saved levels, and no other namespace is affected. Only a failure to list
+// the documents is returned.
 func (l *levelSaver) load(ctx context.Context) ([]webhook.Level, error) {
-	cm, err := l.kube.CoreV1().ConfigMaps(l.namespace).Get(ctx, levelsConfigMap, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
+	cms := l.kube.CoreV1().ConfigMaps(l.namespace)
+	list, err := cms.List(ctx, metav1.ListOptions{LabelSelector: levelsLabel})
 	if err != nil {
-		return nil, fmt.Errorf("gateway: load webhook levels from configmap %s/%s: %w", l.namespace, levelsConfigMap, err)
+		return nil, fmt.Errorf("gateway: list the saved webhook levels in %s (label %s): %w", l.namespace, levelsLabel, err)
 	}
 	var levels []webhook.Level
-	if data := cm.Data[levelsKey]; data != "" {
-		if err := json.Unmarshal([]byte(data), &levels); err != nil {
-			return nil, fmt.Errorf("gateway: configmap %s/%s key %s: %w", l.namespace, levelsConfigMap, levelsKey, err)
+	seen := map[string]bool{}
+	for i := range list.Items {
+		cm := &list.Items[i]
+		ns := cm.Labels[levelsLabel]
+		got, err := parseLevels(cm, ns)
+		if err != nil {
+			l.unreadable(ctx, cm, err)
+			continue
+		}
+		seen[ns] = true
+		l.saved[ns] = cm.Data[levelsKey]
+		levels = append(levels, got...)
+	}
+	legacy, err := cms.Get(ctx, legacyLevels, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("gateway: read the saved webhook levels %s/%s: %w", l.namespace, legacyLevels, err)
+	default:
+		l.legacy = true
+		got, err := parseLevels(legacy, "")
+		if err != nil {
+			l.unreadable(ctx, legacy, err)
+			break
+		}
+		for _, lv := range got {
+			if !seen[lv.Namespace] {
+				levels = append(levels, lv)
+			}
 		}
 	}
 	return levels, nil
+}
+
+// parseLevels reads one saved document; ns, when set, is the only
+// namespace it may hold levels of.
+func parseLevels(cm *corev1.ConfigMap, ns string) ([]webhook.Level, error) {
+	data := cm.Data[levelsKey]
+	if data == "" {
+		return nil, nil
+	}
+	var levels []webhook.Level
+	if err := json.Unmarshal([]byte(data), &levels); err != nil {
+		return nil, fmt.Errorf("key %s is not a JSON list of levels: %w", levelsKey, err)
+	}
+	if ns == "" {
+		return levels, nil
+	}
+	for _, lv := range levels {
+		if lv.Namespace != ns {
+			return nil, fmt.Errorf("key %s holds a level of namespace %q, but the document is namespace %q's", levelsKey, lv.Namespace, ns)
+		}
+	}
+	return levels, nil
+}
+
+// unreadable reports a saved document that cannot be used.
+func (l *levelSaver) unreadable(ctx context.Context, cm *corev1.ConfigMap, err error) {
+	l.loadErrors.Inc()
+	msg := fmt.Sprintf("Saved webhook levels ignored: %v. The streams of this document start without their saved levels; the next save replaces it.", err)
+	l.log.Error("saved webhook levels unreadable; starting without them", "configMap", l.namespace+"/"+cm.Name, "err", err)
+	now := metav1.Now()
+	_, eerr := l.kube.CoreV1().Events(l.namespace).Create(ctx, &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", cm.Name, now.UnixNano()), Namespace: l.namespace},
+		InvolvedObject: corev1.ObjectReference{
+			Kind: "ConfigMap", APIVersion: "v1", Namespace: l.namespace, Name: cm.Name, UID: cm.UID, ResourceVersion: cm.ResourceVersion,
+		},
+		Reason: "WebhookLevelsUnreadable", Message: msg, Type: corev1.EventTypeWarning,
+		Source:         corev1.EventSource{Component: "pushscale"},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+	}, metav1.CreateOptions{})
+	if eerr != nil {
+		l.log.Warn("recording an Event", "configMap", l.namespace+"/"+cm.Name, "err", eerr)
+	}
+}
+
+// loadLevels lists the saved levels, retrying for levelsLoadPatience: the
+// gateway serves /healthz meanwhile. Starting without them could scale
+// targets to zero, so it waits that long; after it, it starts without
+// them rather than never.
+func loadLevels(ctx context.Context, saver *levelSaver, log *slog.Logger) []webhook.Level {
+	deadline := time.Now().Add(levelsLoadPatience)
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		levels, err := saver.load(ctx)
+		if err == nil {
+			return levels
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		saver.loadErrors.Inc()
+		if time.Now().After(deadline) {
+			log.Error("starting without the saved webhook levels", "err", err, "waited", levelsLoadPatience)
+			return nil
+		}
+		log.Warn("loading saved webhook levels; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+	}
 }
 
 // Start saves on request until ctx is done, then saves a last time.
@@ -92,31 +232,91 @@ func (l *levelSaver) Start(ctx context.Context) error {
 	}
 }
 
+// save writes the document of every namespace whose levels changed and
+// deletes the documents of namespaces that have none left.
 func (l *levelSaver) save(ctx context.Context) error {
-	data, err := json.Marshal(l.source.Levels())
-	if err != nil {
-		return err
+	byNS := map[string][]webhook.Level{}
+	for _, lv := range l.source.Levels() {
+		byNS[lv.Namespace] = append(byNS[lv.Namespace], lv)
+	}
+	var errs []error
+	for ns, levels := range byNS {
+		data, err := json.Marshal(levels)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if l.saved[ns] == string(data) {
+			continue
+		}
+		if err := l.write(ctx, ns, string(data)); err != nil {
+			l.saves.WithLabelValues("error").Inc()
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns, err))
+			continue
+		}
+		l.saves.WithLabelValues("ok").Inc()
+		l.saved[ns] = string(data)
+	}
+	for ns := range l.saved {
+		if _, ok := byNS[ns]; ok {
+			continue
+		}
+		err := l.kube.CoreV1().ConfigMaps(l.namespace).Delete(ctx, levelsName(ns), metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			l.saves.WithLabelValues("error").Inc()
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns, err))
+			continue
+		}
+		delete(l.saved, ns)
+	}
+	if l.legacy && len(errs) == 0 {
+		err := l.kube.CoreV1().ConfigMaps(l.namespace).Delete(ctx, legacyLevels, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("gateway: delete the legacy webhook levels %s/%s: %w", l.namespace, legacyLevels, err)
+		}
+		l.legacy = false
+	}
+	return errors.Join(errs...)
+}
+
+// write creates or updates one namespace's document. An update carries the
+// resourceVersion it read, so a concurrent writer's document is never
+// overwritten unseen: the conflict is retried after the interval.
+func (l *levelSaver) write(ctx context.Context, ns, data string) error {
+	if len(data) > maxLevelsDocument {
+		return fmt.Errorf("%d bytes of saved levels, more than a ConfigMap holds (lower --webhook-max-streams-per-namespace)", len(data))
 	}
 	cms := l.kube.CoreV1().ConfigMaps(l.namespace)
-	cm, err := cms.Get(ctx, levelsConfigMap, metav1.GetOptions{})
+	name := levelsName(ns)
+	cm, err := cms.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		_, err = cms.Create(ctx, &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: levelsConfigMap, Namespace: l.namespace,
-				Labels: map[string]string{"app.kubernetes.io/managed-by": "pushscale"}},
-			Data: map[string]string{levelsKey: string(data)},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: l.namespace, Labels: map[string]string{
+				"app.kubernetes.io/managed-by": "pushscale", levelsLabel: ns,
+			}},
+			Data: map[string]string{levelsKey: data},
 		}, metav1.CreateOptions{})
 		return err
 	}
 	if err != nil {
 		return err
 	}
-	if cm.Data[levelsKey] == string(data) {
+	if cm.Labels[levelsLabel] != ns {
+		return fmt.Errorf("configmap %s/%s exists without label %s=%s: not overwriting it", l.namespace, name, levelsLabel, ns)
+	}
+	if cm.Data[levelsKey] == data {
 		return nil
 	}
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
 	}
-	cm.Data[levelsKey] = string(data)
+	cm.Data[levelsKey] = data
 	_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 	return err
+}
+
+// levelsName is the ConfigMap of namespace ns's levels. Namespace names
+// are DNS labels (at most 63 characters), so the name is a valid one.
+func levelsName(ns string) string {
+	return levelsPrefix + strings.ToLower(ns)
 }

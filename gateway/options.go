@@ -60,6 +60,9 @@ type Options struct {
 	WebhookMaxBufferedBytes int64 `envconfig:"WEBHOOK_MAX_BUFFERED_BYTES" default:"67108864"`
 	// WebhookSaveInterval throttles saving webhook levels to the cluster.
 	WebhookSaveInterval time.Duration `envconfig:"WEBHOOK_SAVE_INTERVAL" default:"1s"`
+	// WebhookMaxStreamsPerNamespace bounds one namespace's webhook streams,
+	// so its saved levels fit one ConfigMap (0: the default).
+	WebhookMaxStreamsPerNamespace int `envconfig:"WEBHOOK_MAX_STREAMS_PER_NAMESPACE" default:"1000"`
 	// MetricsAddr serves Prometheus /metrics, /healthz and /readyz.
 	MetricsAddr string `envconfig:"METRICS_ADDR" default:":9090"`
 	// MetricsAPIAddr serves external.metrics.k8s.io over HTTPS.
@@ -154,6 +157,10 @@ func (o Options) validate() error {
 	}
 	if o.RepairInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--repair-interval %v: must be positive", o.RepairInterval))
+	}
+	if o.WebhookMaxStreamsPerNamespace < 0 || o.WebhookMaxStreamsPerNamespace > maxStreamsPerNamespace {
+		errs = append(errs, fmt.Errorf("--webhook-max-streams-per-namespace %d: must be 1 to %d (a namespace's saved levels must fit one ConfigMap)",
+			o.WebhookMaxStreamsPerNamespace, maxStreamsPerNamespace))
 	}
 	if o.WebhookSaveInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--webhook-save-interval %v: must be positive", o.WebhookSaveInterval))

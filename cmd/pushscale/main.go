@@ -70,6 +70,7 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	fs.IntVar(&o.WebhookReplayCacheSize, "webhook-replay-cache-size", o.WebhookReplayCacheSize, "timestamped webhook signatures remembered against replays (about 40 bytes each)")
 	fs.IntVar(&o.WebhookMaxInFlight, "webhook-max-in-flight", o.WebhookMaxInFlight, "webhook requests handled at once; more get 503 (retryable)")
 	fs.Int64Var(&o.WebhookMaxBufferedBytes, "webhook-max-buffered-bytes", o.WebhookMaxBufferedBytes, "body bytes all webhook requests hold together; past it 503 (retryable)")
+	fs.IntVar(&o.WebhookMaxStreamsPerNamespace, "webhook-max-streams-per-namespace", o.WebhookMaxStreamsPerNamespace, "most webhook streams one namespace may have; a trigger adding one more is Ready=False")
 	fs.DurationVar(&o.WebhookSaveInterval, "webhook-save-interval", o.WebhookSaveInterval, "at most one save of webhook levels to the cluster per interval")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address of /metrics, /healthz and /readyz")
 	fs.StringVar(&o.MetricsAPIAddr, "metrics-api-addr", o.MetricsAPIAddr, "address of the external.metrics.k8s.io API (HTTPS)")

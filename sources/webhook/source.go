@@ -22,6 +22,10 @@ import (
 const (
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultRetention    = 10 * time.Minute
+	// DefaultMaxStreamsPerNamespace keeps a namespace's saved levels (one
+	// ConfigMap per namespace, at most about 400 bytes a stream) far below
+	// Kubernetes' 1 MiB object limit.
+	DefaultMaxStreamsPerNamespace = 1000
 )
 
 var (
@@ -102,6 +106,11 @@ type Options struct {
 	// that watches it again resumes from it; default 10 minutes. POSTs to
 	// such a stream get 404 meanwhile.
 	Retention time.Duration
+	// MaxStreamsPerNamespace bounds the streams of one namespace, watched
+	// or held for Retention: a trigger that would add one more is refused
+	// (--webhook-max-streams-per-namespace). Default
+	// DefaultMaxStreamsPerNamespace.
+	MaxStreamsPerNamespace int
 }
 
 func (o Options) withDefaults() Options {
@@ -122,6 +131,7 @@ func (o Options) withDefaults() Options {
 	sources.Default(&o.MaxInFlight, DefaultMaxInFlight)
 	sources.Default(&o.MaxBufferedBytes, DefaultMaxBufferedBytes)
 	sources.Default(&o.Retention, DefaultRetention)
+	sources.Default(&o.MaxStreamsPerNamespace, DefaultMaxStreamsPerNamespace)
 	if o.RateLimit < 0 || math.IsNaN(o.RateLimit) {
 		o.RateLimit = 0
 	}
@@ -167,6 +177,8 @@ type Source struct {
 	mu      sync.RWMutex
 	streams map[streamKey]*stream
 	byKey   map[store.Key]*stream
+	// perNamespace counts the streams of each namespace in streams.
+	perNamespace map[string]int
 }
 
 var (
@@ -180,16 +192,17 @@ var (
 func New(sink sources.Sink, opts Options) *Source {
 	opts = opts.withDefaults()
 	s := &Source{
-		sink:    sink,
-		opts:    opts,
-		clock:   opts.Clock,
-		log:     opts.Logger.With("source", Type),
-		events:  newEventCounters(eventsVec(opts.Events, opts.Registerer)),
-		sched:   newSchedule(),
-		replays: newReplayCache(opts.ReplayCacheSize),
-		changed: make(chan struct{}, 1),
-		streams: make(map[streamKey]*stream),
-		byKey:   make(map[store.Key]*stream),
+		sink:         sink,
+		opts:         opts,
+		clock:        opts.Clock,
+		log:          opts.Logger.With("source", Type),
+		events:       newEventCounters(eventsVec(opts.Events, opts.Registerer)),
+		sched:        newSchedule(),
+		replays:      newReplayCache(opts.ReplayCacheSize),
+		changed:      make(chan struct{}, 1),
+		streams:      make(map[streamKey]*stream),
+		byKey:        make(map[store.Key]*stream),
+		perNamespace: make(map[string]int),
 	}
 	if opts.RefusalRate > 0 {
 		s.refusals = newRefusalTable(opts.RefusalRate, opts.RefusalBurst, opts.refusalClients, opts.Clock.Now())
@@ -250,8 +263,14 @@ func (s *Source) Watch(t sources.Trigger) error {
 	}
 	st := s.streams[key]
 	if st == nil {
+		if n := s.perNamespace[key.namespace]; n >= s.opts.MaxStreamsPerNamespace {
+			s.mu.Unlock()
+			s.Unwatch(t.Key)
+			return fmt.Errorf("webhook: stream %q: namespace %s already has %d webhook streams (watched, or held %s after their last trigger), the most --webhook-max-streams-per-namespace allows",
+				c.Stream, key.namespace, n, s.opts.Retention)
+		}
 		st = newStream(s, key)
-		s.streams[key] = st
+		s.addLocked(st)
 	}
 	st.mu.Lock()
 	st.attach(t.Key, c, now)
@@ -359,8 +378,17 @@ func (s *Source) detachLocked(st *stream, k store.Key, now time.Time) []store.Ow
 func (s *Source) dropLocked(st *stream) {
 	if s.streams[st.key] == st {
 		delete(s.streams, st.key)
+		if s.perNamespace[st.key.namespace]--; s.perNamespace[st.key.namespace] <= 0 {
+			delete(s.perNamespace, st.key.namespace)
+		}
 	}
 	st.gone = true
+}
+
+// addLocked adds st to the table. s.mu is held.
+func (s *Source) addLocked(st *stream) {
+	s.streams[st.key] = st
+	s.perNamespace[st.key.namespace]++
 }
 
 // Restore sets saved levels, as returned by Levels before a restart. It may
@@ -388,9 +416,13 @@ func (s *Source) Restore(levels []Level) {
 			if l.Value == 0 {
 				continue
 			}
+			if s.perNamespace[key.namespace] >= s.opts.MaxStreamsPerNamespace {
+				s.log.Warn("skipping a saved level: its namespace has --webhook-max-streams-per-namespace streams", "namespace", l.Namespace, "stream", l.Stream)
+				continue
+			}
 			st = newStream(s, key)
 			st.parked = now.Add(s.opts.Retention)
-			s.streams[key] = st
+			s.addLocked(st)
 		}
 		st.mu.Lock()
 		if !st.touched {
