@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"net/http"
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -294,10 +294,25 @@ func (c *Controller) setReplicas(ctx context.Context, so *kedav1.ScaledObject, g
 	patch := replicasPatch(from, to)
 	gvr := schema.GroupVersionResource{Group: gvkr.Group, Version: gvkr.Version, Resource: gvkr.Resource}
 	_, err := c.scales.Scales(so.Namespace).Patch(ctx, gvr, name, types.JSONPatchType, patch, metav1.PatchOptions{})
-	if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || err != nil && strings.Contains(err.Error(), "test") {
+	if patchNotApplied(err) || apierrors.IsConflict(err) {
 		return fmt.Errorf("%w: %v", errStaleReplicas, err)
 	}
 	return err
+}
+
+// patchNotApplied reports whether err is the apiserver's answer to a JSON
+// patch whose operations did not apply (its test failed): 422 Invalid
+// naming no object, as the patch handler builds it. A validation error of
+// the patched object also answers 422 Invalid, but names its kind: that one
+// is a real failure, not a changed count.
+func patchNotApplied(err error) bool {
+	var api apierrors.APIStatus
+	if !errors.As(err, &api) {
+		return false
+	}
+	st := api.Status()
+	return st.Code == http.StatusUnprocessableEntity && st.Reason == metav1.StatusReasonInvalid &&
+		(st.Details == nil || st.Details.Kind == "" && st.Details.Name == "")
 }
 
 // replicasPatch is the JSON patch that sets a Scale's replicas from from
