@@ -150,6 +150,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pushscale_reference_watches",
+		Help: "Secrets and ConfigMaps watched because triggers reference them (TriggerAuthentications, *FromEnv variables); at most 64 per object.",
+	}, func() float64 { return float64(ctrl.ReferenceWatches()) }))
 	api := &metricsAPI{opts: metricsapi.Options{
 		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig,
 		CertFile: opts.MetricsAPICertFile, KeyFile: opts.MetricsAPIKeyFile,

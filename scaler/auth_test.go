@@ -2,6 +2,8 @@ package scaler
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -182,7 +184,7 @@ func TestEnvFromCache(t *testing.T) {
 		}}
 	for range 3 {
 		rd := c.refs.Reader(refcache.Owner{Kind: refOwnerKind, Namespace: "ns", Name: "so"})
-		env, err := containerEnv(context.Background(), rd, "ns", ctr)
+		env, err := containerEnv(context.Background(), rd, "ns", ctr, map[string]bool{"HOST": true, "PW": true, "PLAIN": true})
 		rd.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -204,7 +206,55 @@ func TestEnvFromCache(t *testing.T) {
 	ctr.Env[0].ValueFrom.SecretKeyRef.Key = "NOPE"
 	rd := c.refs.Reader(refcache.Owner{Kind: refOwnerKind, Namespace: "ns", Name: "so"})
 	defer rd.Close()
-	if _, err := containerEnv(context.Background(), rd, "ns", ctr); err == nil || !strings.Contains(err.Error(), `secret s key "NOPE" not found`) {
+	if _, err := containerEnv(context.Background(), rd, "ns", ctr, map[string]bool{"PW": true}); err == nil || !strings.Contains(err.Error(), `secret s key "NOPE" not found`) {
 		t.Fatalf("got %v, want the missing key named", err)
+	}
+}
+
+// TestEnvResolvesOnlyNamedVariables: a container with thousands of
+// optional secretKeyRefs (each a watch, before) costs only the variables
+// the triggers name; and one owner can never reference more than
+// refcache.DefaultMaxPerOwner objects.
+func TestEnvResolvesOnlyNamedVariables(t *testing.T) {
+	c, _ := authController(t, nil,
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "real"}, Data: map[string][]byte{"PASSWORD": []byte(secretValue)}})
+	yes := true
+	ref := func(name, secret string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: "k", Optional: &yes}}}
+	}
+	ctr := corev1.Container{Name: "app"}
+	for i := range 5000 {
+		ctr.Env = append(ctr.Env, ref(fmt.Sprintf("V%d", i), fmt.Sprintf("missing-%d", i)))
+	}
+	ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "PW", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "real"}, Key: "PASSWORD"}}})
+	owner := refcache.Owner{Kind: refOwnerKind, Namespace: "ns", Name: "so"}
+	rd := c.refs.Reader(owner)
+	env, err := containerEnv(context.Background(), rd, "ns", ctr, map[string]bool{"PW": true})
+	rd.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(env, map[string]string{"PW": secretValue}) {
+		t.Errorf("env %v", env)
+	}
+	if n := c.refs.Watches(); n != 1 {
+		t.Errorf("%d watches, want 1 (the Secret PW reads)", n)
+	}
+
+	// Names that do reference that many objects stop at the cap.
+	names := map[string]bool{}
+	for i := range 100 {
+		names[fmt.Sprintf("V%d", i)] = true
+	}
+	rd = c.refs.Reader(owner)
+	_, err = containerEnv(context.Background(), rd, "ns", ctr, names)
+	rd.Close()
+	if !errors.Is(err, refcache.ErrTooManyRefs) {
+		t.Fatalf("100 referenced Secrets: %v, want ErrTooManyRefs", err)
+	}
+	if n := c.refs.Watches(); n > refcache.DefaultMaxPerOwner {
+		t.Errorf("%d watches, more than %d", n, refcache.DefaultMaxPerOwner)
 	}
 }

@@ -377,6 +377,10 @@ func (c *Controller) run(ctx context.Context, q workqueue.TypedRateLimitingInter
 	}
 }
 
+// ReferenceWatches is the number of Secrets and ConfigMaps watched for
+// the objects' references (TriggerAuthentications, *FromEnv).
+func (c *Controller) ReferenceWatches() int { return c.refs.Watches() }
+
 // Ready reports whether the informers have synced and every watched
 // trigger has a value (or a failed read): until then the gateway's
 // /readyz fails.

@@ -16,28 +16,41 @@ import (
 	"github.com/pushscale/pushscale/scaler/refcache"
 )
 
-// needsEnv reports whether any trigger of so reads the scale target's
-// environment: a *FromEnv metadata key, or a TriggerAuthentication env.
-func (c *Controller) needsEnv(so *kedav1.ScaledObject) bool {
+// envNames returns the names of the scale target's environment variables
+// that so's triggers read: the values of *FromEnv metadata keys and the
+// names of their TriggerAuthentications' env entries; nil when none. Only
+// these are resolved, so a container's other variables (thousands of
+// secretKeyRefs, say) cost nothing.
+func (c *Controller) envNames(so *kedav1.ScaledObject) map[string]bool {
+	var names map[string]bool
+	add := func(n string) {
+		if names == nil {
+			names = map[string]bool{}
+		}
+		names[n] = true
+	}
 	for _, tr := range so.Spec.Triggers {
-		for k := range tr.Metadata {
-			if strings.HasSuffix(k, "FromEnv") {
-				return true
+		for k, v := range tr.Metadata {
+			if strings.HasSuffix(k, "FromEnv") && v != "" {
+				add(v)
 			}
 		}
-		if spec := c.authSpec(so.Namespace, tr.AuthenticationRef); spec != nil && len(spec.Env) > 0 {
-			return true
+		if spec := c.authSpec(so.Namespace, tr.AuthenticationRef); spec != nil {
+			for _, e := range spec.Env {
+				add(e.Name)
+			}
 		}
 	}
-	return false
+	return names
 }
 
-// targetEnv returns the environment of every container of the scale
-// target's pod template, by container name, with value, valueFrom
-// (Secrets, ConfigMaps) and envFrom resolved as the kubelet would (later
-// entries win). Kinds without spec.template have no environment. Secrets
-// and ConfigMaps are read through rd (from memory, and watched).
-func targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject, template podTemplateFunc) (map[string]map[string]string, []string, error) {
+// targetEnv returns the variables named in names of every container of
+// the scale target's pod template, by container name, with value,
+// valueFrom (Secrets, ConfigMaps) and envFrom resolved as the kubelet
+// would (later entries win). Kinds without spec.template have no
+// environment. Secrets and ConfigMaps are read through rd (from memory,
+// and watched), only those the named variables need.
+func targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject, template podTemplateFunc, names map[string]bool) (map[string]map[string]string, []string, error) {
 	tmpl, err := template()
 	if err != nil || tmpl == nil {
 		return nil, nil, err
@@ -45,7 +58,7 @@ func targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject
 	envs := map[string]map[string]string{}
 	var order []string
 	for _, ctr := range tmpl.Spec.Containers {
-		env, err := containerEnv(ctx, rd, so.Namespace, ctr)
+		env, err := containerEnv(ctx, rd, so.Namespace, ctr, names)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -55,9 +68,21 @@ func targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject
 	return envs, order, nil
 }
 
-func containerEnv(ctx context.Context, rd *refcache.Reader, ns string, ctr corev1.Container) (map[string]string, error) {
+func containerEnv(ctx context.Context, rd *refcache.Reader, ns string, ctr corev1.Container, names map[string]bool) (map[string]string, error) {
 	env := map[string]string{}
+	// envFrom is read only for a name no env entry sets: env entries win.
+	explicit := map[string]bool{}
+	for _, e := range ctr.Env {
+		explicit[e.Name] = true
+	}
+	fromNeeded := false
+	for n := range names {
+		fromNeeded = fromNeeded || !explicit[n]
+	}
 	for _, from := range ctr.EnvFrom {
+		if !fromNeeded {
+			break
+		}
 		switch {
 		case from.SecretRef != nil:
 			s, err := rd.Secret(ctx, ns, from.SecretRef.Name)
@@ -68,7 +93,9 @@ func containerEnv(ctx context.Context, rd *refcache.Reader, ns string, ctr corev
 				return nil, fmt.Errorf("container %s envFrom secret %s: %w", ctr.Name, from.SecretRef.Name, notFoundOnly(err))
 			}
 			for k, v := range s.Data {
-				env[from.Prefix+k] = string(v)
+				if names[from.Prefix+k] {
+					env[from.Prefix+k] = string(v)
+				}
 			}
 		case from.ConfigMapRef != nil:
 			cm, err := rd.ConfigMap(ctx, ns, from.ConfigMapRef.Name)
@@ -79,11 +106,16 @@ func containerEnv(ctx context.Context, rd *refcache.Reader, ns string, ctr corev
 				return nil, fmt.Errorf("container %s envFrom configMap %s: %w", ctr.Name, from.ConfigMapRef.Name, notFoundOnly(err))
 			}
 			for k, v := range cm.Data {
-				env[from.Prefix+k] = v
+				if names[from.Prefix+k] {
+					env[from.Prefix+k] = v
+				}
 			}
 		}
 	}
 	for _, e := range ctr.Env {
+		if !names[e.Name] {
+			continue
+		}
 		switch {
 		case e.ValueFrom == nil:
 			env[e.Name] = e.Value

@@ -242,9 +242,9 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 	}
 	var envs map[string]map[string]string
 	var defaultEnv map[string]string
-	if c.needsEnv(so) {
+	if names := c.envNames(so); names != nil {
 		var order []string
-		if envs, order, err = targetEnv(ctx, rd, so, template); err != nil {
+		if envs, order, err = targetEnv(ctx, rd, so, template, names); err != nil {
 			return failed(err.Error())
 		}
 		if defaultEnv, err = pickContainer(envs, order, so.Spec.ScaleTargetRef.EnvSourceContainerName); err != nil {

@@ -64,7 +64,15 @@ type Options struct {
 	// list (default 5 s); the read then fails, and the owner is told
 	// through OnChange once the watch syncs.
 	SyncTimeout time.Duration
+	// MaxPerOwner bounds the objects one owner may reference, each a
+	// watch (default DefaultMaxPerOwner); a read beyond it fails with
+	// ErrTooManyRefs.
+	MaxPerOwner int
 }
+
+// DefaultMaxPerOwner is far more than a ScaledObject's TriggerAuthentication
+// and *FromEnv variables reference.
+const DefaultMaxPerOwner = 64
 
 // Cache is safe for concurrent use. Create it with New and run it with
 // Start; reads wait for Start.
@@ -91,6 +99,9 @@ func New(opts Options) *Cache {
 	}
 	if opts.OnChange == nil {
 		opts.OnChange = func(Owner) {}
+	}
+	if opts.MaxPerOwner <= 0 {
+		opts.MaxPerOwner = DefaultMaxPerOwner
 	}
 	return &Cache{
 		opts:    opts,
@@ -172,7 +183,14 @@ func (r *Reader) Close() { r.c.retain(r.owner, r.read) }
 // within Options.SyncTimeout.
 var ErrNotSynced = errors.New("not yet read from the apiserver")
 
+// ErrTooManyRefs is returned for a read that would make one owner
+// reference more than Options.MaxPerOwner objects.
+var ErrTooManyRefs = errors.New("too many Secrets and ConfigMaps referenced by one object")
+
 func (r *Reader) get(ctx context.Context, ref Ref) (any, error) {
+	if _, ok := r.read[ref]; !ok && len(r.read) >= r.c.opts.MaxPerOwner {
+		return nil, fmt.Errorf("%w: %s would be number %d, the most is %d", ErrTooManyRefs, ref, len(r.read)+1, r.c.opts.MaxPerOwner)
+	}
 	r.read[ref] = struct{}{}
 	select {
 	case <-r.c.started:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/clienttls"
 )
 
 // The trigger types this package serves.
@@ -388,7 +389,7 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 	if !c.EnableTLS {
 		return nil, nil
 	}
-	return buildTLS(c.tls, c.UnsafeSSL)
+	return clienttls.Config("redis", clienttls.Params{CA: c.tls.ca, Cert: c.tls.cert, Key: c.tls.key, KeyPassword: c.tls.keyPassword, Unsafe: c.UnsafeSSL})
 }
 
 func (c *Config) parseList(l *sources.Lookup) error {
