@@ -141,11 +141,12 @@ func Run(ctx context.Context, opts Options) error {
 
 	ctrl, err = scaler.New(scaler.Options{
 		Config: cfg, Sources: mgr, Store: st,
-		WatchNamespace:         opts.WatchNamespace,
-		WatchLabelSelector:     opts.WatchLabelSelector,
-		ClusterObjectNamespace: opts.ClusterObjectNamespace,
-		Logger:                 log,
-		Metrics:                scaler.NewMetrics(reg),
+		WatchNamespace:                opts.WatchNamespace,
+		WatchLabelSelector:            opts.WatchLabelSelector,
+		ClusterObjectNamespace:        opts.ClusterObjectNamespace,
+		ClusterTriggerAuthTargetCheck: sources.TargetCheck(opts.ClusterTriggerAuthTargetCheck),
+		Logger:                        log,
+		Metrics:                       scaler.NewMetrics(reg),
 	})
 	if err != nil {
 		return err

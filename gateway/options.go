@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/pushscale/pushscale/sources"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -104,6 +105,11 @@ type Options struct {
 	// and the saved webhook levels; default the pod's namespace
 	// ($POD_NAMESPACE), else "pushscale-system".
 	ClusterObjectNamespace string `envconfig:"CLUSTER_OBJECT_NAMESPACE"`
+	// ClusterTriggerAuthTargetCheck says what happens when a trigger that
+	// uses a ClusterTriggerAuthentication's credentials names a target the
+	// ClusterTriggerAuthentication does not allow: enforce (Ready=False),
+	// warn (a Warning Event) or off (KEDA's behaviour). "" is enforce.
+	ClusterTriggerAuthTargetCheck string `envconfig:"CLUSTER_TRIGGER_AUTH_TARGET_CHECK" default:"enforce"`
 
 	// Logger overrides LogLevel's logger when set.
 	Logger *slog.Logger `ignored:"true"`
@@ -161,6 +167,11 @@ func (o Options) validate() error {
 	if o.WebhookMaxStreamsPerNamespace < 0 || o.WebhookMaxStreamsPerNamespace > maxStreamsPerNamespace {
 		errs = append(errs, fmt.Errorf("--webhook-max-streams-per-namespace %d: must be 1 to %d (a namespace's saved levels must fit one ConfigMap)",
 			o.WebhookMaxStreamsPerNamespace, maxStreamsPerNamespace))
+	}
+	switch sources.TargetCheck(o.ClusterTriggerAuthTargetCheck) {
+	case "", sources.TargetCheckEnforce, sources.TargetCheckWarn, sources.TargetCheckOff:
+	default:
+		errs = append(errs, fmt.Errorf("--cluster-trigger-auth-target-check %q: must be enforce, warn or off", o.ClusterTriggerAuthTargetCheck))
 	}
 	if o.WebhookSaveInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--webhook-save-interval %v: must be positive", o.WebhookSaveInterval))

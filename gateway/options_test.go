@@ -26,6 +26,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative rate limit", func(o *Options) { o.WebhookRateLimit = -1 }, "--webhook-rate-limit -1"},
 		{"zero qps", func(o *Options) { o.KubeAPIQPS = 0 }, "--kube-api-qps"},
 		{"zero repair interval", func(o *Options) { o.RepairInterval = 0 }, "--repair-interval"},
+		{"target check", func(o *Options) { o.ClusterTriggerAuthTargetCheck = "warn" }, ""},
+		{"bad target check", func(o *Options) { o.ClusterTriggerAuthTargetCheck = "strict" }, `--cluster-trigger-auth-target-check "strict"`},
 		{"streams per namespace beyond what a ConfigMap holds", func(o *Options) { o.WebhookMaxStreamsPerNamespace = 5000 }, "--webhook-max-streams-per-namespace 5000"},
 		{"label selector", func(o *Options) { o.WatchLabelSelector = "team in (a,b),!legacy" }, ""},
 		{"bad label selector", func(o *Options) { o.WatchLabelSelector = "team in a" }, `--watch-label-selector "team in a"`},

@@ -8,6 +8,7 @@ import (
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/scaler/refcache"
+	"github.com/pushscale/pushscale/sources"
 )
 
 // resolveAuth returns the parameters of the TriggerAuthentication or
@@ -97,6 +98,31 @@ func (c *Controller) authSpec(ns string, ref *kedav1.AuthenticationRef) *kedav1.
 	}
 	return nil
 }
+
+// clusterAuth returns what a trigger's source needs to check the targets
+// of a trigger authenticated by a ClusterTriggerAuthentication (nil for
+// any other reference, or with the check off). In warn mode what the check
+// would refuse becomes a Warning Event on so.
+func (c *Controller) clusterAuth(so *kedav1.ScaledObject, ref *kedav1.AuthenticationRef) *sources.ClusterAuth {
+	check := c.opts.ClusterTriggerAuthTargetCheck
+	if check == "" {
+		check = sources.TargetCheckEnforce
+	}
+	if ref == nil || ref.AuthenticationKindOrDefault() != kedav1.KindClusterTriggerAuthentication || check == sources.TargetCheckOff {
+		return nil
+	}
+	ca := &sources.ClusterAuth{Name: ref.Name, Check: check, Warn: func(msg string) {
+		c.event(so, true, ReasonClusterAuthTargetNotAllowed, "%s", msg)
+	}}
+	if obj, ok, err := c.ctaInformer.GetIndexer().GetByKey(ref.Name); err == nil && ok {
+		ca.AllowedTargets = sources.ParseAllowedTargets(obj.(*kedav1.ClusterTriggerAuthentication).Annotations[sources.AllowedTargetsAnnotation])
+	}
+	return ca
+}
+
+// ReasonClusterAuthTargetNotAllowed is the Warning Event of
+// --cluster-trigger-auth-target-check=warn.
+const ReasonClusterAuthTargetNotAllowed = "ClusterTriggerAuthTargetNotAllowed"
 
 // notFoundOnly keeps API errors short and free of object contents.
 func notFoundOnly(err error) error {

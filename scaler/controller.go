@@ -58,6 +58,9 @@ type Options struct {
 	Metrics                *Metrics
 	// Workers is the number of reconcile and of decision workers (default 4).
 	Workers int
+	// ClusterTriggerAuthTargetCheck is --cluster-trigger-auth-target-check
+	// (default enforce): see sources.ClusterAuth.
+	ClusterTriggerAuthTargetCheck sources.TargetCheck
 }
 
 // Controller is the ScaledObject controller and activator. Create it with

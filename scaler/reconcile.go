@@ -272,6 +272,7 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 		st := sources.Trigger{
 			Key: store.Key{Owner: owner, Trigger: i}, Type: tr.Type, Name: tr.Name,
 			Metadata: tr.Metadata, AuthParams: auth, ResolvedEnv: defaultEnv, PollingInterval: so.Spec.PollingIntervalOrDefault(),
+			ClusterAuth: c.clusterAuth(so, tr.AuthenticationRef),
 		}
 		spec, err := c.opts.Sources.Parse(st)
 		if errors.Is(err, sources.ErrUnsupported) {

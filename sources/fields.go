@@ -130,6 +130,11 @@ type Field[T any] struct {
 	// must be ("must be a positive whole number"). Nil is for string
 	// fields, which are taken as they are.
 	Parse func(string) (T, error)
+	// Target marks a field that says where the trigger connects (an
+	// address, host, URL or list of them): with a ClusterTriggerAuthentication's
+	// credentials, a value the trigger gives itself must be one the
+	// ClusterTriggerAuthentication allows (see ClusterAuth).
+	Target bool
 }
 
 // Read reads the field from l: its default when absent, an error naming
@@ -146,6 +151,12 @@ func (f Field[T]) Read(l *Lookup) (T, error) {
 			return zero, l.Errorf("%s: required", f.Name)
 		}
 		return f.Default, nil
+	}
+	if f.Target {
+		if err := l.checkTarget(f.Name, raw); err != nil {
+			var zero T
+			return zero, err
+		}
 	}
 	if f.Parse == nil {
 		v, _ := any(raw).(T)

@@ -54,6 +54,10 @@ type Trigger struct {
 	ResolvedEnv map[string]string
 	// PollingInterval is the owner's pollingInterval.
 	PollingInterval time.Duration
+	// ClusterAuth is set when AuthParams come from a
+	// ClusterTriggerAuthentication and its targets are checked (see
+	// ClusterAuth); nil otherwise.
+	ClusterAuth *ClusterAuth
 }
 
 // Spec is what the scaler needs to know of a valid trigger.

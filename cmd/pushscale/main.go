@@ -95,6 +95,7 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	})
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", o.WatchNamespace, "only this namespace (default: all)")
 	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", o.WatchLabelSelector, "only ScaledObjects these labels select, e.g. \"autoscaler=pushscale\" (default: all)")
+	fs.StringVar(&o.ClusterTriggerAuthTargetCheck, "cluster-trigger-auth-target-check", o.ClusterTriggerAuthTargetCheck, "a trigger using a ClusterTriggerAuthentication's credentials with a target it does not allow (annotation pushscale.io/allowed-targets): enforce (Ready=False), warn (an Event) or off (KEDA's behaviour)")
 	fs.StringVar(&o.ClusterObjectNamespace, "cluster-object-namespace", o.ClusterObjectNamespace, "namespace of ClusterTriggerAuthentication Secrets and saved webhook levels (default: $POD_NAMESPACE, else pushscale-system)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -106,7 +106,7 @@ var metaAuth = sources.Order{sources.FromMetadata, sources.FromAuth}
 
 // The fields, as KEDA declares them.
 var (
-	fBootstrap = sources.Field[string]{Name: "bootstrapServers", From: metaEnv, Required: true}
+	fBootstrap = sources.Field[string]{Name: "bootstrapServers", From: metaEnv, Required: true, Target: true}
 	fGroup     = sources.Field[string]{Name: "consumerGroup", From: metaEnv, Required: true}
 	fTopic     = sources.Field[string]{Name: "topic", From: metaEnv}
 	fLimit     = sources.Field[string]{Name: "partitionLimitation"}

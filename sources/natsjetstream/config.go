@@ -24,7 +24,7 @@ const DefaultLagThreshold = 10
 // TriggerAuthentication first), then pushscale's natsClientURL and client
 // credentials, which turn push on.
 var (
-	fieldMonitoring = sources.Field[string]{Name: "natsServerMonitoringEndpoint", From: sources.AuthMeta, Required: true}
+	fieldMonitoring = sources.Field[string]{Name: "natsServerMonitoringEndpoint", From: sources.AuthMeta, Required: true, Target: true}
 	fieldAccount    = sources.Field[string]{Name: "account", From: sources.AuthMeta}
 	fieldAccountID  = sources.Field[string]{Name: "accountID", From: sources.AuthMeta}
 	fieldStream     = sources.Field[string]{Name: "stream", Required: true}
@@ -33,7 +33,7 @@ var (
 	fieldActivation = sources.Field[int64]{Name: "activationLagThreshold", Parse: sources.Int}
 	fieldUseHTTPS   = sources.Field[bool]{Name: "useHttps", Parse: sources.Bool}
 
-	fieldClientURL = sources.Field[string]{Name: "natsClientURL", From: sources.AuthMeta}
+	fieldClientURL = sources.Field[string]{Name: "natsClientURL", From: sources.AuthMeta, Target: true}
 	fieldToken     = sources.Field[string]{Name: "clientToken", From: sources.AuthOnly}
 	fieldUser      = sources.Field[string]{Name: "clientUser", From: sources.AuthOnly}
 	fieldPassword  = sources.Field[string]{Name: "clientPassword", From: sources.AuthOnly}
@@ -157,7 +157,10 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 
 // parseClient reads natsClientURL and the client credentials.
 func (c *Config) parseClient(l *sources.Lookup) error {
-	c.ClientURL, _ = fieldClientURL.Read(l)
+	var err error
+	if c.ClientURL, err = fieldClientURL.Read(l); err != nil {
+		return err
+	}
 	c.creds.token, _ = fieldToken.Read(l)
 	c.creds.user, _ = fieldUser.Read(l)
 	c.creds.password, _ = fieldPassword.Read(l)

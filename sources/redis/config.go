@@ -199,8 +199,8 @@ func kindOf(typ string) (Kind, bool, bool) {
 
 // The fields of the redis triggers, as KEDA reads them (keda.md §3).
 var (
-	fieldAddress          = sources.Field[string]{Name: "address", Aliases: []string{"addresses"}, From: sources.MetaAuthEnv}
-	fieldHost             = sources.Field[string]{Name: "host", Aliases: []string{"hosts"}, From: sources.MetaEnvAuth}
+	fieldAddress          = sources.Field[string]{Name: "address", Aliases: []string{"addresses"}, From: sources.MetaAuthEnv, Target: true}
+	fieldHost             = sources.Field[string]{Name: "host", Aliases: []string{"hosts"}, From: sources.MetaEnvAuth, Target: true}
 	fieldPort             = sources.Field[string]{Name: "port", Aliases: []string{"ports"}, From: sources.MetaEnvAuth}
 	fieldUsername         = sources.Field[string]{Name: "username", From: sources.MetaEnvAuth}
 	fieldPassword         = sources.Field[string]{Name: "password", From: sources.MetaEnvAuth}
@@ -307,9 +307,15 @@ func (c *Config) parseConnection(l *sources.Lookup) error {
 // as KEDA does: hosts and ports are paired in order and added to the
 // addresses.
 func (c *Config) parseAddresses(l *sources.Lookup) error {
-	addrs, _ := fieldAddress.Read(l)
+	addrs, err := fieldAddress.Read(l)
+	if err != nil {
+		return err
+	}
 	list := splitList(addrs)
-	hosts, _ := fieldHost.Read(l)
+	hosts, err := fieldHost.Read(l)
+	if err != nil {
+		return err
+	}
 	ports, _ := fieldPort.Read(l)
 	if hl, pl := splitList(hosts), splitList(ports); len(hl) > 0 && len(pl) > 0 {
 		if len(hl) != len(pl) {
