@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -127,4 +128,80 @@ spec:
 		t.Fatal(err)
 	}
 	waitReplicas(t, ns, "many", 1, shortWait)
+}
+
+// TestSecretRotationKeepsArrivals: rotating the token of a stream fed by
+// CloudEvents re-watches its trigger in place: the arrivals of its window
+// stay (before, every trigger of the object was unwatched first, the
+// stream dropped, and the value fell to 0 mid-burst).
+func TestSecretRotationKeepsArrivals(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "burst", 0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, ns, `
+apiVersion: v1
+kind: Secret
+metadata:
+  name: hook
+stringData:
+  token: tok-1-aaaaaaaaaaaaaaaa
+---
+apiVersion: keda.sh/v1alpha1
+kind: TriggerAuthentication
+metadata:
+  name: hook
+spec:
+  secretTargetRef:
+  - {parameter: token, name: hook, key: token}
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: burst
+spec:
+  scaleTargetRef: {name: burst}
+  cooldownPeriod: 300
+  triggers:
+  - type: webhook
+    metadata: {stream: orders, targetValue: "10", windowSeconds: "300"}
+    authenticationRef: {name: hook}
+`)
+	ce := func(i int) string {
+		return fmt.Sprintf(`{"specversion":"1.0","id":"%d","source":"/shop","type":"order.created"}`, i)
+	}
+	send := func(i int, token string) (int, string) {
+		return post(t, ns, "orders", "application/cloudevents+json", ce(i), "Authorization", "Bearer "+token)
+	}
+	eventually(t, shortWait, "the stream to accept the first event", func() (bool, error) {
+		code, body := send(0, "tok-1-aaaaaaaaaaaaaaaa")
+		return code == http.StatusAccepted, fmt.Errorf("%d %s", code, body)
+	})
+	for i := 1; i < 5; i++ {
+		if code, body := send(i, "tok-1-aaaaaaaaaaaaaaaa"); code != http.StatusAccepted {
+			t.Fatalf("event %d: %d %s", i, code, body)
+		}
+	}
+	waitReplicas(t, ns, "burst", 1, shortWait)
+	sec, err := env.kube.CoreV1().Secrets(ns).Get(ctx, "hook", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec.Data["token"] = []byte("tok-2-bbbbbbbbbbbbbbbb")
+	if _, err := env.kube.CoreV1().Secrets(ns).Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	eventually(t, shortWait, "the rotated token to be accepted", func() (bool, error) {
+		var code int
+		code, body = send(5, "tok-2-bbbbbbbbbbbbbbbb")
+		return code == http.StatusAccepted, fmt.Errorf("%d %s", code, body)
+	})
+	if !strings.Contains(body, `"value":6`) {
+		t.Fatalf("after the rotation: %s, want the five earlier arrivals kept (value 6)", body)
+	}
+	if got := replicas(t, ns, "burst"); got != 1 {
+		t.Fatalf("replicas %d after the rotation, want 1", got)
+	}
 }

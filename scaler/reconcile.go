@@ -314,34 +314,61 @@ func (c *Controller) resolveTarget(so *kedav1.ScaledObject) (kedav1.GroupVersion
 	return kedav1.GroupVersionKindResource{Group: gv.Group, Version: gv.Version, Kind: gk.Kind, Resource: m.Resource.Resource}, nil
 }
 
-// setTriggers replaces t's watched triggers: unwatches the old ones,
-// watches ws. On a Watch error every trigger is unwatched again.
+// setTriggers replaces t's watched triggers with ws, touching only what
+// changed: an unchanged trigger stays watched as it is, a changed one is
+// watched again in place (a source's Watch of a watched key replaces the
+// trigger and carries over what it can: a webhook stream's level and
+// arrivals, a shared broker connection), a removed one is unwatched and
+// its value dropped. t.triggers changes in one step, once every Watch is
+// done, so a concurrent decision sees the old set or the new one, never
+// none. ws nil (the object is failing) also marks t invalid in that step,
+// so no decision scales it meanwhile. On a Watch error every trigger is
+// unwatched and t is marked invalid.
 func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
-	c.mu.Lock()
+	c.mu.RLock()
 	old := t.triggers
-	t.triggers, t.fingerprint = nil, ""
-	c.mu.Unlock()
+	c.mu.RUnlock()
+	was := map[int]watched{}
+	for _, w := range old {
+		was[w.index] = w
+	}
 	keep := map[int]bool{}
 	for _, w := range ws {
 		keep[w.index] = true
-	}
-	for _, w := range old {
-		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: t.owner, Trigger: w.index})
-		if !keep[w.index] {
-			c.opts.Store.Remove(store.Key{Owner: t.owner, Trigger: w.index})
+		o, had := was[w.index]
+		if had && o.typ == w.typ && triggerFingerprint(o) == triggerFingerprint(w) {
+			continue
 		}
-	}
-	for i, w := range ws {
+		if had && o.typ != w.typ {
+			c.opts.Sources.Unwatch(o.typ, o.trigger.Key) // another source: it cannot replace it
+		}
 		if err := c.opts.Sources.Watch(w.trigger); err != nil {
-			for _, u := range ws[:i] {
+			c.mu.Lock()
+			t.triggers, t.fingerprint, t.valid = nil, "", false
+			c.mu.Unlock()
+			for _, u := range ws {
 				c.opts.Sources.Unwatch(u.typ, u.trigger.Key)
+			}
+			for _, o := range old {
+				if !keep[o.index] {
+					c.opts.Sources.Unwatch(o.typ, o.trigger.Key)
+				}
 			}
 			return fmt.Errorf("trigger %d (%s): %w", w.index, w.typ, err)
 		}
 	}
 	c.mu.Lock()
 	t.triggers, t.fingerprint = ws, fp
+	if ws == nil {
+		t.valid = false
+	}
 	c.mu.Unlock()
+	for _, o := range old {
+		if !keep[o.index] {
+			c.opts.Sources.Unwatch(o.typ, o.trigger.Key)
+			c.opts.Store.Remove(o.trigger.Key)
+		}
+	}
 	return nil
 }
 
@@ -386,15 +413,22 @@ func (c *Controller) teardown(key types.NamespacedName) {
 // object is not re-watched. Auth parameters enter only as a hash.
 func fingerprint(so *kedav1.ScaledObject, ws []watched) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s|%d|", so.UID, so.Spec.PollingIntervalOrDefault())
+	fmt.Fprintf(h, "%s|", so.UID)
 	for _, w := range ws {
-		fmt.Fprintf(h, "%d|%s|%s|", w.index, w.typ, w.name)
-		for _, m := range []map[string]string{w.trigger.Metadata, w.trigger.AuthParams, w.trigger.ResolvedEnv} {
-			// encoding/json writes map keys sorted.
-			b, _ := json.Marshal(m)
-			h.Write(b)
-			h.Write([]byte{'|'})
-		}
+		h.Write([]byte(triggerFingerprint(w)))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// triggerFingerprint identifies what one trigger's source was given.
+func triggerFingerprint(w watched) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d|%s|%s|%d|", w.index, w.typ, w.name, w.trigger.PollingInterval)
+	for _, m := range []map[string]string{w.trigger.Metadata, w.trigger.AuthParams, w.trigger.ResolvedEnv} {
+		// encoding/json writes map keys sorted.
+		b, _ := json.Marshal(m)
+		h.Write(b)
+		h.Write([]byte{'|'})
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
