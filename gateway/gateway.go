@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -137,7 +138,6 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	saver.source = hook
 
 	ctrl, err = scaler.New(scaler.Options{
 		Config: cfg, Sources: mgr, Store: st,
@@ -159,7 +159,10 @@ func Run(ctx context.Context, opts Options) error {
 		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig,
 		CertFile: opts.MetricsAPICertFile, KeyFile: opts.MetricsAPIKeyFile,
 		Logger: log.With("component", "metricsapi"),
-	}, values: ctrl, log: log}
+	}, values: ctrl, log: log, preflight: func(ctx context.Context) error {
+		_, err := kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{})
+		return err
+	}}
 	if _, err := metricsapi.New(api.opts, ctrl); err != nil {
 		return err
 	}
@@ -176,7 +179,7 @@ func Run(ctx context.Context, opts Options) error {
 	hook.Restore(levels)
 
 	g.Go(func() error { return mgr.Start(gctx) })
-	g.Go(func() error { return saver.Start(gctx) })
+	g.Go(func() error { return saver.Start(gctx, hook) })
 	g.Go(func() error { return ctrl.Start(gctx) })
 	g.Go(func() error { return api.Start(gctx) })
 

@@ -51,7 +51,7 @@ type levelSaver struct {
 	kube      kubernetes.Interface
 	namespace string
 	interval  time.Duration
-	source    *webhook.Source
+	source    *webhook.Source // set by Start
 	log       *slog.Logger
 	kick      chan struct{} // capacity 1: a save is wanted
 
@@ -203,8 +203,10 @@ func loadLevels(ctx context.Context, saver *levelSaver, log *slog.Logger) []webh
 	}
 }
 
-// Start saves on request until ctx is done, then saves a last time.
-func (l *levelSaver) Start(ctx context.Context) error {
+// Start saves source's levels on request until ctx is done, then saves a
+// last time.
+func (l *levelSaver) Start(ctx context.Context, source *webhook.Source) error {
+	l.source = source
 	var last time.Time
 	for {
 		select {

@@ -20,6 +20,11 @@ type metricsAPI struct {
 	values metricsapi.Values
 	log    *slog.Logger
 	cur    atomic.Pointer[metricsapi.Server]
+	// preflight is the request the server's start depends on (the
+	// front-proxy settings in kube-system), made by a plain client first:
+	// a server whose build fails leaves the library's goroutines behind,
+	// so one is built only once the kube-apiserver answers it.
+	preflight func(context.Context) error
 }
 
 // Addr is the serving address, "" while not serving.
@@ -32,7 +37,25 @@ func (m *metricsAPI) Addr() string {
 
 func (m *metricsAPI) Start(ctx context.Context) error {
 	delay := time.Second
+	wait := func(err error) bool {
+		m.log.Warn("external metrics API failed; starting it again", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 30*time.Second)
+		return true
+	}
 	for {
+		if m.preflight != nil {
+			if err := m.preflight(ctx); err != nil {
+				if ctx.Err() != nil || !wait(err) {
+					return nil
+				}
+				continue
+			}
+		}
 		srv, err := metricsapi.New(m.opts, m.values)
 		if err != nil {
 			return err // bad options: nothing to retry
@@ -46,12 +69,8 @@ func (m *metricsAPI) Start(ctx context.Context) error {
 		if opErr := (*net.OpError)(nil); errors.As(err, &opErr) && opErr.Op == "listen" {
 			return err // --metrics-api-addr cannot be had
 		}
-		m.log.Warn("external metrics API failed; starting it again", "err", err, "in", delay)
-		select {
-		case <-ctx.Done():
+		if !wait(err) {
 			return nil
-		case <-time.After(delay):
 		}
-		delay = min(2*delay, 30*time.Second)
 	}
 }
