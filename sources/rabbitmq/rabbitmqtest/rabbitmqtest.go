@@ -42,10 +42,10 @@ const startTimeout = 90 * time.Second
 
 // Server is one private rabbitmq-server.
 type Server struct {
-	dir      string
-	env      []string
-	password string
-	node     string
+	dir                                    string
+	env                                    []string
+	password                               string
+	node                                   string
 	amqpPort, mgmtPort, distPort, epmdPort int
 
 	mu   sync.Mutex
