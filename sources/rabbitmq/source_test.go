@@ -210,7 +210,7 @@ func TestMissingQueueIsolated(t *testing.T) {
 	e := newEnv(t, false, Options{})
 	good, bad := key("good"), key("bad")
 	e.watch(trigger(bad, srv, "absent", 100*time.Millisecond, nil))
-	e.watch(trigger(good, srv, "present", time.Hour, nil))
+	e.watch(trigger(good, srv, "present", 300*time.Millisecond, nil)) // active: read every pollingInterval
 	e.sink.Await(t, "failure of the missing queue", func() bool {
 		for _, c := range e.sink.Calls() {
 			if c.Op == sourcetest.OpFail && c.Key == bad && strings.Contains(c.Err, `queueName "absent": not found in vhost "/"`) {
@@ -334,7 +334,7 @@ func TestHTTPModes(t *testing.T) {
 	}
 	missing := key("missing")
 	e.watch(sources.Trigger{Key: missing, Type: Type, PollingInterval: 200 * time.Millisecond,
-		Metadata: map[string]string{"host": "http://" + srv.MgmtAddr() + "/nope", "queueName": "api-q1"},
+		Metadata:   map[string]string{"host": "http://" + srv.MgmtAddr() + "/nope", "queueName": "api-q1"},
 		AuthParams: map[string]string{"username": rabbitmqtest.User, "password": srv.Password()}})
 	e.sink.Await(t, "a failure naming the vhost", func() bool {
 		for _, c := range e.sink.Calls() {
