@@ -78,6 +78,16 @@ type Sink interface {
 
 var _ Sink = (*store.Store)(nil)
 
+// ActivitySink is implemented by a Sink that keeps the activity a read
+// decided (see ReportActive); *store.Store does. With a Sink that does not,
+// such a read is recorded by Record.
+type ActivitySink interface {
+	// RecordActive is Record of a value whose activity the read decided.
+	RecordActive(k store.Key, value float64, active bool, at time.Time)
+}
+
+var _ ActivitySink = (*store.Store)(nil)
+
 // Source is one trigger family.
 type Source interface {
 	// Parse validates t's metadata and authentication after applying

@@ -30,12 +30,19 @@ type Call struct {
 	At    time.Time  // Record
 	Err   string     // Fail
 	Push  store.Push // SetPush
+
+	// Active is the activity a Record's read decided (RecordActive); nil
+	// for none.
+	Active *bool
 }
 
 func (c Call) String() string {
 	k := fmt.Sprintf("%s %s/%s[%d]", c.Key.Kind, c.Key.Namespace, c.Key.Name, c.Key.Trigger)
 	switch c.Op {
 	case OpRecord:
+		if c.Active != nil {
+			return fmt.Sprintf("Record(%s, %g, active=%t)", k, c.Value, *c.Active)
+		}
 		return fmt.Sprintf("Record(%s, %g)", k, c.Value)
 	case OpFail:
 		return fmt.Sprintf("Fail(%s, %q)", k, c.Err)
@@ -55,6 +62,7 @@ type Sink struct {
 }
 
 var _ sources.Sink = (*Sink)(nil)
+var _ sources.ActivitySink = (*Sink)(nil)
 
 // NewSink returns an empty Sink.
 func NewSink() *Sink { return &Sink{} }
@@ -75,6 +83,11 @@ func (s *Sink) add(c Call) {
 // Record implements sources.Sink.
 func (s *Sink) Record(k store.Key, value float64, at time.Time) {
 	s.add(Call{Op: OpRecord, Key: k, Value: value, At: at})
+}
+
+// RecordActive implements sources.ActivitySink: a Record call with Active.
+func (s *Sink) RecordActive(k store.Key, value float64, active bool, at time.Time) {
+	s.add(Call{Op: OpRecord, Key: k, Value: value, At: at, Active: &active})
 }
 
 // Fail implements sources.Sink.
