@@ -251,6 +251,40 @@ func TestModeValue(t *testing.T) {
 	}
 }
 
+// TestModeActivity is KEDA's activity of the modes that decide it on more
+// than the value.
+func TestModeActivity(t *testing.T) {
+	q := func(messages, pub, del float64) queueInfo {
+		var i queueInfo
+		i.Messages, i.MessagesReady, i.Stats.Publish.Rate, i.Stats.DeliverGet.Rate = messages, messages, pub, del
+		return i
+	}
+	cases := []struct {
+		name            string
+		mode            string
+		act             float64
+		q               queueInfo
+		active, decided bool
+	}{
+		{"length: by the value", ModeQueueLength, 0, q(3, 0, 0), false, false},
+		{"deliver rate: by the value", ModeDeliverGetRate, 0, q(3, 0, 1), false, false},
+		{"message rate: rate 0, backlog above activation", ModeMessageRate, 2, q(3, 0, 0), true, true},
+		{"message rate: rate 0, backlog at activation", ModeMessageRate, 3, q(3, 0, 0), false, true},
+		{"message rate: rate above activation", ModeMessageRate, 2, q(0, 5, 0), true, true},
+		{"ratio: published, nothing delivered", ModePublishedToDeliveredRatio, 10, q(0, 1, 0), true, true},
+		{"ratio: below activation", ModePublishedToDeliveredRatio, 10, q(0, 2, 1), false, true},
+		{"eta: waiting, nothing delivered", ModeExpectedQueueConsumptionTime, 100, q(1, 0, 0), true, true},
+		{"eta: empty", ModeExpectedQueueConsumptionTime, 0, q(0, 1, 1), false, true},
+	}
+	for _, tc := range cases {
+		c := Config{Mode: tc.mode, ActivationValue: tc.act}
+		active, decided := modeActivity(c, tc.q, modeValue(c, tc.q))
+		if active != tc.active || decided != tc.decided {
+			t.Errorf("%s: active, decided = %t, %t; want %t, %t", tc.name, active, decided, tc.active, tc.decided)
+		}
+	}
+}
+
 // TestCombine is KEDA's sum, avg and max over the queues a regex matched.
 func TestCombine(t *testing.T) {
 	var a, b queueInfo

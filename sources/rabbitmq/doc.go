@@ -20,6 +20,11 @@
 // PublishedToDeliveredRatio and ExpectedQueueConsumptionTime with KEDA's
 // formulas. The management API refreshes its statistics every 5 s by
 // default (collect_statistics_interval), so these values may be that old.
+// As in KEDA, MessageRate is also active while messages > activationValue,
+// PublishedToDeliveredRatio while messages are published and none
+// delivered, ExpectedQueueConsumptionTime while messages wait and none are
+// delivered, whatever the value: the read says so (sources.ReportActive)
+// and the scaler decides on it.
 //
 // # Push: a shadow queue per watched queue, consumed only while idle
 //

@@ -14,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/store"
 )
 
@@ -197,6 +198,29 @@ func modeValue(c Config, q queueInfo) float64 {
 	return messages
 }
 
+// modeActivity is KEDA's activity of c's modes that look at more than the
+// value: MessageRate is also active with messages above activationValue,
+// PublishedToDeliveredRatio while something is published and nothing
+// delivered, ExpectedQueueConsumptionTime while messages wait and nothing
+// is delivered. decided is false for the modes active when value >
+// activationValue.
+func modeActivity(c Config, q queueInfo, value float64) (active, decided bool) {
+	messages := q.Messages
+	if c.ExcludeUnacknowledged {
+		messages = q.MessagesReady
+	}
+	pub, del, act := q.publishRate(), q.deliverRate(), c.ActivationValue
+	switch c.Mode {
+	case ModeMessageRate:
+		return value > act || messages > act, true
+	case ModePublishedToDeliveredRatio:
+		return value > act || pub > 0 && del == 0, true
+	case ModeExpectedQueueConsumptionTime:
+		return value > act || del == 0 && messages > 0, true
+	}
+	return false, false
+}
+
 // management is an endpoint of protocol http: the management API, read
 // every pollingInterval as KEDA reads it. It has no push path.
 type management struct {
@@ -239,7 +263,11 @@ func (m *management) read(ctx context.Context, r *resource) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return modeValue(r.c, q), nil
+	v := modeValue(r.c, q)
+	if active, decided := modeActivity(r.c, q, v); decided {
+		sources.ReportActive(ctx, active)
+	}
+	return v, nil
 }
 
 // bindings returns the bindings of queue in vhost (escaped) that a shadow
