@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/sourcetest"
 )
@@ -51,4 +53,16 @@ func TestSchedulerReportActive(t *testing.T) {
 // TestReportActiveOutsideARead does nothing.
 func TestReportActiveOutsideARead(t *testing.T) {
 	sources.ReportActive(context.Background(), true)
+}
+
+// TestBackoff waits on the clock and stops with the context.
+func TestBackoff(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if sources.Backoff(ctx, clock.RealClock{}, time.Hour, 3) {
+		t.Fatal("Backoff with a cancelled context = true")
+	}
+	if !sources.Backoff(context.Background(), clock.RealClock{}, time.Millisecond, 0) {
+		t.Fatal("Backoff = false")
+	}
 }

@@ -21,6 +21,7 @@
 //   - schedule*.go: the Scheduler, DESIGN.md's read schedule (single-flight
 //     reads, hints, leading edge, polling while active or unhealthy,
 //     repair sweeps);
+//   - backoff.go: the wait between an endpoint's connection attempts;
 //   - tls.go: the client TLS configuration of KEDA's TriggerAuthentication
 //     parameters (ca, cert, key, keyPassword), shared by redis and rabbitmq;
 //   - sourcetest: the conformance checks every source's test runs.

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"time"
@@ -149,12 +148,8 @@ func (e *conn) Run(ctx context.Context) {
 			e.s.Deps.Scheduler.SetPush(e.id, "", p)
 			last = p
 		}
-		t := e.s.Deps.Clock.NewTimer(backoff(e.s.opts.ReconnectWait, attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sources.Backoff(ctx, e.s.Deps.Clock, e.s.opts.ReconnectWait, attempt) {
 			return
-		case <-t.C():
 		}
 	}
 }
@@ -249,11 +244,4 @@ func queueError(queue, vhost string, err error) error {
 		}
 	}
 	return fmt.Errorf("rabbitmq: queueName %q: %w", queue, err)
-}
-
-// backoff is the wait before connection attempt n+1: first doubled up to
-// 30 s, ±20 %.
-func backoff(first time.Duration, n int) time.Duration {
-	d := min(first<<min(n, 10), 30*time.Second)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
