@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/store"
 )
@@ -95,6 +97,12 @@ func (s *Sink) Fail(k store.Key, err error) { s.add(Call{Op: OpFail, Key: k, Err
 
 // SetPush implements sources.Sink.
 func (s *Sink) SetPush(k store.Key, p store.Push) { s.add(Call{Op: OpSetPush, Key: k, Push: p}) }
+
+// Key is the key of trigger 0 of ScaledObject ns/name (UID "uid-<name>"),
+// for tests.
+func Key(name string) store.Key {
+	return store.Key{Owner: store.Owner{Kind: store.ScaledObject, Namespace: "ns", Name: name, UID: types.UID("uid-" + name)}}
+}
 
 // Calls returns a copy of every call so far, in order.
 func (s *Sink) Calls() []Call {
