@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pushscale/pushscale/gateway"
@@ -79,22 +76,16 @@ func (b *rabbitBench) close() {
 // queues declares one durable queue per name, bound to the bench exchange
 // when bound.
 func (b *rabbitBench) queues(names []string, bound bool) error {
-	return b.srv.Setup(func(ch *amqp.Channel) error {
-		if err := ch.ExchangeDeclare(rabbitExchange, "direct", true, false, false, false, nil); err != nil {
+	exchange := ""
+	if bound {
+		exchange = rabbitExchange
+	}
+	for _, n := range names {
+		if err := b.srv.Declare(n, exchange, n); err != nil {
 			return err
 		}
-		for _, n := range names {
-			if _, err := ch.QueueDeclare(n, true, false, false, false, nil); err != nil {
-				return err
-			}
-			if bound {
-				if err := ch.QueueBind(n, n, rabbitExchange, false, nil); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func (b *rabbitBench) spec(queue string, polling time.Duration) soSpec {
@@ -185,39 +176,9 @@ func (e *env) rabbitSeries(ctx context.Context, b *rabbitBench, name, ns string,
 		}
 		return b.srv.Publish("", target, 1)
 	}
-	timeout := polling*11/10 + activationTimeout
-	toReplicas, rtt := make([]time.Duration, n), make([]time.Duration, n)
-	if s.Push {
-		s.Schedule = fmt.Sprintf("one at a time, %s apart", activationPause)
-		for i, obj := range objs {
-			if err := sleep(ctx, activationPause); err != nil {
-				return nil, err
-			}
-			if toReplicas[i], rtt[i], err = activateBy(ctx, publish, seen[obj], obj, timeout); err != nil {
-				return nil, fmt.Errorf("activation %d: %w", i, err)
-			}
-		}
-	} else {
-		spread := staggerSpread(n, polling)
-		s.Schedule = fmt.Sprintf("in parallel, each at a random moment within %s", fmtSeconds(spread))
-		start := time.Now()
-		g, gctx := errgroup.WithContext(ctx)
-		for i, obj := range objs {
-			at := start.Add(rand.N(spread))
-			g.Go(func() error {
-				if err := sleep(gctx, time.Until(at)); err != nil {
-					return err
-				}
-				var err error
-				toReplicas[i], rtt[i], err = activateBy(gctx, publish, seen[obj], obj, timeout)
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
+	if s.Schedule, s.ToReplicas, s.PublishRTT, err = activateAll(ctx, objs, seen, publish, s.Push, polling); err != nil {
+		return nil, err
 	}
-	s.ToReplicas, s.PublishRTT = summarize(toReplicas), summarize(rtt)
 	progress("rabbitmq %s: p50 %s, p99 %s", name, fmtMs(s.ToReplicas.P50Ms), fmtMs(s.ToReplicas.P99Ms))
 	stopWatch()
 	return s, e.deleteNamespace(ctx, ns, 0)
@@ -297,9 +258,7 @@ func printRabbitMQ(w io.Writer, r *RabbitMQResult) {
 	fmt.Fprintf(w, "\nRabbitMQ: publish → spec.replicas=1 through a shadow queue, the default exchange and with push disabled, and idle cost\n")
 	wrap(w, "   method: ", r.Method)
 	for _, s := range r.Series {
-		fmt.Fprintf(w, "   %s (%d activations, %s; Ready with HPAs in %.1f s; %s): p50 %s, p90 %s, p99 %s, max %s; publish round trip p50 %s\n",
-			s.Name, s.Activations, s.Schedule, s.ReadyS, s.PushHealth, fmtMs(s.ToReplicas.P50Ms), fmtMs(s.ToReplicas.P90Ms),
-			fmtMs(s.ToReplicas.P99Ms), fmtMs(s.ToReplicas.MaxMs), fmtMs(s.PublishRTT.P50Ms))
+		printSeries(w, s)
 	}
 	if i := r.Idle; i != nil {
 		fmt.Fprintf(w, "   idle: %d ScaledObjects, Ready with HPAs in %.1f s (%s); over %.0f s: %.2f queue.declare/s (reads), %.2f channel.open/s, %d gateway connection(s), %d consumers, %d queues (application's and shadow)\n",

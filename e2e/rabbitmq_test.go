@@ -69,19 +69,7 @@ func rabbitScaledObject(name string, srv *rabbitmqtest.Server, password string, 
 // with the queue's name as routing key unless exchange is empty.
 func rabbitQueue(t *testing.T, srv *rabbitmqtest.Server, queue, exchange string) {
 	t.Helper()
-	err := srv.Setup(func(ch *amqp.Channel) error {
-		if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
-			return err
-		}
-		if exchange == "" {
-			return nil
-		}
-		if err := ch.ExchangeDeclare(exchange, "direct", true, false, false, false, nil); err != nil {
-			return err
-		}
-		return ch.QueueBind(queue, queue, exchange, false, nil)
-	})
-	if err != nil {
+	if err := srv.Declare(queue, exchange, queue); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -121,6 +109,18 @@ func rabbitConsume(t *testing.T, srv *rabbitmqtest.Server, queue string, n int) 
 		t.Fatal(err)
 	}
 	return bodies
+}
+
+// pushHealthyIs waits (shortWait) until ScaledObject ns/name's PushHealthy
+// has status and, unless empty, reason, and returns it.
+func pushHealthyIs(t *testing.T, ns, name string, status metav1.ConditionStatus, reason string) kedav1.Condition {
+	t.Helper()
+	var c kedav1.Condition
+	eventually(t, shortWait, "PushHealthy "+string(status)+" "+reason, func() (bool, error) {
+		c = condition(t, ns, name, kedav1.ConditionPushHealthy)
+		return c.Status == status && (reason == "" || c.Reason == reason), fmt.Errorf("%+v", c)
+	})
+	return c
 }
 
 // TestRabbitMQScalesZeroToNAndBack: a publish through an exchange wakes
@@ -182,10 +182,9 @@ func TestRabbitMQDefaultExchangeIsPolled(t *testing.T) {
 		t.Fatal(err)
 	}
 	apply(t, ns, rabbitScaledObject("rmq-polled", srv, srv.Password(), 1, "direct-jobs"))
-	eventually(t, shortWait, "PushHealthy=False NotSupported", func() (bool, error) {
-		c := condition(t, ns, "rmq-polled", kedav1.ConditionPushHealthy)
-		return c.Status == metav1.ConditionFalse && c.Reason == "NotSupported" && strings.Contains(c.Message, "default"), fmt.Errorf("%+v", c)
-	})
+	if c := pushHealthyIs(t, ns, "rmq-polled", metav1.ConditionFalse, "NotSupported"); !strings.Contains(c.Message, "default") {
+		t.Errorf("PushHealthy message %q does not say why", c.Message)
+	}
 	if err := srv.Publish("", "direct-jobs", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -207,15 +206,9 @@ func TestRabbitMQRestartLosesNoActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	apply(t, ns, rabbitScaledObject("rmq-restart", srv, srv.Password(), 300, "restart-jobs"))
-	eventually(t, shortWait, "PushHealthy", func() (bool, error) {
-		c := condition(t, ns, "rmq-restart", kedav1.ConditionPushHealthy)
-		return c.Status == metav1.ConditionTrue, fmt.Errorf("%+v", c)
-	})
+	pushHealthyIs(t, ns, "rmq-restart", metav1.ConditionTrue, "")
 	srv.Stop()
-	eventually(t, shortWait, "PushHealthy=False while RabbitMQ is down", func() (bool, error) {
-		c := condition(t, ns, "rmq-restart", kedav1.ConditionPushHealthy)
-		return c.Status == metav1.ConditionFalse, fmt.Errorf("%+v", c)
-	})
+	pushHealthyIs(t, ns, "rmq-restart", metav1.ConditionFalse, "SubscriptionLost")
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -225,9 +218,9 @@ func TestRabbitMQRestartLosesNoActivation(t *testing.T) {
 	waitReplicas(t, ns, "rmq-restart", 1, longWait)
 }
 
-// TestRabbitMQRefusedPassword: a wrong password is Ready=False naming the
-// credentials and PushHealthy=False PermissionDenied, with the password
-// nowhere in status or logs.
+// TestRabbitMQRefusedPassword: a wrong password is Ready=False and
+// PushHealthy=False PermissionDenied naming the credentials, with the
+// password nowhere in status or logs.
 func TestRabbitMQRefusedPassword(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -237,11 +230,12 @@ func TestRabbitMQRefusedPassword(t *testing.T) {
 	}
 	const wrong = "wr0ng-rabbit-" + "passw0rd"
 	apply(t, ns, rabbitScaledObject("rmq-refused", srv, wrong, 1, "jobs"))
+	// Ready keeps KEDA's words for a failing trigger; PushHealthy says why.
 	eventually(t, longWait, "Ready=False and PushHealthy=False PermissionDenied", func() (bool, error) {
 		r := condition(t, ns, "rmq-refused", kedav1.ConditionReady)
 		p := condition(t, ns, "rmq-refused", kedav1.ConditionPushHealthy)
-		return r.Status == metav1.ConditionFalse && strings.Contains(r.Message, "username and password") &&
-			p.Status == metav1.ConditionFalse && p.Reason == "PermissionDenied", fmt.Errorf("Ready %+v PushHealthy %+v", r, p)
+		return r.Status == metav1.ConditionFalse && p.Status == metav1.ConditionFalse && p.Reason == "PermissionDenied" &&
+			strings.Contains(p.Message, "username and password"), fmt.Errorf("Ready %+v PushHealthy %+v", r, p)
 	})
 	so := scaledObject(t, ns, "rmq-refused")
 	if s := fmt.Sprintf("%+v", so.Status); strings.Contains(s, wrong) {

@@ -11,22 +11,20 @@ import (
 	"github.com/pushscale/pushscale/store"
 )
 
-// Defaults of Options.
-const (
-	// DefaultTimeout is KEDA's global HTTP timeout (3 s), also the AMQP dial
-	// timeout.
-	DefaultTimeout = 3 * time.Second
-	// maxAPIBody bounds one management API answer.
-	maxAPIBody = 32 << 20
-)
+// DefaultTimeout is KEDA's global HTTP timeout, used for AMQP dials too.
+const DefaultTimeout = 3 * time.Second
 
-// Options configure a Source. The zero value is usable.
+// maxAPIBody bounds one management API answer.
+const maxAPIBody = 32 << 20
+
+// Options are the gateway's settings of the source; zero values take the
+// defaults.
 type Options struct {
-	// Timeout bounds dialling the broker and one management API request
-	// (a trigger's timeout overrides it for its reads); default 3 s.
+	// Timeout (DefaultTimeout) bounds an AMQP dial, a bindings request and,
+	// unless the trigger sets timeout, a management API read.
 	Timeout time.Duration
-	// ReconnectWait is the first wait between failed connection attempts,
-	// doubled up to 30 s, with jitter; default 500 ms.
+	// ReconnectWait (500 ms) is the first pause of sources.Backoff after a
+	// failed dial.
 	ReconnectWait time.Duration
 	// IdlePollInterval (--rabbitmq-idle-poll-interval) reads a trigger at
 	// most this far apart, whatever its pollingInterval: for the triggers

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/sources"
@@ -17,42 +16,34 @@ import (
 	"github.com/pushscale/pushscale/store"
 )
 
-func key(name string) store.Key {
-	return store.Key{Owner: store.Owner{Kind: store.ScaledObject, Namespace: "ns", Name: name, UID: types.UID("uid-" + name)}}
-}
+var key = sourcetest.Key
 
-// env is a source under test with a real Scheduler writing to a recording
-// sink; both run until the test ends.
+// env runs a Source on sourcetest's Scheduler and recording sink until the
+// test ends; its debug log is printed when the test fails.
 type env struct {
-	t    *testing.T
-	sink *sourcetest.Sink
 	src  *Source
+	sink *sourcetest.Sink
 	logs *sourcetest.LogBuffer
+	t    *testing.T
 }
 
 func newEnv(t *testing.T, disablePush bool, opts Options) *env {
 	t.Helper()
 	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
-	sched := sources.NewScheduler(sources.SchedulerOptions{Source: Type, Sink: e.sink, ActiveMinInterval: 10 * time.Millisecond})
-	d := sources.Deps{Name: Type, Sink: e.sink, Scheduler: sched,
-		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if disablePush {
-		d.DisablePush = map[string]bool{Type: true}
-	}
+	d := sourcetest.NewDeps(t, e.sink)
+	d.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d.DisablePush = map[string]bool{Type: disablePush}
 	if opts.ReconnectWait == 0 {
 		opts.ReconnectWait = 50 * time.Millisecond
 	}
 	e.src = New(d, opts)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	go func() { done <- sched.Start(ctx) }()
+	done := make(chan error, 1)
 	go func() { done <- e.src.Start(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("Start = %v", err)
-			}
+		if err := <-done; err != nil {
+			t.Errorf("Start = %v", err)
 		}
 		if t.Failed() {
 			t.Logf("source log:\n%s", e.logs)
@@ -89,19 +80,7 @@ func (e *env) watch(tr sources.Trigger) {
 // the test ends.
 func declare(t *testing.T, s *rabbitmqtest.Server, queue, exchange, routingKey string) {
 	t.Helper()
-	err := s.Setup(func(ch *amqp.Channel) error {
-		if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
-			return err
-		}
-		if exchange == "" {
-			return nil
-		}
-		if err := ch.ExchangeDeclare(exchange, "direct", true, false, false, false, nil); err != nil {
-			return err
-		}
-		return ch.QueueBind(queue, routingKey, exchange, false, nil)
-	})
-	if err != nil {
+	if err := s.Declare(queue, exchange, routingKey); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -334,6 +334,23 @@ func (s *Server) Setup(f func(ch *amqp.Channel) error) error {
 	return f(ch)
 }
 
+// Declare declares a durable queue and, unless exchange is empty, a
+// durable direct exchange it is bound to with routingKey.
+func (s *Server) Declare(queue, exchange, routingKey string) error {
+	return s.Setup(func(ch *amqp.Channel) error {
+		if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+			return err
+		}
+		if exchange == "" {
+			return nil
+		}
+		if err := ch.ExchangeDeclare(exchange, "direct", true, false, false, false, nil); err != nil {
+			return err
+		}
+		return ch.QueueBind(queue, routingKey, exchange, false, nil)
+	})
+}
+
 // Publish publishes n persistent messages to exchange with routing key
 // (body "0", "1", ...) and waits for the broker's confirms.
 func (s *Server) Publish(exchange, key string, n int) error {
