@@ -51,9 +51,11 @@
 // pollingInterval, as KEDA would: consumption is never pushed. When a read
 // finds it idle again, a fresh shadow queue is declared, bound, consumed,
 // and one more read covers a publish between the two. The bindings are
-// read again on every (re)connect, whenever a shadow queue is created, and
-// on every read while idle (the repair sweep at least), so bindings added
-// or removed are followed.
+// read again on every (re)connect and on reads while idle (the repair
+// sweep at least; at most once a minute per queue, Options.BindingsRecheck,
+// since a queue that cannot be pushed is read every pollingInterval), so
+// bindings added or removed are followed; a management API that fails is
+// asked again 5 s later, once for all its queues.
 //
 // A publish through the default exchange (to the queue by name) cannot be
 // copied: a trigger whose queue has no other binding is polled, every

@@ -29,6 +29,10 @@ type mgmtClient struct {
 // errNotFound is a 404 of the management API.
 var errNotFound = errors.New("not found")
 
+// errQueueMissing marks the error of a queue that does not exist (its
+// vhost does).
+var errQueueMissing = errors.New("not found in vhost")
+
 func newMgmtClient(s *Source, c Config) (*mgmtClient, error) {
 	base, _ := c.managementBase()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -85,7 +89,7 @@ func (m *mgmtClient) notFound(ctx context.Context, vhost, queue string) error {
 		return fmt.Errorf("rabbitmq: vhostName %q: not found", name)
 	}
 	name, _ := url.PathUnescape(vhost)
-	return fmt.Errorf("rabbitmq: queueName %q: not found in vhost %q", queue, name)
+	return fmt.Errorf("rabbitmq: queueName %q: %w %q", queue, errQueueMissing, name)
 }
 
 // queueInfo is what the management API says of a queue.

@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,7 +16,7 @@ import (
 )
 
 // retryWait is how long a shadow queue that could not be set up waits
-// before it is tried again (or until the next read).
+// before it is tried again.
 const retryWait = 5 * time.Second
 
 // shadowArgs make a shadow queue hold one message at most, dropping the
@@ -39,16 +40,29 @@ func (sh *shadow) stop() {
 	<-sh.done
 }
 
+// pushState is what serve knows of its connection's resources.
+type pushState struct {
+	shadows  map[*resource]*shadow
+	reported map[*resource]store.Push
+	bound    map[*resource]bindingsRead
+}
+
+// bindingsRead is the last read of a queue's bindings.
+type bindingsRead struct {
+	at       time.Time
+	bindings []Binding
+	err      error
+}
+
 // serve runs the push path on c until ctx is done or c is closed: each idle
 // resource with bindings to tap has a shadow queue whose deliveries are
 // additive hints; an active one has none (the Scheduler reads it every
 // pollingInterval). Nothing is hinted after serve returns.
 func (e *conn) serve(ctx context.Context, c *amqp.Connection) {
 	lost := c.NotifyClose(make(chan *amqp.Error, 1))
-	shadows := make(map[*resource]*shadow)
-	reported := make(map[*resource]store.Push)
+	p := &pushState{shadows: map[*resource]*shadow{}, reported: map[*resource]store.Push{}, bound: map[*resource]bindingsRead{}}
 	defer func() {
-		for _, sh := range shadows {
+		for _, sh := range p.shadows {
 			sh.stop()
 		}
 	}()
@@ -56,7 +70,7 @@ func (e *conn) serve(ctx context.Context, c *amqp.Connection) {
 	for {
 		var retry <-chan time.Time
 		var t clock.Timer
-		if e.reconcile(ctx, c, shadows, reported) {
+		if e.reconcile(ctx, c, p) {
 			t = e.s.Deps.Clock.NewTimer(retryWait)
 			retry = t.C()
 		}
@@ -92,7 +106,7 @@ func (e *conn) serve(ctx context.Context, c *amqp.Connection) {
 // reconcile makes the shadow queues match the resources and reports each
 // resource's push health when it changed. It returns true when something
 // failed and should be tried again in a while.
-func (e *conn) reconcile(ctx context.Context, c *amqp.Connection, shadows map[*resource]*shadow, reported map[*resource]store.Push) bool {
+func (e *conn) reconcile(ctx context.Context, c *amqp.Connection, p *pushState) bool {
 	e.mu.Lock()
 	var rs []*resource
 	rebind := make(map[*resource]bool)
@@ -105,29 +119,35 @@ func (e *conn) reconcile(ctx context.Context, c *amqp.Connection, shadows map[*r
 	}
 	e.mu.Unlock()
 
-	for r, sh := range shadows {
+	for r, sh := range p.shadows {
 		if !slices.Contains(rs, r) || sh.ch.IsClosed() {
 			sh.stop()
-			delete(shadows, r)
+			delete(p.shadows, r)
+		}
+	}
+	for r := range p.bound {
+		if !slices.Contains(rs, r) {
+			delete(p.bound, r)
 		}
 	}
 	failed := false
+	down := map[string]error{} // management APIs that failed in this pass
 	for _, r := range rs {
-		health, ok, err := e.reconcileOne(ctx, c, r, shadows, rebind[r])
+		health, ok, err := e.reconcileOne(ctx, c, r, p, rebind[r], down)
 		if err != nil {
 			failed = true
 			health = store.Push{Reason: v1alpha1.ReasonSubscriptionLost, Message: err.Error() + "; " + e.s.pollMessage() + " meanwhile"}
 		} else if !ok {
 			continue // unchanged
 		}
-		if old, had := reported[r]; !had || old != health {
+		if old, had := p.reported[r]; !had || old != health {
 			e.s.Deps.Scheduler.SetPush(e.id, r.id.Name, health)
-			reported[r] = health
+			p.reported[r] = health
 		}
 	}
-	for r := range reported {
+	for r := range p.reported {
 		if !slices.Contains(rs, r) {
-			delete(reported, r)
+			delete(p.reported, r)
 		}
 	}
 	return failed
@@ -135,31 +155,40 @@ func (e *conn) reconcile(ctx context.Context, c *amqp.Connection, shadows map[*r
 
 // reconcileOne sets up or tears down r's shadow queue. It returns r's push
 // health, or ok=false when it has not changed.
-func (e *conn) reconcileOne(ctx context.Context, c *amqp.Connection, r *resource, shadows map[*resource]*shadow, rebind bool) (health store.Push, ok bool, err error) {
+func (e *conn) reconcileOne(ctx context.Context, c *amqp.Connection, r *resource, p *pushState, rebind bool, down map[string]error) (health store.Push, ok bool, err error) {
 	if e.pushOff {
 		return store.Push{Reason: v1alpha1.ReasonDisabledByConfig, Message: "push disabled for rabbitmq (--disable-push): " + e.s.pollMessage()}, true, nil
 	}
-	sh := shadows[r]
+	sh := p.shadows[r]
 	if !r.idle() {
 		// Active: the Scheduler reads every pollingInterval; no copy of
 		// the application's publishes is taken meanwhile.
 		if sh != nil {
 			sh.stop()
-			delete(shadows, r)
+			delete(p.shadows, r)
 		}
 		return store.Push{}, false, nil
 	}
-	if sh != nil && !rebind {
+	last, read := p.bound[r]
+	age := e.s.Deps.Clock.Since(last.at)
+	switch {
+	case !read, last.err != nil && age >= retryWait, (rebind || sh == nil) && age >= e.s.opts.BindingsRecheck:
+		last = bindingsRead{at: e.s.Deps.Clock.Now()}
+		last.bindings, last.err = e.bindings(ctx, r, down)
+		p.bound[r] = last
+	case last.err != nil:
+		return store.Push{}, false, last.err // tried again after retryWait
+	case sh != nil:
 		return store.Push{}, false, nil
 	}
-	bindings, err := e.bindings(ctx, r)
-	if err != nil {
-		return store.Push{}, false, err
+	if last.err != nil {
+		return store.Push{}, false, last.err
 	}
+	bindings := last.bindings
 	if len(bindings) == 0 {
 		if sh != nil {
 			sh.stop()
-			delete(shadows, r)
+			delete(p.shadows, r)
 		}
 		return store.Push{Reason: v1alpha1.ReasonNotSupported, Message: fmt.Sprintf(
 			"queue %q is bound to no exchange but the default one, whose publishes cannot be tapped without consuming the application's messages: %s", r.c.QueueName, e.s.pollMessage())}, true, nil
@@ -169,13 +198,14 @@ func (e *conn) reconcileOne(ctx context.Context, c *amqp.Connection, r *resource
 			return store.Push{}, false, nil
 		}
 		sh.stop()
-		delete(shadows, r)
+		delete(p.shadows, r)
 	}
 	sh, err = e.startShadow(c, r, bindings)
 	if err != nil {
+		p.bound[r] = bindingsRead{at: last.at, err: err} // tried again after retryWait
 		return store.Push{}, false, err
 	}
-	shadows[r] = sh
+	p.shadows[r] = sh
 	// A publish between the read that found r idle and the consumer's
 	// start would be missed: read once more.
 	e.s.Deps.Scheduler.Hint(r.id, false)
@@ -189,14 +219,22 @@ func (e *conn) reconcileOne(ctx context.Context, c *amqp.Connection, r *resource
 
 // bindings returns what r's shadow queue copies: shadowBindings, or the
 // queue's bindings from the management API.
-func (e *conn) bindings(ctx context.Context, r *resource) ([]Binding, error) {
+func (e *conn) bindings(ctx context.Context, r *resource, down map[string]error) ([]Binding, error) {
 	if r.c.ShadowBindings != nil {
 		return r.c.ShadowBindings, nil
 	}
+	base, vhost := r.c.managementBase()
+	if err := down[base.String()]; err != nil {
+		return nil, fmt.Errorf("%w (learning the bindings of queue %q; give shadowBindings to name them)", err, r.c.QueueName)
+	}
 	ctx, cancel := context.WithTimeout(ctx, e.s.opts.Timeout)
 	defer cancel()
-	_, vhost := r.c.managementBase()
 	bs, err := e.api.bindings(ctx, vhost, r.c.QueueName)
+	if err != nil && !errors.Is(err, errQueueMissing) {
+		// Unreachable or refusing: the other queues would fare the same
+		// in this pass.
+		down[base.String()] = err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (learning the bindings of queue %q; give shadowBindings to name them)", err, r.c.QueueName)
 	}

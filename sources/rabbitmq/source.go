@@ -26,6 +26,10 @@ type Options struct {
 	// ReconnectWait (500 ms) is the first pause of sources.Backoff after a
 	// failed dial.
 	ReconnectWait time.Duration
+	// BindingsRecheck (1 min) bounds how often a queue's bindings are read
+	// again from the management API on reads while idle (a queue that
+	// cannot be pushed is read every pollingInterval).
+	BindingsRecheck time.Duration
 	// IdlePollInterval (--rabbitmq-idle-poll-interval) reads a trigger at
 	// most this far apart, whatever its pollingInterval: for the triggers
 	// whose push path is unavailable (a queue fed only through the default
@@ -37,6 +41,7 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	sources.Default(&o.Timeout, DefaultTimeout)
 	sources.Default(&o.ReconnectWait, 500*time.Millisecond)
+	sources.Default(&o.BindingsRecheck, time.Minute)
 	return o
 }
 

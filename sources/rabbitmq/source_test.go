@@ -152,6 +152,32 @@ func waitShadowConsumers(t *testing.T, exchange string, n int) {
 	}
 }
 
+// TestBindingsFollowed: a binding added to the queue is copied by its
+// shadow queue after the next read while idle.
+func TestBindingsFollowed(t *testing.T) {
+	declare(t, srv, "follow", "follow-a", "k")
+	e := newEnv(t, false, Options{BindingsRecheck: time.Millisecond})
+	k := key("follow")
+	tr := trigger(k, srv, "follow", time.Hour, nil)
+	e.watch(tr)
+	e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
+	waitShadowConsumers(t, "follow-a", 1)
+	declare(t, srv, "follow", "follow-b", "k")
+	c, err := ParseConfig(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.src.binding(tr, c)
+	e.src.Deps.Scheduler.Hint(sources.ResourceID{Endpoint: b.Endpoint, Name: b.Resource}, false) // a read while idle
+	waitShadowConsumers(t, "follow-b", 1)
+	e.sink.Await(t, "PushHealthy naming the new binding", func() bool {
+		p, _ := e.sink.Push(k)
+		return p.Healthy && strings.Contains(p.Message, "follow-b:k")
+	})
+	publish(t, srv, "follow-b", "k", 1)
+	e.sink.AwaitValue(t, k, 1)
+}
+
 // TestShadowBindingsKey: shadowBindings names the bindings; the management
 // API is not asked.
 func TestShadowBindingsKey(t *testing.T) {
