@@ -1,33 +1,43 @@
 package rabbitmq
 
 import (
-	"fmt"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/pushscale/pushscale/sources/rabbitmq/rabbitmqtest"
 )
 
-// srv is the package's shared broker (starting one takes seconds); tests
-// that restart a broker start their own.
-var srv *rabbitmqtest.Server
+// srv is the package's shared broker, started by the first test that
+// calls needBroker (starting one takes seconds; the config tests and the
+// fuzz target need none). Tests that restart a broker start their own.
+var (
+	srv       *rabbitmqtest.Server
+	srvDir    string
+	srvErr    error
+	startOnce sync.Once
+)
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
+// needBroker starts the shared broker once, or fails t.
+func needBroker(t *testing.T) {
+	t.Helper()
+	startOnce.Do(func() {
+		if srvDir, srvErr = os.MkdirTemp("", "rabbitmq-test-"); srvErr == nil {
+			srv, srvErr = rabbitmqtest.New(srvDir)
+		}
+	})
+	if srvErr != nil {
+		t.Fatal(srvErr)
+	}
 }
 
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "rabbitmq-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if srv != nil {
+		srv.Close()
 	}
-	defer os.RemoveAll(dir)
-	srv, err = rabbitmqtest.New(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	if srvDir != "" {
+		os.RemoveAll(srvDir)
 	}
-	defer srv.Close()
-	return m.Run()
+	os.Exit(code)
 }

@@ -96,6 +96,7 @@ func publish(t *testing.T, s *rabbitmqtest.Server, exchange, key string, n int) 
 }
 
 func TestConformance(t *testing.T) {
+	needBroker(t)
 	declare(t, srv, "conformance", "", "")
 	sourcetest.Conformance(t, func(d sources.Deps) sources.Source { return New(d, Options{ReconnectWait: 50 * time.Millisecond}) },
 		trigger(key("conf"), srv, "conformance", time.Second, nil))
@@ -104,6 +105,7 @@ func TestConformance(t *testing.T) {
 // TestShadowQueueWakes: a publish through an exchange wakes an idle trigger
 // at once (the leading edge, then the read), without a poll.
 func TestShadowQueueWakes(t *testing.T) {
+	needBroker(t)
 	declare(t, srv, "wake", "wake-ex", "jobs")
 	e := newEnv(t, false, Options{})
 	k := key("wake")
@@ -155,6 +157,7 @@ func waitShadowConsumers(t *testing.T, exchange string, n int) {
 // TestBindingsFollowed: a binding added to the queue is copied by its
 // shadow queue after the next read while idle.
 func TestBindingsFollowed(t *testing.T) {
+	needBroker(t)
 	declare(t, srv, "follow", "follow-a", "k")
 	e := newEnv(t, false, Options{BindingsRecheck: time.Millisecond})
 	k := key("follow")
@@ -181,6 +184,7 @@ func TestBindingsFollowed(t *testing.T) {
 // TestShadowBindingsKey: shadowBindings names the bindings; the management
 // API is not asked.
 func TestShadowBindingsKey(t *testing.T) {
+	needBroker(t)
 	declare(t, srv, "named", "named-ex", "k1")
 	e := newEnv(t, false, Options{})
 	k := key("named")
@@ -195,6 +199,7 @@ func TestShadowBindingsKey(t *testing.T) {
 // TestDefaultExchangeIsPolled: a queue bound only to the default exchange
 // is polled, PushHealthy=False NotSupported saying why.
 func TestDefaultExchangeIsPolled(t *testing.T) {
+	needBroker(t)
 	declare(t, srv, "plain", "", "")
 	e := newEnv(t, false, Options{IdlePollInterval: 200 * time.Millisecond})
 	k := key("plain")
@@ -211,6 +216,7 @@ func TestDefaultExchangeIsPolled(t *testing.T) {
 // TestMissingQueueIsolated: a trigger on a missing queue fails, naming it,
 // while another trigger on the same connection is read and pushed.
 func TestMissingQueueIsolated(t *testing.T) {
+	needBroker(t)
 	declare(t, srv, "present", "present-ex", "p")
 	e := newEnv(t, false, Options{})
 	good, bad := key("good"), key("bad")
@@ -236,6 +242,7 @@ func TestMissingQueueIsolated(t *testing.T) {
 // TestRefusedCredentials: a wrong password fails every read naming the
 // credentials, never showing them; PushHealthy=False PermissionDenied.
 func TestRefusedCredentials(t *testing.T) {
+	needBroker(t)
 	e := newEnv(t, false, Options{})
 	k := key("refused")
 	tr := trigger(k, srv, "whatever", 100*time.Millisecond, nil)
@@ -265,6 +272,7 @@ func TestRefusedCredentials(t *testing.T) {
 
 // TestMissingVhost: an unknown vhostName fails naming it.
 func TestMissingVhost(t *testing.T) {
+	needBroker(t)
 	e := newEnv(t, false, Options{})
 	k := key("vhost")
 	e.watch(trigger(k, srv, "q", 100*time.Millisecond, map[string]string{"vhostName": "nope"}))
@@ -280,6 +288,7 @@ func TestMissingVhost(t *testing.T) {
 
 // TestUnreachableBroker: a broker that is not there fails naming the host.
 func TestUnreachableBroker(t *testing.T) {
+	needBroker(t)
 	e := newEnv(t, false, Options{Timeout: 500 * time.Millisecond})
 	k := key("down")
 	tr := trigger(k, srv, "q", 100*time.Millisecond, map[string]string{"host": "amqp://u:hostS3cret@127.0.0.1:1/"})
@@ -302,6 +311,7 @@ func TestUnreachableBroker(t *testing.T) {
 // TestDisablePush: --disable-push rabbitmq polls, DisabledByConfig, and
 // takes no shadow queue.
 func TestDisablePush(t *testing.T) {
+	needBroker(t)
 	declare(t, srv, "off", "off-ex", "o")
 	e := newEnv(t, true, Options{})
 	k := key("off")
@@ -314,6 +324,7 @@ func TestDisablePush(t *testing.T) {
 
 // TestHTTPModes reads the management API as KEDA's http protocol does.
 func TestHTTPModes(t *testing.T) {
+	needBroker(t)
 	declare(t, srv, "api-q1", "", "")
 	declare(t, srv, "api-q2", "", "")
 	publish(t, srv, "", "api-q1", 3)
