@@ -69,14 +69,15 @@
 // broker routes the publish to the shadow queue as it routes it to the
 // application's, delivers it to the gateway's consumer at once, and the
 // Scheduler's leading edge records the trigger active before the read. The
-// bench measured publish → spec.replicas=1 p50 11.0 ms, p99 247 ms
-// (100 activations, a machine with a load average of 4 to 7 on 2 cores;
-// bench/results/2026-12-06-rabbitmq.txt), against p50 445 ms, p99 1.09 s
-// for a default-exchange queue polled at 1 s and p50 436 ms, p99 963 ms with
-// push disabled; KEDA: p50 426 ms, p99 992 ms at 1 s. The tail (p90
-// 72 ms, max 514 ms) was measured while other work loaded the machine; in
-// the package's own test the shadow queue's delivery reaches the store a
-// few milliseconds after the publish (TestShadowQueueWakes logs it).
+// bench measured publish → spec.replicas=1 p50 10.4 ms, p99 175 ms
+// (100 activations, a machine with a load average of 5 to 7 on 2 cores;
+// bench/results/2026-12-06-rabbitmq.txt), against p50 544 ms, p99 1.05 s
+// for a default-exchange queue polled at 1 s and p50 391 ms, p99 1.03 s
+// with push disabled; KEDA: p50 426 ms, p99 992 ms at 1 s. The tail (p90
+// 26 ms, max 199 ms; an earlier run on the same busy machine had p99
+// 247 ms) follows the machine's load; in the package's own test the
+// shadow queue's delivery reaches the store about 6 ms after the publish
+// is sent, confirm included (TestShadowQueueWakes logs it).
 //
 // The trade-off: a wake-up in milliseconds at the price of copying each
 // publish once more while the trigger is idle. The

@@ -133,12 +133,10 @@ func (e *conn) reconcile(ctx context.Context, c *amqp.Connection, p *pushState) 
 	failed := false
 	down := map[string]error{} // management APIs that failed in this pass
 	for _, r := range rs {
-		health, ok, err := e.reconcileOne(ctx, c, r, p, rebind[r], down)
+		health, err := e.reconcileOne(ctx, c, r, p, rebind[r], down)
 		if err != nil {
 			failed = true
 			health = store.Push{Reason: v1alpha1.ReasonSubscriptionLost, Message: err.Error() + "; " + e.s.pollMessage() + " meanwhile"}
-		} else if !ok {
-			continue // unchanged
 		}
 		if old, had := p.reported[r]; !had || old != health {
 			e.s.Deps.Scheduler.SetPush(e.id, r.id.Name, health)
@@ -153,68 +151,53 @@ func (e *conn) reconcile(ctx context.Context, c *amqp.Connection, p *pushState) 
 	return failed
 }
 
-// reconcileOne sets up or tears down r's shadow queue. It returns r's push
-// health, or ok=false when it has not changed.
-func (e *conn) reconcileOne(ctx context.Context, c *amqp.Connection, r *resource, p *pushState, rebind bool, down map[string]error) (health store.Push, ok bool, err error) {
+// reconcileOne sets up or tears down r's shadow queue and returns r's push
+// health (the caller reports it when it changed).
+func (e *conn) reconcileOne(ctx context.Context, c *amqp.Connection, r *resource, p *pushState, rebind bool, down map[string]error) (store.Push, error) {
 	if e.pushOff {
-		return store.Push{Reason: v1alpha1.ReasonDisabledByConfig, Message: "push disabled for rabbitmq (--disable-push): " + e.s.pollMessage()}, true, nil
+		return store.Push{Reason: v1alpha1.ReasonDisabledByConfig, Message: "push disabled for rabbitmq (--disable-push): " + e.s.pollMessage()}, nil
 	}
-	sh := p.shadows[r]
-	if !r.idle() {
-		// Active: the Scheduler reads every pollingInterval; no copy of
-		// the application's publishes is taken meanwhile.
-		if sh != nil {
-			sh.stop()
-			delete(p.shadows, r)
-		}
-		return store.Push{}, false, nil
-	}
+	sh, idle := p.shadows[r], r.idle()
 	last, read := p.bound[r]
 	age := e.s.Deps.Clock.Since(last.at)
-	switch {
-	case !read, last.err != nil && age >= retryWait, (rebind || sh == nil) && age >= e.s.opts.BindingsRecheck:
+	// The bindings are read once per connection, then again after a failure
+	// (retryWait) and on reads while idle (BindingsRecheck).
+	if !read || last.err != nil && age >= retryWait || idle && (rebind || sh == nil) && age >= e.s.opts.BindingsRecheck {
 		last = bindingsRead{at: e.s.Deps.Clock.Now()}
 		last.bindings, last.err = e.bindings(ctx, r, down)
 		p.bound[r] = last
-	case last.err != nil:
-		return store.Push{}, false, last.err // tried again after retryWait
-	case sh != nil:
-		return store.Push{}, false, nil
 	}
 	if last.err != nil {
-		return store.Push{}, false, last.err
+		return store.Push{}, last.err
 	}
-	bindings := last.bindings
-	if len(bindings) == 0 {
-		if sh != nil {
-			sh.stop()
-			delete(p.shadows, r)
-		}
-		return store.Push{Reason: v1alpha1.ReasonNotSupported, Message: fmt.Sprintf(
-			"queue %q is bound to no exchange but the default one, whose publishes cannot be tapped without consuming the application's messages: %s", r.c.QueueName, e.s.pollMessage())}, true, nil
-	}
-	if sh != nil {
-		if sameBindings(sh.bindings, bindings) {
-			return store.Push{}, false, nil
-		}
+	if sh != nil && (!idle || !sameBindings(sh.bindings, last.bindings)) {
+		// Active: the Scheduler reads every pollingInterval and no copy of
+		// the application's publishes is taken; or the bindings changed.
 		sh.stop()
 		delete(p.shadows, r)
+		sh = nil
 	}
-	sh, err = e.startShadow(c, r, bindings)
-	if err != nil {
-		p.bound[r] = bindingsRead{at: last.at, err: err} // tried again after retryWait
-		return store.Push{}, false, err
+	if len(last.bindings) == 0 {
+		return store.Push{Reason: v1alpha1.ReasonNotSupported, Message: fmt.Sprintf(
+			"queue %q is bound to no exchange but the default one, whose publishes cannot be tapped without consuming the application's messages: %s", r.c.QueueName, e.s.pollMessage())}, nil
 	}
-	p.shadows[r] = sh
-	// A publish between the read that found r idle and the consumer's
-	// start would be missed: read once more.
-	e.s.Deps.Scheduler.Hint(r.id, false)
-	names := make([]string, len(bindings))
-	for i, b := range bindings {
+	if idle && sh == nil {
+		var err error
+		if sh, err = e.startShadow(c, r, last.bindings); err != nil {
+			p.bound[r] = bindingsRead{at: last.at, err: err} // tried again after retryWait
+			return store.Push{}, err
+		}
+		p.shadows[r] = sh
+		// A publish between the read that found r idle and the consumer's
+		// start would be missed: read once more.
+		e.s.Deps.Scheduler.Hint(r.id, false)
+	}
+	names := make([]string, len(last.bindings))
+	for i, b := range last.bindings {
 		names[i] = b.String()
 	}
 	return store.Push{Healthy: true, Reason: v1alpha1.ReasonSubscribed, Message: fmt.Sprintf(
-		"publishes through %s wake the trigger while idle (a shadow queue holding one copy); read every pollingInterval while active", strings.Join(names, ", "))}, true, nil
+		"publishes through %s wake the trigger while idle (a shadow queue holding one copy); read every pollingInterval while active", strings.Join(names, ", "))}, nil
 }
 
 // bindings returns what r's shadow queue copies: shadowBindings, or the

@@ -181,6 +181,24 @@ func TestBindingsFollowed(t *testing.T) {
 	e.sink.AwaitValue(t, k, 1)
 }
 
+// TestActiveAtWatch: a queue with a backlog when its trigger is watched
+// is active at once: PushHealthy says how it would be pushed, no shadow
+// queue is taken while it stays active.
+func TestActiveAtWatch(t *testing.T) {
+	needBroker(t)
+	declare(t, srv, "backlog", "backlog-ex", "b")
+	publish(t, srv, "backlog-ex", "b", 2)
+	e := newEnv(t, false, Options{})
+	k := key("backlog")
+	e.watch(trigger(k, srv, "backlog", time.Hour, nil))
+	e.sink.AwaitValue(t, k, 2)
+	if p := e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed); !strings.Contains(p.Message, "backlog-ex:b") {
+		t.Errorf("push = %+v", p)
+	}
+	time.Sleep(200 * time.Millisecond)
+	waitShadowConsumers(t, "backlog-ex", 0)
+}
+
 // TestShadowBindingsKey: shadowBindings names the bindings; the management
 // API is not asked.
 func TestShadowBindingsKey(t *testing.T) {
