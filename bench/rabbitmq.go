@@ -230,9 +230,25 @@ func (e *env) rabbitIdle(ctx context.Context, b *rabbitBench, cfg config) (*Rabb
 	if err != nil {
 		return nil, err
 	}
+	// The management API's counters lag behind the broker (statistics are
+	// emitted every second here): start the window once they stop moving
+	// with the setup's declares, or after 30 s.
 	o0, err := rabbitOverview(b.srv)
 	if err != nil {
 		return nil, err
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if err := sleep(ctx, 2*time.Second); err != nil {
+			return nil, err
+		}
+		o, err := rabbitOverview(b.srv)
+		if err != nil {
+			return nil, err
+		}
+		if o.Churn == o0.Churn {
+			break
+		}
+		o0 = o
 	}
 	if err := sleep(ctx, cfg.idleWindow); err != nil {
 		return nil, err
