@@ -60,8 +60,9 @@ func rabbitMethod(cfg config) string {
 		"published through it, one at a time %s apart; (b) default exchange: queues with no other binding, published "+
 		"to by name, each at a random moment within its series' spread; (c) the queues of (a) on a gateway restarted with "+
 		"DisablePush [rabbitmq] watching %s only, published as (b). Idle: %d ScaledObjects on queues bound as (a) on the "+
-		"first gateway; over the window the broker's queue.declare and channel.open counts (/api/overview churn_rates) "+
-		"per second, its connections, consumers and queues.",
+		"first gateway; over the window (started once the management API's lagging counters settle) the broker's "+
+		"queue.declare and channel.open counts (/api/overview churn_rates) per second, its connections, consumers and "+
+		"queues, and the gateway's reads (pushscale_broker_reads_total).",
 		rabbitExchange, activationPause, rabbitPollNamespace, cfg.idleObjects)
 }
 
