@@ -16,6 +16,9 @@
 //     their Ready time, on an in-process kfake cluster;
 //   - nats: publish → spec.replicas = 1 on nats-jetstream triggers by push
 //     and by polling at 1 s, and what idle triggers cost the server;
+//   - rabbitmq: publish → spec.replicas = 1 through a shadow queue, through
+//     the default exchange (polled) and with push disabled, at
+//     pollingInterval 1 s, and what idle triggers cost the broker;
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
 //     ScaledObjects.
 //
@@ -89,9 +92,10 @@ const (
 	partRedisIdle    = "redis-idle"
 	partMemory       = "memory"
 	partNATS         = "nats"
+	partRabbitMQ     = "rabbitmq"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -333,6 +337,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.NATS = n
 			return err
 		}},
+		{partRabbitMQ, "rabbitmq", func() error {
+			r, err := measureRabbitMQ(ctx, e, cfg)
+			rep.RabbitMQ = r
+			return err
+		}},
 		{partMemory, "memory", func() error {
 			mem, err := measureMemory(ctx, e, cfg)
 			rep.Memory = mem
@@ -382,7 +391,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

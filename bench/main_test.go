@@ -30,7 +30,7 @@ func TestParseFlags(t *testing.T) {
 		{"only selects parts, redis both of its", []string{"-only", "webhook, redis"}, func(c config) bool {
 			return c.runs(partWebhook) && c.runs(partRedisLatency) && c.runs(partRedisIdle) && !c.runs(partMemory)
 		}, ""},
-		{"unknown part", []string{"-only", "rabbitmq"}, nil, `unknown part "rabbitmq"`},
+		{"unknown part", []string{"-only", "amqp"}, nil, `unknown part "amqp"`},
 		{"no memory batch", []string{"-memory-batch", "0"}, nil, "-memory-batch 0"},
 		{"too few polled targets for a full run", []string{"-poll-targets", "20"}, nil, "-poll-targets 20"},
 		{"polling interval in whole seconds", []string{"-slow-polling", "1500ms"}, nil, "-slow-polling 1.5s"},

@@ -202,42 +202,55 @@ func (e *env) natsSeries(ctx context.Context, poll bool, n int, polling time.Dur
 		_, err := b.js.Publish(ctx, "bench."+target, []byte("job"))
 		return err
 	}
-	timeout := polling*11/10 + activationTimeout
-	toReplicas, rtt := make([]time.Duration, n), make([]time.Duration, n)
-	if !poll {
-		s.Schedule = fmt.Sprintf("one at a time, %s apart", activationPause)
-		for i, obj := range objs {
-			if err := sleep(ctx, activationPause); err != nil {
-				return nil, err
-			}
-			if toReplicas[i], rtt[i], err = activateBy(ctx, publish, seen[obj], obj, timeout); err != nil {
-				return nil, fmt.Errorf("activation %d: %w", i, err)
-			}
-		}
-	} else {
-		spread := staggerSpread(n, polling)
-		s.Schedule = fmt.Sprintf("in parallel, each at a random moment within %s", fmtSeconds(spread))
-		start := time.Now()
-		g, gctx := errgroup.WithContext(ctx)
-		for i, obj := range objs {
-			at := start.Add(rand.N(spread))
-			g.Go(func() error {
-				if err := sleep(gctx, time.Until(at)); err != nil {
-					return err
-				}
-				var err error
-				toReplicas[i], rtt[i], err = activateBy(gctx, publish, seen[obj], obj, timeout)
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
+	if s.Schedule, s.ToReplicas, s.PublishRTT, err = activateAll(ctx, objs, seen, publish, !poll, polling); err != nil {
+		return nil, err
 	}
-	s.ToReplicas, s.PublishRTT = summarize(toReplicas), summarize(rtt)
 	progress("nats %s: p50 %s, p99 %s", name, fmtMs(s.ToReplicas.P50Ms), fmtMs(s.ToReplicas.P99Ms))
 	stopWatch()
 	return s, e.deleteNamespace(ctx, ns, 0)
+}
+
+// activateAll activates every target of objs with send and measures each
+// until seen delivers its spec.replicas = 1: one at a time,
+// activationPause apart, when pushed (a push has nothing to wait for but
+// itself); otherwise in parallel, each at a random moment within the
+// series' spread (a poll meets it anywhere in its interval). It returns
+// the schedule's description and the two summaries.
+func activateAll(ctx context.Context, objs []string, seen map[string]chan time.Time, send func(context.Context, string) error,
+	push bool, polling time.Duration) (schedule string, toReplicas, rtt Summary, err error) {
+	timeout := polling*11/10 + activationTimeout
+	to, rt := make([]time.Duration, len(objs)), make([]time.Duration, len(objs))
+	if push {
+		schedule = fmt.Sprintf("one at a time, %s apart", activationPause)
+		for i, obj := range objs {
+			if err := sleep(ctx, activationPause); err != nil {
+				return "", Summary{}, Summary{}, err
+			}
+			if to[i], rt[i], err = activateBy(ctx, send, seen[obj], obj, timeout); err != nil {
+				return "", Summary{}, Summary{}, fmt.Errorf("activation %d: %w", i, err)
+			}
+		}
+		return schedule, summarize(to), summarize(rt), nil
+	}
+	spread := staggerSpread(len(objs), polling)
+	schedule = fmt.Sprintf("in parallel, each at a random moment within %s", fmtSeconds(spread))
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	for i, obj := range objs {
+		at := start.Add(rand.N(spread))
+		g.Go(func() error {
+			if err := sleep(gctx, time.Until(at)); err != nil {
+				return err
+			}
+			var err error
+			to[i], rt[i], err = activateBy(gctx, send, seen[obj], obj, timeout)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", Summary{}, Summary{}, err
+	}
+	return schedule, summarize(to), summarize(rt), nil
 }
 
 // activateBy sends one unit of work to target and waits for seen to
@@ -346,14 +359,19 @@ func printNATS(w io.Writer, n *NATSResult) {
 	fmt.Fprintf(w, "\nNATS JetStream: publish → spec.replicas=1, push and polling, and idle cost\n")
 	wrap(w, "   method: ", n.Method)
 	for _, s := range n.Series {
-		fmt.Fprintf(w, "   %s (%d activations, %s; Ready with HPAs in %.1f s; %s): p50 %s, p90 %s, p99 %s, max %s; publish round trip p50 %s\n",
-			s.Name, s.Activations, s.Schedule, s.ReadyS, s.PushHealth, fmtMs(s.ToReplicas.P50Ms), fmtMs(s.ToReplicas.P90Ms),
-			fmtMs(s.ToReplicas.P99Ms), fmtMs(s.ToReplicas.MaxMs), fmtMs(s.PublishRTT.P50Ms))
+		printSeries(w, s)
 	}
 	if i := n.Idle; i != nil {
 		fmt.Fprintf(w, "   idle: %d ScaledObjects over %d streams, Ready with HPAs in %.1f s (%s); over %.0f s: %.2f JetStream API requests/s, %.2f messages in/s, %d gateway connection(s)\n",
 			i.Objects, i.Streams, i.ReadyS, i.PushInfo, i.WindowS, i.APIPerS, i.MsgsInS, i.Conns)
 	}
+}
+
+// printSeries writes one series of activations.
+func printSeries(w io.Writer, s *NATSSeries) {
+	fmt.Fprintf(w, "   %s (%d activations, %s; Ready with HPAs in %.1f s; %s): p50 %s, p90 %s, p99 %s, max %s; publish round trip p50 %s\n",
+		s.Name, s.Activations, s.Schedule, s.ReadyS, s.PushHealth, fmtMs(s.ToReplicas.P50Ms), fmtMs(s.ToReplicas.P90Ms),
+		fmtMs(s.ToReplicas.P99Ms), fmtMs(s.ToReplicas.MaxMs), fmtMs(s.PublishRTT.P50Ms))
 }
 
 // checkNATS adds the part's checks: p99 under 50 ms with push, idle cost

@@ -33,6 +33,9 @@ type soSpec struct {
 	kafka map[string]string
 	// nats, when set, makes the trigger KEDA's `type: nats-jetstream`.
 	nats *natsConsumer
+	// rabbitmq, when set, makes the trigger `type: rabbitmq` with this
+	// metadata.
+	rabbitmq map[string]string
 	// pollingInterval in seconds; 0 leaves KEDA's default (30).
 	pollingInterval int32
 }
@@ -94,6 +97,9 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 	}
 	if s.kafka != nil {
 		tr = kedav1.ScaleTrigger{Type: "kafka", Metadata: s.kafka}
+	}
+	if s.rabbitmq != nil {
+		tr = kedav1.ScaleTrigger{Type: "rabbitmq", Metadata: s.rabbitmq}
 	}
 	if n := s.nats; n != nil {
 		tr = kedav1.ScaleTrigger{Type: "nats-jetstream", Metadata: map[string]string{

@@ -40,6 +40,7 @@ type Report struct {
 	RedisIdle    *RedisIdleResult    `json:"redis_idle_cost,omitempty"`
 	Kafka        *KafkaResult        `json:"kafka,omitempty"`
 	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
+	RabbitMQ     *RabbitMQResult     `json:"rabbitmq,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
 	Checks []Check `json:"targets"`
@@ -133,6 +134,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkRedis()
 	r.checkKafka()
 	r.checkNATS()
+	r.checkRabbitMQ()
 	r.checkMemory()
 }
 
@@ -209,6 +211,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if k := r.Kafka; k != nil {
 		printKafka(w, k)
+	}
+	if n := r.RabbitMQ; n != nil {
+		printRabbitMQ(w, n)
 	}
 	if n := r.NATS; n != nil {
 		printNATS(w, n)

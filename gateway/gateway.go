@@ -32,6 +32,7 @@ import (
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/kafka"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
+	"github.com/pushscale/pushscale/sources/rabbitmq"
 	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
 	"github.com/pushscale/pushscale/store"
@@ -131,6 +132,7 @@ func Run(ctx context.Context, opts Options) error {
 		redis.Family(redis.Options{ConfigureNotifications: opts.RedisConfigureNotifications}),
 		kafka.Family(kafka.Options{}),
 		natsjetstream.Family(natsjetstream.Options{}),
+		rabbitmq.Family(rabbitmq.Options{IdlePollInterval: opts.RabbitMQIdlePollInterval}),
 	}, sources.ManagerOptions{
 		Sink: st, Logger: log, RepairInterval: opts.RepairInterval, Reads: reads, DisablePush: disabled,
 		Recheck: func(o store.Owner) { ctrl.Recheck(o) }, // only from Watch and Unwatch: ctrl is set by then

@@ -89,6 +89,11 @@ type Options struct {
 	// notification classes its Redis triggers need (merged into the
 	// server's notify-keyspace-events, never replacing them).
 	RedisConfigureNotifications bool `envconfig:"REDIS_CONFIGURE_NOTIFICATIONS" default:"false"`
+	// RabbitMQIdlePollInterval reads a RabbitMQ trigger at most this far
+	// apart whatever its pollingInterval: the wait of a publish to a queue
+	// whose push path is unavailable (fed only through the default
+	// exchange, protocol http). 0: each trigger's pollingInterval.
+	RabbitMQIdlePollInterval time.Duration `envconfig:"RABBITMQ_IDLE_POLL_INTERVAL" default:"0s"`
 	// DisablePush lists trigger types (comma-separated, e.g.
 	// "redis,redis-streams") whose sources must not subscribe: they are
 	// polled every pollingInterval, as KEDA would. For comparisons.
@@ -160,6 +165,9 @@ func (o Options) validate() error {
 	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps %v / --kube-api-burst %d: must be positive", o.KubeAPIQPS, o.KubeAPIBurst))
+	}
+	if o.RabbitMQIdlePollInterval < 0 {
+		errs = append(errs, fmt.Errorf("--rabbitmq-idle-poll-interval %v: must not be negative", o.RabbitMQIdlePollInterval))
 	}
 	if o.RepairInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--repair-interval %v: must be positive", o.RepairInterval))

@@ -63,8 +63,8 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	var source string
 	for _, w := range triggers {
 		e := entries[w.index]
-		in.Triggers = append(in.Triggers, Trigger{Known: e.Known, Value: e.Value, Activation: w.spec.Activation, Failing: e.Failures > 0})
-		if e.Known && e.Value > w.spec.Activation && e.At.After(newest) {
+		in.Triggers = append(in.Triggers, Trigger{Known: e.Known, Value: e.Value, Activation: w.spec.Activation, Failing: e.Failures > 0, Active: e.Active})
+		if e.Known && e.ActiveOver(w.spec.Activation) && e.At.After(newest) {
 			newest, source = e.At, w.typ
 		}
 		c.observe(t, so, w, e)

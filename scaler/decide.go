@@ -16,6 +16,17 @@ type Trigger struct {
 	Activation float64
 	// Failing is true while the last read failed.
 	Failing bool
+	// Active is the activity the read decided when its source decides it
+	// on more than the value (store.Entry.Active); nil: Value > Activation.
+	Active *bool
+}
+
+// active reports whether a known trigger is active.
+func (t Trigger) active() bool {
+	if t.Active != nil {
+		return *t.Active
+	}
+	return t.Value > t.Activation
 }
 
 // Composite is what a decision knows of the composite metric of
@@ -156,7 +167,7 @@ func decide(in Input) (Decision, bool) {
 			failing = true
 		case !t.Known:
 			unknown = true
-		case t.Value > t.Activation:
+		case t.active():
 			triggered = true
 		}
 	}

@@ -33,6 +33,10 @@ func TestDecide(t *testing.T) {
 			in: base(func(in *Input) { in.Triggers = []Trigger{known(1)} }), scale: ptr(1), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
 		{name: "activation threshold is strict",
 			in: base(func(in *Input) { in.Triggers = []Trigger{{Known: true, Value: 5, Activation: 5}} }), activeWhy: kedav1.ReasonScalerNotActive},
+		{name: "an activity decided by the read wins over the value (active at 0)",
+			in: base(func(in *Input) { in.Triggers = []Trigger{{Known: true, Value: 0, Active: ptrBool(true)}} }), scale: ptr(1), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
+		{name: "an activity decided by the read wins over the value (inactive above the threshold)",
+			in: base(func(in *Input) { in.Triggers = []Trigger{{Known: true, Value: 9, Active: ptrBool(false)}} }), activeWhy: kedav1.ReasonScalerNotActive},
 		{name: "activation goes to minReplicaCount when above 1",
 			in: base(func(in *Input) { in.MinReplicas = 3; in.Triggers = []Trigger{known(1)} }), scale: ptr(3), active: true, lastActive: t0, activeWhy: kedav1.ReasonScalerActive},
 		{name: "any trigger active suffices",
@@ -288,3 +292,5 @@ func deref(p *int32) any {
 	}
 	return *p
 }
+
+func ptrBool(b bool) *bool { return &b }

@@ -220,7 +220,7 @@ func (c *Controller) observe(t *target, so *kedav1.ScaledObject, w watched, e st
 		c.opts.Metrics.KedaValue.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(e.Value)
 	}
 	active := 0.0
-	if e.Known && e.Failures == 0 && e.Value > w.spec.Activation {
+	if e.Known && e.Failures == 0 && e.ActiveOver(w.spec.Activation) {
 		active = 1
 	}
 	c.opts.Metrics.KedaActive.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(active)
@@ -245,7 +245,7 @@ func (c *Controller) observeComposite(so *kedav1.ScaledObject, comp *Composite) 
 func activeMetrics(ws []watched, ts []Trigger) string {
 	var names []string
 	for i, t := range ts {
-		if t.Known && t.Value > t.Activation {
+		if t.Known && t.active() {
 			names = append(names, ws[i].spec.MetricName)
 		}
 	}

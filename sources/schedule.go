@@ -33,8 +33,30 @@ type ResourceID struct {
 
 // ReadFunc performs one authoritative read (LLEN, XINFO GROUPS, ...). It
 // must honour ctx. Its error is recorded as a failure of every trigger on
-// the resource; it must not contain secrets.
+// the resource; it must not contain secrets. A read whose source decides
+// activity on more than the value calls ReportActive with ctx.
 type ReadFunc func(ctx context.Context) (float64, error)
+
+// activityKey carries a read's *activity in its context.
+type activityKey struct{}
+
+// activity is what ReportActive sets for one read.
+type activity struct {
+	set, active bool
+}
+
+// ReportActive tells the Scheduler running the read of ctx that the
+// value it returns is active (or not) whatever the activation thresholds
+// say: KEDA's rabbitmq rate modes decide activity on more than the value.
+// The resource is then active or idle by it, and it reaches the store
+// (ActivitySink) for the scaler's decision. A read that does not call it
+// is active when its value is above an attachment's threshold, as before.
+// Outside a Scheduler's read it does nothing.
+func ReportActive(ctx context.Context, active bool) {
+	if a, ok := ctx.Value(activityKey{}).(*activity); ok {
+		a.set, a.active = true, active
+	}
+}
 
 // Reason labels pushscale_broker_reads_total.
 type Reason string
@@ -186,7 +208,7 @@ func (s *Scheduler) Attach(id ResourceID, read ReadFunc, a Attachment) {
 			s.opts.Sink.SetPush(a.Key, r.push)
 		}
 		if fresh {
-			s.opts.Sink.Record(a.Key, r.value, r.at)
+			s.record(a.Key, r)
 		}
 	}
 	// A read in flight fans out to the new attachment too.
@@ -221,7 +243,7 @@ func (s *Scheduler) Hint(id ResourceID, additive bool) {
 	}
 	now := s.opts.Clock.Now()
 	// Once per read: the sink already holds 1 after the first such hint.
-	if additive && r.known && r.value == 0 && !r.lifted && s.state != stopped {
+	if additive && r.known && r.value == 0 && !r.lifted && s.state != stopped && (r.explicit == nil || !*r.explicit) {
 		r.lifted = true
 		for k := range r.att {
 			s.opts.Sink.Record(k, 1, now)

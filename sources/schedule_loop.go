@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/pushscale/pushscale/store"
 )
 
 // readsPerEndpoint bounds the reads in flight on one endpoint: a reconnect
@@ -161,26 +163,42 @@ func (s *Scheduler) work(e *endpoint) {
 		if c := s.reads[reason]; c != nil {
 			c.Inc()
 		}
-		v, err := s.call(ctx, read)
+		v, act, err := s.call(ctx, read)
 
 		s.mu.Lock()
 		e.busy--
-		s.finish(r, v, err)
+		s.finish(r, v, act, err)
 	}
 }
 
-// call runs one read, bounded by ReadTimeout.
-func (s *Scheduler) call(ctx context.Context, read ReadFunc) (float64, error) {
+// call runs one read, bounded by ReadTimeout, with what it reported of
+// its activity (nil: nothing).
+func (s *Scheduler) call(ctx context.Context, read ReadFunc) (float64, *bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ReadTimeout)
 	defer cancel()
-	return read(ctx)
+	a := &activity{}
+	v, err := read(context.WithValue(ctx, activityKey{}, a))
+	if !a.set {
+		return v, nil, err
+	}
+	return v, &a.active, err
+}
+
+// record tells the sink r's last value for attachment k, with the
+// activity its read decided when it did.
+func (s *Scheduler) record(k store.Key, r *resource) {
+	if as, ok := s.opts.Sink.(ActivitySink); ok && r.explicit != nil {
+		as.RecordActive(k, r.value, *r.explicit, r.at)
+		return
+	}
+	s.opts.Sink.Record(k, r.value, r.at)
 }
 
 // finish fans the result of a read of r out to its attachments, then asks
 // for the follow-up read that hints during the read want, and plans the
 // next periodic one. Results of a resource detached meanwhile, or of reads
 // ended by Start's end, are dropped.
-func (s *Scheduler) finish(r *resource, v float64, err error) {
+func (s *Scheduler) finish(r *resource, v float64, act *bool, err error) {
 	r.inFlight = false
 	if r.gone || s.state != running || s.ctx.Err() != nil {
 		return
@@ -192,9 +210,9 @@ func (s *Scheduler) finish(r *resource, v float64, err error) {
 			s.opts.Sink.Fail(k, err)
 		}
 	} else {
-		r.value, r.known, r.at, r.failed, r.lifted = v, true, now, false, false
+		r.value, r.known, r.at, r.failed, r.lifted, r.explicit = v, true, now, false, false, act
 		for k := range r.att {
-			s.opts.Sink.Record(k, v, now)
+			s.record(k, r)
 		}
 	}
 	if p := r.pending; p != "" {

@@ -21,6 +21,9 @@ type resource struct {
 	at     time.Time // when the last successful read ended
 	failed bool      // the last read failed
 	lifted bool      // a leading edge was recorded since the last read
+	// explicit is the activity the last successful read decided
+	// (ReportActive); nil: by the value and the thresholds.
+	explicit *bool
 
 	push    store.Push
 	pushSet bool // push has been reported
@@ -77,6 +80,9 @@ func (e *endpoint) next() *resource {
 func (r *resource) active() bool {
 	if !r.known {
 		return false
+	}
+	if r.explicit != nil {
+		return *r.explicit
 	}
 	for _, a := range r.att {
 		if r.value > a.Activation {

@@ -21,6 +21,9 @@
 //   - schedule*.go: the Scheduler, DESIGN.md's read schedule (single-flight
 //     reads, hints, leading edge, polling while active or unhealthy,
 //     repair sweeps);
+//   - backoff.go: the wait between an endpoint's connection attempts;
+//   - tls.go: the client TLS configuration of KEDA's TriggerAuthentication
+//     parameters (ca, cert, key, keyPassword), shared by redis and rabbitmq;
 //   - sourcetest: the conformance checks every source's test runs.
 package sources
 
@@ -79,6 +82,16 @@ type Sink interface {
 }
 
 var _ Sink = (*store.Store)(nil)
+
+// ActivitySink is implemented by a Sink that keeps the activity a read
+// decided (see ReportActive); *store.Store does. With a Sink that does not,
+// such a read is recorded by Record.
+type ActivitySink interface {
+	// RecordActive is Record of a value whose activity the read decided.
+	RecordActive(k store.Key, value float64, active bool, at time.Time)
+}
+
+var _ ActivitySink = (*store.Store)(nil)
 
 // Source is one trigger family.
 type Source interface {

@@ -69,19 +69,17 @@ func (l *Lookup) checkTarget(name, value string) error {
 		if allowed(ca.AllowedTargets, target) {
 			continue
 		}
-		shown := fmt.Sprintf("%q", target)
-		if l.where[name] != FromMetadata {
-			shown = "this one" // the environment may hold secrets
-		}
-		why := fmt.Sprintf("ClusterTriggerAuthentication %s's credentials go only to targets its parameters name or its annotation %s allows, and %s is neither (--cluster-trigger-auth-target-check)",
-			ca.Name, AllowedTargetsAnnotation, shown)
+		why := fmt.Sprintf("ClusterTriggerAuthentication %s's credentials go only to targets its parameters name or its annotation %s allows, and this one is neither (--cluster-trigger-auth-target-check)",
+			ca.Name, AllowedTargetsAnnotation)
 		if ca.Check == TargetCheckWarn {
 			if ca.Warn != nil {
 				ca.Warn(fmt.Sprintf("%s: %s: %s; allowed because the check is warn", l.source, name, why))
 			}
 			continue
 		}
-		return l.InvalidValue(name, value, why)
+		// The target alone (host and port) is shown: a URL's user
+		// information may hold a password.
+		return l.InvalidValue(name, target, why)
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ func TestClusterAuthTargets(t *testing.T) {
 		{"a list with one bad entry", map[string]string{"addresses": "redis.shared.svc:6379,evil:1"}, nil, nil, TargetCheckEnforce, false},
 		{"a URL", map[string]string{"address": "nats://b1.kafka.svc:4222"}, nil, nil, TargetCheckEnforce, true},
 		{"a URL to elsewhere", map[string]string{"address": "https://evil.example/x"}, nil, nil, TargetCheckEnforce, false},
+		{"a URL with a password", map[string]string{"address": "amqp://user:s3cret@evil.example:5672/vh"}, nil, nil, TargetCheckEnforce, false},
 		{"from the environment: the tenant's too", nil, nil, map[string]string{"A": "evil:1"}, TargetCheckEnforce, false},
 		{"from the ClusterTriggerAuthentication: trusted", nil, map[string]string{"address": "anywhere:1"}, nil, TargetCheckEnforce, true},
 		{"warn allows", map[string]string{"address": "evil:1"}, nil, nil, TargetCheckWarn, true},
@@ -48,6 +49,9 @@ func TestClusterAuthTargets(t *testing.T) {
 			_, err := addr.Read(NewLookup("redis", tr))
 			if tc.ok != (err == nil) {
 				t.Fatalf("Read: %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q shows the URL's password", err)
 			}
 			if err != nil && (!strings.Contains(err.Error(), "ClusterTriggerAuthentication shared") || !strings.Contains(err.Error(), AllowedTargetsAnnotation)) {
 				t.Errorf("error %q does not name the rule", err)

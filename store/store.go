@@ -75,6 +75,22 @@ type Entry struct {
 	FailedReads uint64
 	// Push is the health of the trigger's push path.
 	Push Push
+	// Active is the activity the last read decided when its source decides
+	// it on more than the value (KEDA's rabbitmq rate modes); nil: active
+	// when Value > the trigger's activation threshold. See ActiveOver. The
+	// bool it points to is never changed: copies may share it.
+	Active *bool
+}
+
+// ActiveOver reports whether the entry is active for a trigger with
+// activation threshold activation: Active when the source decided it,
+// otherwise Value > activation. Known and Failures are the caller's to
+// check.
+func (e Entry) ActiveOver(activation float64) bool {
+	if e.Active != nil {
+		return *e.Active
+	}
+	return e.Value > activation
 }
 
 // Store holds entries by trigger key.
@@ -115,13 +131,28 @@ func (s *Store) update(k Key, fn func(e *Entry) bool) {
 }
 
 // Record stores a successful read of value at time at: the entry becomes
-// known and its failure count is reset.
+// known, its failure count is reset, and it is active when value is above
+// the trigger's activation threshold (Active nil).
 func (s *Store) Record(k Key, value float64, at time.Time) {
+	s.record(k, value, nil, at)
+}
+
+// RecordActive is Record of a read whose source decided its activity
+// itself (Entry.Active).
+func (s *Store) RecordActive(k Key, value float64, active bool, at time.Time) {
+	s.record(k, value, &active, at)
+}
+
+func (s *Store) record(k Key, value float64, active *bool, at time.Time) {
 	s.update(k, func(e *Entry) bool {
-		changed := !e.Known || e.Value != value || e.Failures != 0
-		e.Value, e.Known, e.At, e.Err, e.Failures = value, true, at, "", 0
+		changed := !e.Known || e.Value != value || e.Failures != 0 || !sameActivity(e.Active, active)
+		e.Value, e.Known, e.At, e.Err, e.Failures, e.Active = value, true, at, "", 0, active
 		return changed
 	})
+}
+
+func sameActivity(a, b *bool) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // Fail records a failed read. The last known value is kept, but readers

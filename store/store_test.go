@@ -116,3 +116,24 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("%d entries, want 8", len(got))
 	}
 }
+
+// TestRecordActive: a read's own activity is kept until a Record without
+// one; ActiveOver falls back to the value.
+func TestRecordActive(t *testing.T) {
+	s := New(nil)
+	k := Key{Owner: Owner{Kind: ScaledObject, Namespace: "ns", Name: "a"}}
+	at := time.Now()
+	s.RecordActive(k, 0, true, at)
+	e, _ := s.Get(k)
+	if e.Active == nil || !*e.Active || !e.ActiveOver(5) {
+		t.Fatalf("after RecordActive(true): %+v", e)
+	}
+	s.RecordActive(k, 9, false, at)
+	if e, _ = s.Get(k); e.ActiveOver(0) {
+		t.Fatalf("after RecordActive(false) with 9: active")
+	}
+	s.Record(k, 9, at)
+	if e, _ = s.Get(k); e.Active != nil || !e.ActiveOver(0) || e.ActiveOver(9) {
+		t.Fatalf("after Record(9): %+v", e)
+	}
+}

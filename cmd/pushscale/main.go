@@ -89,6 +89,7 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the apiserver")
 	fs.DurationVar(&o.RepairInterval, "repair-interval", o.RepairInterval, "slow read sweep of idle, push-healthy triggers")
 	fs.BoolVar(&o.RedisConfigureNotifications, "redis-configure-notifications", o.RedisConfigureNotifications, "add the keyspace notification classes Redis triggers need (merged with the server's)")
+	fs.DurationVar(&o.RabbitMQIdlePollInterval, "rabbitmq-idle-poll-interval", o.RabbitMQIdlePollInterval, "read RabbitMQ triggers at most this far apart, whatever their pollingInterval: the wait of a publish to a queue that cannot be pushed (default exchange only, protocol http); 0: pollingInterval")
 	fs.Func("disable-push", "comma-separated trigger types to poll instead of subscribing (e.g. redis,redis-streams)", func(s string) error {
 		o.DisablePush = strings.Split(s, ",")
 		return nil

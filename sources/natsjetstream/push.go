@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -57,12 +56,8 @@ func (e *client) Run(ctx context.Context) {
 			reason = ReasonPermissionDenied
 		}
 		e.s.Deps.Scheduler.SetPush(e.id, "", store.Push{Reason: reason, Message: err.Error() + "; polled every pollingInterval meanwhile"})
-		t := e.s.Deps.Clock.NewTimer(backoff(e.s.opts.ReconnectWait, attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sources.Backoff(ctx, e.s.Deps.Clock, e.s.opts.ReconnectWait, attempt) {
 			return
-		case <-t.C():
 		}
 	}
 }
@@ -301,12 +296,4 @@ func advisoryEvent(subject string, i int) string {
 		return toks[i]
 	}
 	return ""
-}
-
-// backoff is the wait before connection attempt n+1: first doubled up to
-// 30 s, with ±20 % jitter.
-func backoff(first time.Duration, n int) time.Duration {
-	d := first << min(n, 10)
-	d = min(d, 30*time.Second)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }

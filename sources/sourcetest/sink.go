@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/store"
 )
@@ -30,12 +32,19 @@ type Call struct {
 	At    time.Time  // Record
 	Err   string     // Fail
 	Push  store.Push // SetPush
+
+	// Active is the activity a Record's read decided (RecordActive); nil
+	// for none.
+	Active *bool
 }
 
 func (c Call) String() string {
 	k := fmt.Sprintf("%s %s/%s[%d]", c.Key.Kind, c.Key.Namespace, c.Key.Name, c.Key.Trigger)
 	switch c.Op {
 	case OpRecord:
+		if c.Active != nil {
+			return fmt.Sprintf("Record(%s, %g, active=%t)", k, c.Value, *c.Active)
+		}
 		return fmt.Sprintf("Record(%s, %g)", k, c.Value)
 	case OpFail:
 		return fmt.Sprintf("Fail(%s, %q)", k, c.Err)
@@ -55,6 +64,7 @@ type Sink struct {
 }
 
 var _ sources.Sink = (*Sink)(nil)
+var _ sources.ActivitySink = (*Sink)(nil)
 
 // NewSink returns an empty Sink.
 func NewSink() *Sink { return &Sink{} }
@@ -77,11 +87,22 @@ func (s *Sink) Record(k store.Key, value float64, at time.Time) {
 	s.add(Call{Op: OpRecord, Key: k, Value: value, At: at})
 }
 
+// RecordActive implements sources.ActivitySink: a Record call with Active.
+func (s *Sink) RecordActive(k store.Key, value float64, active bool, at time.Time) {
+	s.add(Call{Op: OpRecord, Key: k, Value: value, At: at, Active: &active})
+}
+
 // Fail implements sources.Sink.
 func (s *Sink) Fail(k store.Key, err error) { s.add(Call{Op: OpFail, Key: k, Err: err.Error()}) }
 
 // SetPush implements sources.Sink.
 func (s *Sink) SetPush(k store.Key, p store.Push) { s.add(Call{Op: OpSetPush, Key: k, Push: p}) }
+
+// Key is the key of trigger 0 of ScaledObject ns/name (UID "uid-<name>"),
+// for tests.
+func Key(name string) store.Key {
+	return store.Key{Owner: store.Owner{Kind: store.ScaledObject, Namespace: "ns", Name: name, UID: types.UID("uid-" + name)}}
+}
 
 // Calls returns a copy of every call so far, in order.
 func (s *Sink) Calls() []Call {
