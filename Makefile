@@ -3,7 +3,7 @@ GO      ?= go
 E2E_TIMEOUT ?= 60m
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/e2e$$')
 
-.PHONY: all deps build test unit e2e cluster demo bench generate vet fmt fuzz
+.PHONY: all deps build test unit e2e cluster demo bench generate vet fmt fuzz image
 
 all: build
 
@@ -60,3 +60,9 @@ generate:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# The container image (Dockerfile), where a container engine answers.
+VERSION ?= dev
+image:
+	@docker info >/dev/null 2>&1 || { echo "make image: no container engine answers 'docker info'"; exit 1; }
+	docker build --build-arg VERSION=$(VERSION) -t pushscale:$(VERSION) .

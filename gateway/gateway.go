@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ import (
 	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
 	"github.com/pushscale/pushscale/store"
+	"github.com/pushscale/pushscale/version"
 )
 
 // Run runs the gateway until ctx is done. It returns nil after a clean
@@ -61,6 +63,12 @@ func Run(ctx context.Context, opts Options) error {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "pushscale_build_info",
+		Help: "Always 1: the running build's version, VCS revision and Go version.",
+	}, []string{"version", "revision", "goversion"})
+	buildInfo.WithLabelValues(version.Version, version.Revision(), runtime.Version()).Set(1)
+	reg.MustRegister(buildInfo)
 	cfg, err := restConfig(opts)
 	if err != nil {
 		return err

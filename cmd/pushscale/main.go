@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -20,11 +21,19 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pushscale/pushscale/gateway"
+	"github.com/pushscale/pushscale/version"
 )
+
+// errVersion is parse's answer to --version.
+var errVersion = errors.New("version asked")
 
 func main() {
 	opts, err := parse(os.Args[1:], os.Stderr)
 	if err == flag.ErrHelp {
+		return
+	}
+	if err == errVersion {
+		fmt.Println(version.String())
 		return
 	}
 	if err != nil {
@@ -53,6 +62,7 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	}
 	fs := flag.NewFlagSet("pushscale", flag.ContinueOnError)
 	fs.SetOutput(out)
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file (default: in-cluster configuration)")
 	fs.StringVar(&o.WebhookAddr, "webhook-addr", o.WebhookAddr, "address of the webhook stream API")
 	fs.StringVar(&o.WebhookTLSCertFile, "webhook-tls-cert-file", o.WebhookTLSCertFile, "TLS certificate for the webhook listener (with --webhook-tls-key-file)")
@@ -100,6 +110,9 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	fs.StringVar(&o.ClusterObjectNamespace, "cluster-object-namespace", o.ClusterObjectNamespace, "namespace of ClusterTriggerAuthentication Secrets and saved webhook levels (default: $POD_NAMESPACE, else pushscale-system)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if *showVersion {
+		return o, errVersion
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
