@@ -16,28 +16,29 @@ import (
 	"github.com/pushscale/pushscale/scaler/refcache"
 )
 
-// needsEnv reports whether any trigger of so reads the scale target's
-// environment: a *FromEnv metadata key, or a TriggerAuthentication env.
-func (c *Controller) needsEnv(so *kedav1.ScaledObject) bool {
-	for _, tr := range so.Spec.Triggers {
+// needsEnv reports whether any of the triggers (of an object in namespace
+// ns) reads the scale target's environment: a *FromEnv metadata key, or a
+// TriggerAuthentication env.
+func (c *Controller) needsEnv(ns string, triggers []kedav1.ScaleTrigger) bool {
+	for _, tr := range triggers {
 		for k := range tr.Metadata {
 			if strings.HasSuffix(k, "FromEnv") {
 				return true
 			}
 		}
-		if spec := c.authSpec(so.Namespace, tr.AuthenticationRef); spec != nil && len(spec.Env) > 0 {
+		if spec := c.authSpec(ns, tr.AuthenticationRef); spec != nil && len(spec.Env) > 0 {
 			return true
 		}
 	}
 	return false
 }
 
-// targetEnv returns the environment of every container of the scale
-// target's pod template, by container name, with value, valueFrom
+// targetEnv returns the environment of every container of the pod
+// template (of an object in namespace ns), by container name, with value, valueFrom
 // (Secrets, ConfigMaps) and envFrom resolved as the kubelet would (later
 // entries win). Kinds without spec.template have no environment. Secrets
 // and ConfigMaps are read through rd (from memory, and watched).
-func targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject, template podTemplateFunc) (map[string]map[string]string, []string, error) {
+func targetEnv(ctx context.Context, rd *refcache.Reader, ns string, template podTemplateFunc) (map[string]map[string]string, []string, error) {
 	tmpl, err := template()
 	if err != nil || tmpl == nil {
 		return nil, nil, err
@@ -45,7 +46,7 @@ func targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject
 	envs := map[string]map[string]string{}
 	var order []string
 	for _, ctr := range tmpl.Spec.Containers {
-		env, err := containerEnv(ctx, rd, so.Namespace, ctr)
+		env, err := containerEnv(ctx, rd, ns, ctr)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -125,12 +126,13 @@ func containerEnv(ctx context.Context, rd *refcache.Reader, ns string, ctr corev
 func isTrue(b *bool) bool { return b != nil && *b }
 
 // pickContainer returns the env of the named container, else of the
-// first one (KEDA's envSourceContainerName rule).
-func pickContainer(envs map[string]map[string]string, order []string, name string) (map[string]string, error) {
+// first one (KEDA's envSourceContainerName rule); field is where the name
+// was read, for the error.
+func pickContainer(envs map[string]map[string]string, order []string, field, name string) (map[string]string, error) {
 	if name != "" {
 		env, ok := envs[name]
 		if !ok {
-			return nil, fmt.Errorf("spec.scaleTargetRef.envSourceContainerName %q: no such container", name)
+			return nil, fmt.Errorf("%s %q: no such container", field, name)
 		}
 		return env, nil
 	}
@@ -138,6 +140,26 @@ func pickContainer(envs map[string]map[string]string, order []string, name strin
 		return map[string]string{}, nil
 	}
 	return envs[order[0]], nil
+}
+
+// resolveEnv returns the environment the triggers of an object in
+// namespace ns may read: every container's of template by name, and the
+// default container's (container, else the first; field names where
+// container was read). Both are nil when no trigger reads the
+// environment, and template is then not called.
+func (c *Controller) resolveEnv(ctx context.Context, rd *refcache.Reader, ns string, triggers []kedav1.ScaleTrigger, template podTemplateFunc, field, container string) (map[string]map[string]string, map[string]string, error) {
+	if !c.needsEnv(ns, triggers) {
+		return nil, nil, nil
+	}
+	envs, order, err := targetEnv(ctx, rd, ns, template)
+	if err != nil {
+		return nil, nil, err
+	}
+	def, err := pickContainer(envs, order, field, container)
+	if err != nil {
+		return nil, nil, err
+	}
+	return envs, def, nil
 }
 
 // podTemplateFunc returns the scale target's spec.template (nil for

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -240,16 +241,9 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 	if err := c.checkResourceRequests(ctx, so, gvkr, template); err != nil {
 		return failed(err.Error())
 	}
-	var envs map[string]map[string]string
-	var defaultEnv map[string]string
-	if c.needsEnv(so) {
-		var order []string
-		if envs, order, err = targetEnv(ctx, rd, so, template); err != nil {
-			return failed(err.Error())
-		}
-		if defaultEnv, err = pickContainer(envs, order, so.Spec.ScaleTargetRef.EnvSourceContainerName); err != nil {
-			return failed(err.Error())
-		}
+	envs, defaultEnv, err := c.resolveEnv(ctx, rd, so.Namespace, so.Spec.Triggers, template, "spec.scaleTargetRef.envSourceContainerName", so.Spec.ScaleTargetRef.EnvSourceContainerName)
+	if err != nil {
+		return failed(err.Error())
 	}
 	var ws []watched
 	var res []autoscalingv2.MetricSpec
@@ -264,16 +258,7 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 			res = append(res, m)
 			continue
 		}
-		auth, err := c.resolveAuth(ctx, rd, so.Namespace, tr.AuthenticationRef, envs, defaultEnv)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
-			continue
-		}
-		st := sources.Trigger{
-			Key: store.Key{Owner: owner, Trigger: i}, Type: tr.Type, Name: tr.Name,
-			Metadata: tr.Metadata, AuthParams: auth, ResolvedEnv: defaultEnv, PollingInterval: so.Spec.PollingIntervalOrDefault(),
-		}
-		spec, err := c.opts.Sources.Parse(st)
+		w, err := c.watchedTrigger(ctx, rd, so.Namespace, store.Key{Owner: owner, Trigger: i}, tr, so.Spec.PollingIntervalOrDefault(), envs, defaultEnv)
 		if errors.Is(err, sources.ErrUnsupported) {
 			unsupported = append(unsupported, tr.Type)
 			continue
@@ -282,7 +267,7 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
 			continue
 		}
-		ws = append(ws, watched{index: i, typ: tr.Type, name: tr.Name, spec: spec, metricType: tr.MetricTypeOrDefault(), trigger: st})
+		ws = append(ws, w)
 	}
 	if len(problems) > 0 {
 		return failed(strings.Join(problems, "; "))
@@ -293,6 +278,26 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 	}
 	return kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionTrue, Reason: kedav1.ReasonScaledObjectReady,
 		Message: "ScaledObject is defined correctly and is ready for scaling"}, ws, res, gvkr, nil
+}
+
+// watchedTrigger resolves trigger tr's authentication (envs and
+// defaultEnv: see resolveEnv) and parses it for the sources, as key. An
+// error wrapping sources.ErrUnsupported means no source serves its type.
+func (c *Controller) watchedTrigger(ctx context.Context, rd *refcache.Reader, ns string, key store.Key, tr kedav1.ScaleTrigger, poll time.Duration,
+	envs map[string]map[string]string, defaultEnv map[string]string) (watched, error) {
+	auth, err := c.resolveAuth(ctx, rd, ns, tr.AuthenticationRef, envs, defaultEnv)
+	if err != nil {
+		return watched{}, err
+	}
+	st := sources.Trigger{
+		Key: key, Type: tr.Type, Name: tr.Name,
+		Metadata: tr.Metadata, AuthParams: auth, ResolvedEnv: defaultEnv, PollingInterval: poll,
+	}
+	spec, err := c.opts.Sources.Parse(st)
+	if err != nil {
+		return watched{}, err
+	}
+	return watched{index: key.Trigger, typ: tr.Type, name: tr.Name, spec: spec, metricType: tr.MetricTypeOrDefault(), trigger: st}, nil
 }
 
 // resolveTarget maps scaleTargetRef to a resource with a /scale subresource.
@@ -320,14 +325,27 @@ func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
 	old := t.triggers
 	t.triggers, t.fingerprint = nil, ""
 	c.mu.Unlock()
+	if err := c.rewatch(t.owner, old, ws); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	t.triggers, t.fingerprint = ws, fp
+	c.mu.Unlock()
+	return nil
+}
+
+// rewatch replaces owner's watched triggers old by ws: unwatches old (and
+// drops the values of those ws lacks), watches ws. On a Watch error every
+// trigger is unwatched again.
+func (c *Controller) rewatch(owner store.Owner, old, ws []watched) error {
 	keep := map[int]bool{}
 	for _, w := range ws {
 		keep[w.index] = true
 	}
 	for _, w := range old {
-		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: t.owner, Trigger: w.index})
+		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: owner, Trigger: w.index})
 		if !keep[w.index] {
-			c.opts.Store.Remove(store.Key{Owner: t.owner, Trigger: w.index})
+			c.opts.Store.Remove(store.Key{Owner: owner, Trigger: w.index})
 		}
 	}
 	for i, w := range ws {
@@ -338,9 +356,6 @@ func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
 			return fmt.Errorf("trigger %d (%s): %w", w.index, w.typ, err)
 		}
 	}
-	c.mu.Lock()
-	t.triggers, t.fingerprint = ws, fp
-	c.mu.Unlock()
 	return nil
 }
 
@@ -384,8 +399,14 @@ func (c *Controller) teardown(key types.NamespacedName) {
 // fingerprint identifies what the sources were given, so an unchanged
 // object is not re-watched. Auth parameters enter only as a hash.
 func fingerprint(so *kedav1.ScaledObject, ws []watched) string {
+	return triggersFingerprint(so.UID, so.Spec.PollingIntervalOrDefault(), ws)
+}
+
+// triggersFingerprint is fingerprint for any owner: its UID, polling
+// interval and watched triggers.
+func triggersFingerprint(uid types.UID, poll time.Duration, ws []watched) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s|%d|", so.UID, so.Spec.PollingIntervalOrDefault())
+	fmt.Fprintf(h, "%s|%d|", uid, poll)
 	for _, w := range ws {
 		fmt.Fprintf(h, "%d|%s|%s|", w.index, w.typ, w.name)
 		for _, m := range []map[string]string{w.trigger.Metadata, w.trigger.AuthParams, w.trigger.ResolvedEnv} {
