@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -419,11 +420,11 @@ func triggersFingerprint(uid types.UID, poll time.Duration, ws []watched) string
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// event records a Kubernetes Event on so.
-func (c *Controller) event(so *kedav1.ScaledObject, warning bool, reason, format string, args ...any) {
+// event records a Kubernetes Event on obj (a ScaledObject or ScaledJob).
+func (c *Controller) event(obj runtime.Object, warning bool, reason, format string, args ...any) {
 	typ := corev1.EventTypeNormal
 	if warning {
 		typ = corev1.EventTypeWarning
 	}
-	c.recorder.Eventf(so, typ, reason, format, args...)
+	c.recorder.Eventf(obj, typ, reason, format, args...)
 }
