@@ -94,6 +94,9 @@ type Controller struct {
 
 	mu      sync.RWMutex
 	targets map[types.NamespacedName]*target
+
+	// jobs is the ScaledJob controller.
+	jobs *jobs
 }
 
 // New returns a controller; nothing runs until Start.
@@ -162,8 +165,11 @@ func New(opts Options) (*Controller, error) {
 	c.refs = refcache.New(refcache.Options{
 		Client: kube, Logger: opts.Logger,
 		OnChange: func(o refcache.Owner) {
-			if o.Kind == refOwnerKind {
+			switch o.Kind {
+			case refOwnerKind:
 				c.reconcileQ.Add(types.NamespacedName{Namespace: o.Namespace, Name: o.Name})
+			case jobRefOwnerKind:
+				c.jobs.reconcileQ.Add(types.NamespacedName{Namespace: o.Namespace, Name: o.Name})
 			}
 		},
 	})
@@ -189,6 +195,9 @@ func New(opts Options) (*Controller, error) {
 			return nil, fmt.Errorf("scaler: %w", err)
 		}
 	}
+	if c.jobs, err = newJobs(c); err != nil {
+		return nil, err
+	}
 	if err := c.addHandlers(); err != nil {
 		return nil, err
 	}
@@ -198,8 +207,11 @@ func New(opts Options) (*Controller, error) {
 // Notify marks the owner's target for a new decision. It is the store's
 // notify function: it never blocks and never drops (the queue coalesces).
 func (c *Controller) Notify(o store.Owner) {
-	if o.Kind == store.ScaledObject {
+	switch o.Kind {
+	case store.ScaledObject:
 		c.decideQ.Add(o.NamespacedName())
+	case store.ScaledJob:
+		c.jobs.decideQ.Add(o.NamespacedName())
 	}
 }
 
@@ -207,8 +219,11 @@ func (c *Controller) Notify(o store.Owner) {
 // for one of its triggers may have changed. It never blocks (see
 // sources.ManagerOptions.Recheck).
 func (c *Controller) Recheck(o store.Owner) {
-	if o.Kind == store.ScaledObject {
+	switch o.Kind {
+	case store.ScaledObject:
 		c.reconcileQ.Add(o.NamespacedName())
+	case store.ScaledJob:
+		c.jobs.reconcileQ.Add(o.NamespacedName())
 	}
 }
 
@@ -271,6 +286,15 @@ func (c *Controller) addHandlers() error {
 		for _, o := range objs {
 			enqueue(o)
 		}
+		if ns != "" {
+			objs, _ = c.jobs.sjInformer.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
+		} else {
+			objs = c.jobs.sjInformer.GetIndexer().List()
+		}
+		for _, o := range objs {
+			sj := o.(*kedav1.ScaledJob)
+			c.jobs.reconcileQ.Add(types.NamespacedName{Namespace: sj.Namespace, Name: sj.Name})
+		}
 	}
 	h := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
@@ -313,6 +337,9 @@ func (c *Controller) Start(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.soInformer.HasSynced, c.taInformer.HasSynced, c.ctaInformer.HasSynced, c.hpaInformer.HasSynced) {
 		return nil
 	}
+	if !c.jobs.start(ctx, &wg) {
+		return nil
+	}
 	// Reconcile everything once before declaring the informers synced, so
 	// Ready waits for the first values of every trigger.
 	for range c.opts.Workers {
@@ -322,7 +349,8 @@ func (c *Controller) Start(ctx context.Context) error {
 	}
 	c.waitInitialReconciles(ctx)
 	c.synced.Store(true)
-	c.log.Info("ScaledObject informers synced", "scaledObjects", len(c.soInformer.GetIndexer().ListKeys()))
+	c.log.Info("ScaledObject and ScaledJob informers synced", "scaledObjects", len(c.soInformer.GetIndexer().ListKeys()),
+		"scaledJobs", len(c.jobs.sjInformer.GetIndexer().ListKeys()))
 	<-ctx.Done()
 	return nil
 }
@@ -382,6 +410,9 @@ func (c *Controller) run(ctx context.Context, q workqueue.TypedRateLimitingInter
 // /readyz fails.
 func (c *Controller) Ready() bool {
 	if !c.synced.Load() {
+		return false
+	}
+	if !c.jobs.ready() {
 		return false
 	}
 	c.mu.RLock()
