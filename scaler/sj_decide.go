@@ -190,10 +190,10 @@ func (j *jobs) podsOf(job *batchv1.Job) []*corev1.Pod {
 func (j *jobs) create(ctx context.Context, t *jobTarget, sj *kedav1.ScaledJob, n int, newest time.Time, source string) error {
 	c := j.c
 	var (
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, maxParallelCreates)
-		errMu   sync.Mutex
-		created int
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, maxParallelCreates)
+		errMu    sync.Mutex
+		created  int
 		firstErr error
 	)
 	for range n {
