@@ -16,6 +16,8 @@
 //     their Ready time, on an in-process kfake cluster;
 //   - nats: publish → spec.replicas = 1 on nats-jetstream triggers by push
 //     and by polling at 1 s, and what idle triggers cost the server;
+//   - scaledjob: LPUSH → Job created on a ScaledJob by push and by polling
+//     at 1 s, and the Jobs a burst of items creates;
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
 //     ScaledObjects.
 //
@@ -91,7 +93,7 @@ const (
 	partNATS         = "nats"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partScaledJob, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -333,6 +335,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.NATS = n
 			return err
 		}},
+		{partScaledJob, "scaledjob", func() error {
+			s, err := measureScaledJob(ctx, e, cfg)
+			rep.ScaledJob = s
+			return err
+		}},
 		{partMemory, "memory", func() error {
 			mem, err := measureMemory(ctx, e, cfg)
 			rep.Memory = mem
@@ -382,7 +389,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partScaledJob) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

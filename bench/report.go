@@ -40,6 +40,7 @@ type Report struct {
 	RedisIdle    *RedisIdleResult    `json:"redis_idle_cost,omitempty"`
 	Kafka        *KafkaResult        `json:"kafka,omitempty"`
 	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
+	ScaledJob    *ScaledJobResult    `json:"scaledjob,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
 	Checks []Check `json:"targets"`
@@ -133,6 +134,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkRedis()
 	r.checkKafka()
 	r.checkNATS()
+	r.checkScaledJob()
 	r.checkMemory()
 }
 
@@ -212,6 +214,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if n := r.NATS; n != nil {
 		printNATS(w, n)
+	}
+	if s := r.ScaledJob; s != nil {
+		printScaledJob(w, s)
 	}
 	if m := r.Memory; m != nil {
 		printMemory(w, m)
