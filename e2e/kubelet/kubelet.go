@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 )
 
@@ -107,15 +108,34 @@ func (s *StandIn) SetJobPodConditions(ctx context.Context, ns, job string, conds
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		for _, c := range conds {
-			setCondition(pod, c, now)
-		}
-		if _, err := s.client.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		if err := s.updateStatus(ctx, pod, func(p *corev1.Pod) {
+			for _, c := range conds {
+				setCondition(p, c, now)
+			}
+		}); err != nil {
 			return n, fmt.Errorf("kubelet: set conditions of pod %s/%s: %w", ns, pod.Name, err)
 		}
 		n++
 	}
 	return n, nil
+}
+
+// updateStatus applies change to pod and writes its status, reading the
+// Pod again and retrying when someone else (the stand-in's own worker)
+// wrote it first.
+func (s *StandIn) updateStatus(ctx context.Context, pod *corev1.Pod, change func(*corev1.Pod)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		change(pod)
+		_, err := s.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			fresh, gerr := s.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+			if gerr != nil {
+				return gerr
+			}
+			*pod = *fresh
+		}
+		return err
+	})
 }
 
 func setCondition(pod *corev1.Pod, typ corev1.PodConditionType, now metav1.Time) {
@@ -242,8 +262,7 @@ func (s *StandIn) FinishJobPods(ctx context.Context, ns, job string, succeeded b
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		finish(pod, succeeded, metav1.Now())
-		if _, err := s.client.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		if err := s.updateStatus(ctx, pod, func(p *corev1.Pod) { finish(p, succeeded, metav1.Now()) }); err != nil {
 			return n, fmt.Errorf("kubelet: finish pod %s/%s: %w", ns, pod.Name, err)
 		}
 		n++
