@@ -50,6 +50,19 @@ spec:
       targetValue: "1"
 `
 
+// startScaledJob creates a namespace (its Pods held Pending if hold), a
+// tracker of its Jobs, and ScaledJob name of webhookSJ on stream "items",
+// and waits until it is Ready.
+func startScaledJob(t *testing.T, name string, maxReplicas int, extra string, hold bool) (string, *jobTracker) {
+	t.Helper()
+	ns := newNamespace(t)
+	env.kubelet.Hold(ns, hold)
+	jt := trackJobs(t, ns)
+	apply(t, ns, fmt.Sprintf(webhookSJ, name, "items", maxReplicas, extra))
+	waitSJCondition(t, ns, name, kedav1.ConditionReady, metav1.ConditionTrue)
+	return ns, jt
+}
+
 // scaledJob returns the ScaledJob ns/name.
 func scaledJob(t *testing.T, ns, name string) *kedav1.ScaledJob {
 	t.Helper()

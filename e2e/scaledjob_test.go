@@ -33,11 +33,7 @@ func TestScaledJobStrategies(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ns := newNamespace(t)
-			env.kubelet.Hold(ns, true)
-			jt := trackJobs(t, ns)
-			apply(t, ns, fmt.Sprintf(webhookSJ, "work", "items", 10, tc.extra))
-			waitSJCondition(t, ns, "work", kedav1.ConditionReady, metav1.ConditionTrue)
+			ns, jt := startScaledJob(t, "work", 10, tc.extra, true)
 			postOK(t, ns, "items", `{"value": 4}`)
 			jt.waitCreated(t, tc.want)
 			waitSJCondition(t, ns, "work", kedav1.ConditionActive, metav1.ConditionTrue)
@@ -68,10 +64,7 @@ func TestScaledJobStrategies(t *testing.T) {
 // than 10 run at once, finished Jobs make room for the next ones without
 // any new item, and successfulJobsHistoryLimit keeps the newest 5.
 func TestScaledJobBurstNeverOvershoots(t *testing.T) {
-	ns := newNamespace(t)
-	jt := trackJobs(t, ns)
-	apply(t, ns, fmt.Sprintf(webhookSJ, "burst", "items", 10, "  successfulJobsHistoryLimit: 5"))
-	waitSJCondition(t, ns, "burst", kedav1.ConditionReady, metav1.ConditionTrue)
+	ns, jt := startScaledJob(t, "burst", 10, "  successfulJobsHistoryLimit: 5", false)
 	postOK(t, ns, "items", `{"value": 100}`)
 	eventually(t, shortWait, "10 Jobs", func() (bool, error) {
 		created, _, _ := jt.counts()
@@ -110,10 +103,7 @@ func TestScaledJobBurstNeverOvershoots(t *testing.T) {
 // 2 Jobs run; each finished one (its item popped) lets the next start with
 // no new item.
 func TestScaledJobFinishedJobsMakeRoom(t *testing.T) {
-	ns := newNamespace(t)
-	jt := trackJobs(t, ns)
-	apply(t, ns, fmt.Sprintf(webhookSJ, "room", "items", 2, ""))
-	waitSJCondition(t, ns, "room", kedav1.ConditionReady, metav1.ConditionTrue)
+	ns, jt := startScaledJob(t, "room", 2, "", false)
 	postOK(t, ns, "items", `{"value": 4}`)
 	jt.waitCreated(t, 2)
 	first := jt.names(unfinishedJobs)[0]
@@ -126,10 +116,7 @@ func TestScaledJobFinishedJobsMakeRoom(t *testing.T) {
 // TestScaledJobHistoryLimits: the oldest finished Jobs beyond
 // successfulJobsHistoryLimit and failedJobsHistoryLimit are deleted.
 func TestScaledJobHistoryLimits(t *testing.T) {
-	ns := newNamespace(t)
-	jt := trackJobs(t, ns)
-	apply(t, ns, fmt.Sprintf(webhookSJ, "hist", "items", 10, "  successfulJobsHistoryLimit: 2\n  failedJobsHistoryLimit: 1"))
-	waitSJCondition(t, ns, "hist", kedav1.ConditionReady, metav1.ConditionTrue)
+	ns, jt := startScaledJob(t, "hist", 10, "  successfulJobsHistoryLimit: 2\n  failedJobsHistoryLimit: 1", false)
 	postOK(t, ns, "items", `{"value": 5}`)
 	jt.waitCreated(t, 5)
 	jobs := jt.names(unfinishedJobs)
@@ -164,11 +151,7 @@ func TestScaledJobRollout(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ns := newNamespace(t)
-			env.kubelet.Hold(ns, true)
-			jt := trackJobs(t, ns)
-			apply(t, ns, fmt.Sprintf(webhookSJ, "roll", "items", 10, tc.extra))
-			waitSJCondition(t, ns, "roll", kedav1.ConditionReady, metav1.ConditionTrue)
+			ns, jt := startScaledJob(t, "roll", 10, tc.extra, true)
 			postOK(t, ns, "items", `{"value": 2}`)
 			jt.waitCreated(t, 2)
 			old := jt.names(unfinishedJobs)
@@ -194,10 +177,7 @@ func TestScaledJobRollout(t *testing.T) {
 // TestScaledJobPaused: the paused annotation stops creation; removing it
 // resumes.
 func TestScaledJobPaused(t *testing.T) {
-	ns := newNamespace(t)
-	jt := trackJobs(t, ns)
-	apply(t, ns, fmt.Sprintf(webhookSJ, "pause", "items", 10, ""))
-	waitSJCondition(t, ns, "pause", kedav1.ConditionReady, metav1.ConditionTrue)
+	ns, jt := startScaledJob(t, "pause", 10, "", false)
 	patchScaledJob(t, ns, "pause", map[string]any{"metadata": map[string]any{"annotations": map[string]any{kedav1.AnnotationPaused: "true"}}})
 	waitSJCondition(t, ns, "pause", kedav1.ConditionPaused, metav1.ConditionTrue)
 	postOK(t, ns, "items", `{"value": 3}`)
@@ -213,11 +193,7 @@ func TestScaledJobPaused(t *testing.T) {
 // 4 items, max 10: 4 Jobs, then 4 more (4 + 4 - 0 ≤ 10 gives 4 - 0), then
 // none (their Pods are pending).
 func TestScaledJobPendingPodConditions(t *testing.T) {
-	ns := newNamespace(t)
-	env.kubelet.Hold(ns, true)
-	jt := trackJobs(t, ns)
-	apply(t, ns, fmt.Sprintf(webhookSJ, "cond", "items", 10, "  scalingStrategy:\n    strategy: accurate\n    pendingPodConditions: [\"Ready\", \"PodScheduled\"]"))
-	waitSJCondition(t, ns, "cond", kedav1.ConditionReady, metav1.ConditionTrue)
+	ns, jt := startScaledJob(t, "cond", 10, "  scalingStrategy:\n    strategy: accurate\n    pendingPodConditions: [\"Ready\", \"PodScheduled\"]", true)
 	postOK(t, ns, "items", `{"value": 4}`)
 	jt.waitCreated(t, 4)
 	for _, name := range jt.names(unfinishedJobs) {

@@ -153,15 +153,10 @@ func New(opts Options) (*Controller, error) {
 		mapper:   mapper,
 		events:   events,
 		recorder: events.NewRecorder(scheme, corev1.EventSource{Component: "pushscale"}),
-		reconcileQ: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
-			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "reconcile"}),
-		decideQ: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](10*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "decide", Clock: opts.Clock}),
 		targets:  make(map[types.NamespacedName]*target),
 		selector: selector,
 	}
+	c.reconcileQ, c.decideQ = newReconcileQueue("reconcile"), newDecideQueue("decide", opts.Clock)
 	c.refs = refcache.New(refcache.Options{
 		Client: kube, Logger: opts.Logger,
 		OnChange: func(o refcache.Owner) {
@@ -425,6 +420,22 @@ func (c *Controller) Ready() bool {
 		}
 	}
 	return true
+}
+
+// newReconcileQueue is a reconcile queue: client-go's controller rate
+// limits for retries.
+func newReconcileQueue(name string) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
+		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name})
+}
+
+// newDecideQueue is a decision queue on clk: retries back off from 10 ms
+// to 30 s, and nothing else delays a key.
+func newDecideQueue(name string, clk clock.WithTicker) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](10*time.Millisecond, 30*time.Second),
+		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name, Clock: clk})
 }
 
 var errNoTarget = errors.New("no such ScaledObject")

@@ -384,10 +384,7 @@ func (c *Controller) teardown(key types.NamespacedName) {
 	if t == nil {
 		return
 	}
-	for _, w := range t.triggers {
-		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: t.owner, Trigger: w.index})
-	}
-	c.opts.Store.Forget(t.owner)
+	c.forgetTriggers(t.owner, t.triggers)
 	labels := map[string]string{"namespace": key.Namespace, "scaledObject": key.Name}
 	c.opts.Metrics.MetricValue.DeletePartialMatch(labels)
 	c.opts.Metrics.KedaValue.DeletePartialMatch(labels)
@@ -395,6 +392,15 @@ func (c *Controller) teardown(key types.NamespacedName) {
 	c.opts.Metrics.KedaErrors.DeletePartialMatch(labels)
 	c.opts.Metrics.ScaleActions.DeletePartialMatch(labels)
 	c.opts.Metrics.KedaPaused.DeletePartialMatch(labels)
+}
+
+// forgetTriggers unwatches owner's triggers ws and drops every value of
+// owner from the store.
+func (c *Controller) forgetTriggers(owner store.Owner, ws []watched) {
+	for _, w := range ws {
+		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: owner, Trigger: w.index})
+	}
+	c.opts.Store.Forget(owner)
 }
 
 // fingerprint identifies what the sources were given, so an unchanged

@@ -79,14 +79,10 @@ const expectationTTL = 5 * time.Minute
 func newJobs(c *Controller) (*jobs, error) {
 	opts := c.opts
 	j := &jobs{
-		c: c,
-		reconcileQ: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
-			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "scaledjob-reconcile"}),
-		decideQ: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](10*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "scaledjob-decide", Clock: opts.Clock}),
-		targets: make(map[types.NamespacedName]*jobTarget),
+		c:          c,
+		reconcileQ: newReconcileQueue("scaledjob-reconcile"),
+		decideQ:    newDecideQueue("scaledjob-decide", opts.Clock),
+		targets:    make(map[types.NamespacedName]*jobTarget),
 	}
 	j.sjInformer = cache.NewSharedIndexInformer(
 		cache.NewFilteredListWatchFromClient(c.keda, "scaledjobs", opts.WatchNamespace, func(o *metav1.ListOptions) {
@@ -340,10 +336,7 @@ func (j *jobs) teardown(key types.NamespacedName) {
 	if t == nil {
 		return
 	}
-	for _, w := range t.triggers {
-		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: t.owner, Trigger: w.index})
-	}
-	c.opts.Store.Forget(t.owner)
+	c.forgetTriggers(t.owner, t.triggers)
 	labels := map[string]string{"namespace": key.Namespace, "scaledObject": key.Name, "type": "scaledjob"}
 	c.opts.Metrics.KedaValue.DeletePartialMatch(labels)
 	c.opts.Metrics.KedaActive.DeletePartialMatch(labels)

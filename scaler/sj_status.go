@@ -84,7 +84,7 @@ func (j *jobs) writeStatus(ctx context.Context, t *jobTarget, sj *kedav1.ScaledJ
 	}
 	j.mu.Lock()
 	t.written = status
-	if status.LastActiveTime != nil && (prev.LastActiveTime == nil || !status.LastActiveTime.Equal(prev.LastActiveTime)) {
+	if timeChanged(prev.LastActiveTime, status.LastActiveTime) {
 		t.lastActiveAt = j.c.clock.Now()
 	}
 	j.mu.Unlock()

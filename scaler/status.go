@@ -142,7 +142,7 @@ func (c *Controller) writeStatus(ctx context.Context, t *target, so *kedav1.Scal
 	}
 	c.mu.Lock()
 	t.written = status
-	if status.LastActiveTime != nil && (prev.LastActiveTime == nil || !status.LastActiveTime.Equal(prev.LastActiveTime)) {
+	if timeChanged(prev.LastActiveTime, status.LastActiveTime) {
 		t.lastActiveAt = c.clock.Now()
 	}
 	c.mu.Unlock()
@@ -182,6 +182,11 @@ func (c *Controller) patchStatus(ctx context.Context, resource, namespace, name 
 		c.log.Debug("status written", "namespace", namespace, "resource", resource, "name", name, "status", string(body))
 	}
 	return true, nil
+}
+
+// timeChanged reports whether next is set and differs from prev.
+func timeChanged(prev, next *metav1.Time) bool {
+	return next != nil && (prev == nil || !next.Equal(prev))
 }
 
 // toJSONMap returns v as a JSON object.

@@ -97,13 +97,6 @@ func (v *validator) jobTriggers(s *ScaledJobSpec) {
 		if t.MetricType != "" {
 			v.add(path+".metricType", quote(string(t.MetricType)), "must not be set in ScaledJob triggers")
 		}
-		if t.Name == "" {
-			continue
-		}
-		if j, dup := byName[t.Name]; dup {
-			v.add(path+".name", quote(t.Name), fmt.Sprintf("must be unique, spec.triggers[%d] has the same name", j))
-			continue
-		}
-		byName[t.Name] = i
+		v.uniqueName(byName, path, t.Name, i)
 	}
 }
