@@ -339,8 +339,8 @@ func (c *Controller) Start(ctx context.Context) error {
 	// Ready waits for the first values of every trigger.
 	for range c.opts.Workers {
 		wg.Add(2)
-		go func() { defer wg.Done(); c.run(ctx, c.reconcileQ, c.reconcile) }()
-		go func() { defer wg.Done(); c.run(ctx, c.decideQ, c.decide) }()
+		go func() { defer wg.Done(); c.run(ctx, store.ScaledObject, c.reconcileQ, c.reconcile) }()
+		go func() { defer wg.Done(); c.run(ctx, store.ScaledObject, c.decideQ, c.decide) }()
 	}
 	c.waitInitialReconciles(ctx)
 	c.synced.Store(true)
@@ -375,7 +375,7 @@ func (c *Controller) waitInitialReconciles(ctx context.Context) {
 	}
 }
 
-func (c *Controller) run(ctx context.Context, q workqueue.TypedRateLimitingInterface[types.NamespacedName], fn func(context.Context, types.NamespacedName) error) {
+func (c *Controller) run(ctx context.Context, kind store.Kind, q workqueue.TypedRateLimitingInterface[types.NamespacedName], fn func(context.Context, types.NamespacedName) error) {
 	for {
 		key, shutdown := q.Get()
 		if shutdown {
@@ -392,8 +392,8 @@ func (c *Controller) run(ctx context.Context, q workqueue.TypedRateLimitingInter
 			c.log.Debug("replicas changed since they were read; deciding again", "namespace", key.Namespace, "scaledObject", key.Name)
 			q.AddRateLimited(key)
 		default:
-			c.log.Warn("retrying", "namespace", key.Namespace, "scaledObject", key.Name, "err", err)
-			c.opts.Metrics.ReconcileError.WithLabelValues("ScaledObject").Inc()
+			c.log.Warn("retrying", "namespace", key.Namespace, kindLogKey(kind), key.Name, "err", err)
+			c.opts.Metrics.ReconcileError.WithLabelValues(string(kind)).Inc()
 			q.AddRateLimited(key)
 		}
 		q.Done(key)
@@ -436,6 +436,15 @@ func newDecideQueue(name string, clk clock.WithTicker) workqueue.TypedRateLimiti
 	return workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](10*time.Millisecond, 30*time.Second),
 		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name, Clock: clk})
+}
+
+// kindLogKey is the log key naming an object of kind (scaledObject,
+// scaledJob).
+func kindLogKey(kind store.Kind) string {
+	if kind == store.ScaledJob {
+		return "scaledJob"
+	}
+	return "scaledObject"
 }
 
 var errNoTarget = errors.New("no such ScaledObject")

@@ -274,8 +274,8 @@ func (j *jobs) start(ctx context.Context, wg *sync.WaitGroup) bool {
 	}
 	for range j.c.opts.Workers {
 		wg.Add(2)
-		go func() { defer wg.Done(); j.c.run(ctx, j.reconcileQ, j.reconcile) }()
-		go func() { defer wg.Done(); j.c.run(ctx, j.decideQ, j.decide) }()
+		go func() { defer wg.Done(); j.c.run(ctx, store.ScaledJob, j.reconcileQ, j.reconcile) }()
+		go func() { defer wg.Done(); j.c.run(ctx, store.ScaledJob, j.decideQ, j.decide) }()
 	}
 	return true
 }
