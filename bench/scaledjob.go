@@ -65,7 +65,7 @@ func scaledJobMethod(burst int) string {
 		"pollingInterval 1 s on a gateway restarted with DisablePush [%q] watching %s only, each item at a random moment "+
 		"within a second after the previous one's Job. Burst: %d LPUSHes back to back (one item each, one connection) on "+
 		"another ScaledJob (maxReplicaCount %d) on the push gateway; every Job created is counted through the informer "+
-		"until none came for 3 s.", activationPause, redisType, sjPollNamespace, burst, burst)
+		"until none came for 3 s.", activationPause, redisType, sjPollNamespace, burst, 2*burst)
 }
 
 // jobWatch delivers the creation of every Job of a namespace.
@@ -273,10 +273,12 @@ func pollingOnIf(poll bool, ns string) func(*gateway.Options) {
 // scaledJobBurst pushes n items back to back on a ScaledJob of its own and
 // counts the Jobs created until none came for 3 s.
 func (e *env) scaledJobBurst(ctx context.Context, ns string, r *redisServer, w *jobWatch, n int) (*ScaledJobBurst, error) {
-	if err := e.createScaledJob(ctx, ns, "burst", r, "burst", int32(n)); err != nil {
+	// maxReplicaCount twice the items: only the expectations stand between
+	// quick successive decisions and more Jobs than items.
+	if err := e.createScaledJob(ctx, ns, "burst", r, "burst", int32(2*n)); err != nil {
 		return nil, err
 	}
-	b := &ScaledJobBurst{Items: n, MaxReplicas: n}
+	b := &ScaledJobBurst{Items: n, MaxReplicas: 2 * n}
 	rdb := r.srv.Client()
 	start := time.Now()
 	for i := range n {
