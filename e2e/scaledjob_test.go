@@ -54,6 +54,11 @@ func TestScaledJobStrategies(t *testing.T) {
 				t.Fatalf("job metadata %+v", job.ObjectMeta)
 			}
 			waitEvent(t, ns, "work", "KEDAJobsCreated", "Created 4 jobs")
+			// KEDA's metrics, with its labels for ScaledJobs.
+			waitGauge(t, "keda_scaler_metrics_value", fmt.Sprintf(`metric="s0-webhook-items",namespace="%s",scaledObject="work",scaler="webhook",triggerIndex="0",type="scaledjob"`, ns), 4)
+			waitGauge(t, "keda_scaler_active", fmt.Sprintf(`metric="s0-webhook-items",namespace="%s",scaledObject="work",scaler="webhook",triggerIndex="0",type="scaledjob"`, ns), 1)
+			waitGauge(t, "keda_scaled_job_errors_total", fmt.Sprintf(`namespace="%s",scaledJob="work"`, ns), 0)
+			waitGauge(t, "pushscale_jobs_created_total", fmt.Sprintf(`namespace="%s",scaledJob="work"`, ns), 4)
 		})
 	}
 }

@@ -82,9 +82,8 @@ func (j *jobs) decide(ctx context.Context, key types.NamespacedName) error {
 		}
 		c.observeTrigger(sj.Namespace, sj.Name, "scaledjob", t.failedReads, w, e)
 	}
-	if newFailures > 0 {
-		c.opts.Metrics.ScaledJobErrors.WithLabelValues(sj.Namespace, sj.Name).Add(float64(newFailures))
-	}
+	// Exported from the first decision on, at 0 until an error (as KEDA).
+	c.opts.Metrics.ScaledJobErrors.WithLabelValues(sj.Namespace, sj.Name).Add(float64(newFailures))
 
 	jobs := j.ownJobs(key)
 	var errs []error
