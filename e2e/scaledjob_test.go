@@ -18,7 +18,7 @@ import (
 // and every Pod held Pending (pending = running), each strategy creates the
 // Jobs KEDA's formula gives when applied until it creates no more (see
 // TestCountJobsFixedPoint): default 4, custom (deduction 1, percentage 1)
-// 3, accurate 4, eager 6; and then none.
+// 3, accurate 4, eager 6, default with minReplicaCount 2: 6; and then none.
 func TestScaledJobStrategies(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -29,6 +29,9 @@ func TestScaledJobStrategies(t *testing.T) {
 		{name: "custom", extra: "  scalingStrategy:\n    strategy: custom\n    customScalingQueueLengthDeduction: 1\n    customScalingRunningJobPercentage: \"1\"", want: 3},
 		{name: "accurate", extra: "  scalingStrategy:\n    strategy: accurate", want: 4},
 		{name: "eager", extra: "  scalingStrategy:\n    strategy: eager", want: 6},
+		// 2 Jobs at once for minReplicaCount, then 4 for the items (the
+		// effective maximum is 10 - 2).
+		{name: "min-replicas", extra: "  minReplicaCount: 2", want: 6},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
