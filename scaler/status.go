@@ -253,8 +253,10 @@ func (c *Controller) observeTrigger(namespace, name, typ string, failedReads map
 	if trigger == "" {
 		trigger = w.typ
 	}
-	if e.Known && typ == "scaledobject" { // pushscale_metric_value is what the HPA is served
-		c.opts.Metrics.MetricValue.WithLabelValues(namespace, name, trigger, w.spec.MetricName).Set(e.Value)
+	if e.Known {
+		if typ == "scaledobject" { // pushscale_metric_value is what the HPA is served
+			c.opts.Metrics.MetricValue.WithLabelValues(namespace, name, trigger, w.spec.MetricName).Set(e.Value)
+		}
 		c.opts.Metrics.KedaValue.WithLabelValues(namespace, name, w.typ, idx, w.spec.MetricName, typ).Set(e.Value)
 	}
 	active := 0.0
