@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,6 +12,8 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/store"
 )
 
 // TestCountExpectations: Jobs created but not shown by the informer count
@@ -61,3 +64,24 @@ func TestCountExpectations(t *testing.T) {
 }
 
 func ptrBool(b bool) *bool { return &b }
+
+// TestObserveScaledJobTrigger: a ScaledJob's trigger is exported under
+// KEDA's names with type="scaledjob", and not as pushscale_metric_value
+// (the HPA's, ScaledObjects' alone).
+func TestObserveScaledJobTrigger(t *testing.T) {
+	c := &Controller{opts: Options{Metrics: NewMetrics(nil)}}
+	w := watched{index: 0, typ: "webhook", spec: sources.Spec{MetricName: "s0-webhook-items", Target: 1}}
+	c.observeTrigger("ns", "work", "scaledjob", map[int]uint64{}, w, store.Entry{Known: true, Value: 4, FailedReads: 2})
+	if v := testutil.ToFloat64(c.opts.Metrics.KedaValue.WithLabelValues("ns", "work", "webhook", "0", "s0-webhook-items", "scaledjob")); v != 4 {
+		t.Fatalf("keda_scaler_metrics_value %v, want 4", v)
+	}
+	if v := testutil.ToFloat64(c.opts.Metrics.KedaActive.WithLabelValues("ns", "work", "webhook", "0", "s0-webhook-items", "scaledjob")); v != 1 {
+		t.Fatalf("keda_scaler_active %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(c.opts.Metrics.KedaErrors.WithLabelValues("ns", "work", "webhook", "0", "s0-webhook-items", "scaledjob")); v != 2 {
+		t.Fatalf("keda_scaler_errors_total %v, want 2", v)
+	}
+	if n := testutil.CollectAndCount(c.opts.Metrics.MetricValue); n != 0 {
+		t.Fatalf("%d pushscale_metric_value series, want none", n)
+	}
+}
