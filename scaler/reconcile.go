@@ -86,20 +86,11 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		return err
 	}
 	fp := fingerprint(so, ws)
-	if fp != t.fingerprint {
-		started := t.fingerprint == ""
-		if err := c.setTriggers(t, ws, fp); err != nil {
-			c.invalid(key, t, err.Error())
-			return nil
-		}
-		if started {
-			c.event(so, false, "KEDAScalersStarted", "Started scalers watch")
-		}
+	msg, err := c.watchTriggers(so, t.fingerprint, fp, ws, func() error { return c.setTriggers(t, ws, fp) })
+	if err != nil {
+		c.invalid(key, t, err.Error())
+		return nil
 	}
-	// A trigger refused because of another one (webhook triggers sharing
-	// a stream with different authentication) stays watched, so that the
-	// others stay refused too; the source rechecks us when that changes.
-	msg := c.refused(ws)
 	c.mu.Lock()
 	t.refused = msg != ""
 	c.mu.Unlock()
@@ -358,6 +349,25 @@ func (c *Controller) rewatch(owner store.Owner, old, ws []watched) error {
 		}
 	}
 	return nil
+}
+
+// watchTriggers hands triggers ws to the sources with set when their
+// fingerprint fp differs from cur, the one they were given last (the
+// first time, it records KEDAScalersStarted on obj), and returns why the
+// sources refuse any of them ("": none), or set's error. A trigger
+// refused because of another one (webhook triggers sharing a stream with
+// different authentication) stays watched, so that the others stay
+// refused too; the source rechecks the owner when that changes.
+func (c *Controller) watchTriggers(obj runtime.Object, cur, fp string, ws []watched, set func() error) (string, error) {
+	if fp != cur {
+		if err := set(); err != nil {
+			return "", err
+		}
+		if cur == "" {
+			c.event(obj, false, "KEDAScalersStarted", "Started scalers watch")
+		}
+	}
+	return c.refused(ws), nil
 }
 
 // refused asks the sources whether they refuse any of ws (see

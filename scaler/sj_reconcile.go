@@ -60,18 +60,18 @@ func (j *jobs) reconcile(ctx context.Context, key types.NamespacedName) error {
 		j.invalid(key, t, problem)
 		return nil
 	}
-	if fp := triggersFingerprint(sj.UID, sj.Spec.PollingIntervalOrDefault(), ws); fp != t.fingerprint {
-		started := t.fingerprint == ""
+	fp := triggersFingerprint(sj.UID, sj.Spec.PollingIntervalOrDefault(), ws)
+	msg, err := c.watchTriggers(sj, t.fingerprint, fp, ws, func() error {
 		if err := c.rewatch(t.owner, j.swapTriggers(t, nil, ""), ws); err != nil {
-			j.invalid(key, t, err.Error())
-			return nil
+			return err
 		}
 		j.swapTriggers(t, ws, fp)
-		if started {
-			c.event(sj, false, "KEDAScalersStarted", "Started scalers watch")
-		}
+		return nil
+	})
+	if err != nil {
+		j.invalid(key, t, err.Error())
+		return nil
 	}
-	msg := c.refused(ws)
 	j.mu.Lock()
 	t.refused = msg != ""
 	j.mu.Unlock()
