@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,11 +149,13 @@ func TestScaledJobHistoryLimits(t *testing.T) {
 }
 
 // TestScaledJobRollout: a template change deletes the Jobs of the previous
-// generation and creates new ones (default), or lets them run (gradual,
-// also through the deprecated rolloutStrategy).
+// generation and creates new ones (default, with background or foreground
+// propagation), or lets them run (gradual, also through the deprecated
+// rolloutStrategy).
 func TestScaledJobRollout(t *testing.T) {
 	cases := []struct{ name, extra string }{
 		{name: "default"},
+		{name: "default-foreground", extra: "  rollout:\n    propagationPolicy: foreground"},
 		{name: "gradual", extra: "  rollout:\n    strategy: gradual"},
 		{name: "deprecated-gradual", extra: "  rolloutStrategy: gradual"},
 	}
@@ -165,7 +168,7 @@ func TestScaledJobRollout(t *testing.T) {
 			old := jt.names(unfinishedJobs)
 			patchScaledJob(t, ns, "roll", map[string]any{"spec": map[string]any{"jobTargetRef": map[string]any{"template": map[string]any{"spec": map[string]any{
 				"containers": []any{map[string]any{"name": "work", "image": "registry.invalid/pushscale/worker:2"}}}}}}})
-			if tc.name != "default" {
+			if !strings.HasPrefix(tc.name, "default") {
 				jt.waitCreated(t, 2)
 				if running := jt.names(unfinishedJobs); !slices.Equal(running, old) {
 					t.Fatalf("gradual rollout: running %v, want the old %v", running, old)
