@@ -215,3 +215,28 @@ func TestScaledJobPendingPodConditions(t *testing.T) {
 	}
 	jt.waitCreated(t, 8)
 }
+
+// TestScaledJobDropsKEDAFinalizer: a ScaledJob migrated from KEDA carries
+// finalizer.keda.sh; it is taken off (nothing is done on deletion), so the
+// ScaledJob can be deleted, and its Jobs go with it.
+func TestScaledJobDropsKEDAFinalizer(t *testing.T) {
+	ns := newNamespace(t)
+	jt := trackJobs(t, ns)
+	manifest := strings.Replace(fmt.Sprintf(webhookSJ, "migrated", "items", 10, ""), "  labels:\n", "  finalizers: [finalizer.keda.sh]\n  labels:\n", 1)
+	apply(t, ns, manifest)
+	waitSJCondition(t, ns, "migrated", kedav1.ConditionReady, metav1.ConditionTrue)
+	eventually(t, shortWait, "finalizer.keda.sh taken off", func() (bool, error) {
+		f := scaledJob(t, ns, "migrated").Finalizers
+		return len(f) == 0, fmt.Errorf("finalizers %v", f)
+	})
+	postOK(t, ns, "items", `{"value": 1}`)
+	jt.waitCreated(t, 1)
+	if err := dyn().Resource(resources["ScaledJob"]).Namespace(ns).Delete(context.Background(), "migrated", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, shortWait, "the ScaledJob and its Job gone", func() (bool, error) {
+		_, err := dyn().Resource(resources["ScaledJob"]).Namespace(ns).Get(context.Background(), "migrated", metav1.GetOptions{})
+		_, running, _ := jt.counts()
+		return err != nil && running == 0, fmt.Errorf("get: %v, %d Jobs left", err, running)
+	})
+}

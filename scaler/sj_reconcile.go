@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,11 +32,23 @@ func (j *jobs) reconcile(ctx context.Context, key types.NamespacedName) error {
 	if err != nil {
 		return err
 	}
-	if !exists || obj.(*kedav1.ScaledJob).DeletionTimestamp != nil {
+	if !exists {
 		j.teardown(key)
 		return nil
 	}
 	sj := obj.(*kedav1.ScaledJob).DeepCopy()
+	// A ScaledJob needs nothing done on deletion (its Jobs are the
+	// garbage collector's): KEDA's finalizer, which ScaledJobs migrated
+	// from KEDA carry, is taken off.
+	if slices.Contains(sj.Finalizers, kedav1.Finalizer) {
+		if err := c.patchFinalizers(ctx, "scaledjobs", sj, slices.DeleteFunc(slices.Clone(sj.Finalizers), func(f string) bool { return f == kedav1.Finalizer })); err != nil {
+			return err
+		}
+	}
+	if sj.DeletionTimestamp != nil {
+		j.teardown(key)
+		return nil
+	}
 	t := j.targetFor(key, sj)
 	paused := kedav1.AnnotationTrue(sj.Annotations, kedav1.AnnotationPaused)
 	j.mu.Lock()
