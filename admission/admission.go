@@ -1,8 +1,9 @@
 // Package admission serves a validating admission webhook for
-// keda.sh/v1alpha1 ScaledObjects. It refuses at apply time what the
-// controller would otherwise report as Ready=False ScaledObjectCheckFailed:
-// the checks of ScaledObject.Validate, the ones KEDA's admission webhook
-// makes without looking anything up. Checks that need the cluster (one
+// keda.sh/v1alpha1 ScaledObjects and ScaledJobs. It refuses at apply time
+// what the controller would otherwise report as Ready=False
+// ScaledObjectCheckFailed (ScaledJobCheckFailed): the checks of
+// ScaledObject.Validate (ScaledJob.Validate), the ones KEDA's admission
+// webhook makes without looking anything up. Checks that need the cluster (one
 // ScaledObject per target, HPA ownership, container requests) stay with
 // the controller, which reports them on the object.
 //
@@ -23,14 +24,18 @@ import (
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 )
 
-// ScaledObjectPath is where the webhook is served (KEDA's path).
-const ScaledObjectPath = "/validate-keda-sh-v1alpha1-scaledobject"
+// ScaledObjectPath and ScaledJobPath are where the webhook is served
+// (KEDA's paths). The handler checks whichever kind it is sent.
+const (
+	ScaledObjectPath = "/validate-keda-sh-v1alpha1-scaledobject"
+	ScaledJobPath    = "/validate-keda-sh-v1alpha1-scaledjob"
+)
 
 // maxBody bounds an AdmissionReview (the apiserver limits objects to a few
 // MiB; a ScaledObject is far smaller).
 const maxBody = 3 << 20
 
-// Handler answers AdmissionReviews of ScaledObjects. It is safe for
+// Handler answers AdmissionReviews of ScaledObjects and ScaledJobs. It is safe for
 // concurrent use.
 type Handler struct {
 	// Logger receives one line per refused object (never its contents).
@@ -64,23 +69,33 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // review decides one request: only creates and updates of ScaledObjects
-// are checked; anything else is allowed.
+// and ScaledJobs are checked; anything else is allowed.
 func (h Handler) review(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	allowed := &admissionv1.AdmissionResponse{Allowed: true}
-	if req.Kind.Group != kedav1.SchemeGroupVersion.Group || req.Kind.Kind != "ScaledObject" ||
-		req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+	if req.Kind.Group != kedav1.SchemeGroupVersion.Group || req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return allowed
 	}
-	var so kedav1.ScaledObject
-	if err := json.Unmarshal(req.Object.Raw, &so); err != nil {
-		return denied(fmt.Sprintf("ScaledObject cannot be decoded: %v", err))
+	var obj interface {
+		metav1.Object
+		Validate() error
 	}
-	if so.DeletionTimestamp != nil {
+	switch req.Kind.Kind {
+	case kedav1.KindScaledObject:
+		obj = &kedav1.ScaledObject{}
+	case kedav1.KindScaledJob:
+		obj = &kedav1.ScaledJob{}
+	default:
+		return allowed
+	}
+	if err := json.Unmarshal(req.Object.Raw, obj); err != nil {
+		return denied(fmt.Sprintf("%s cannot be decoded: %v", req.Kind.Kind, err))
+	}
+	if obj.GetDeletionTimestamp() != nil {
 		return allowed // removing the finalizer of an invalid object must work
 	}
-	if err := so.Validate(); err != nil {
+	if err := obj.Validate(); err != nil {
 		if h.Logger != nil {
-			h.Logger.Info("ScaledObject refused", "namespace", req.Namespace, "scaledObject", req.Name, "err", err)
+			h.Logger.Info(req.Kind.Kind+" refused", "namespace", req.Namespace, "name", req.Name, "err", err)
 		}
 		return denied(err.Error())
 	}

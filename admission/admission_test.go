@@ -68,13 +68,21 @@ func TestHandler(t *testing.T) {
 			manifest: validSO[:strings.Index(validSO, "  triggers:")], denied: "spec.triggers"},
 		{name: "deletes are not checked", kind: "ScaledObject", op: admissionv1.Delete,
 			manifest: strings.Replace(validSO, "minReplicaCount: 1", "minReplicaCount: 9", 1)},
-		{name: "other kinds are not checked", kind: "ScaledJob", op: admissionv1.Create, manifest: "{}"},
+		{name: "valid ScaledJob", kind: "ScaledJob", op: admissionv1.Create, manifest: validSJ},
+		{name: "ScaledJob trigger with metricType", kind: "ScaledJob", op: admissionv1.Update,
+			manifest: validSJ + "    metricType: Value\n", denied: `spec.triggers[0].metricType "Value": must not be set in ScaledJob triggers`},
+		{name: "ScaledJob without jobTargetRef", kind: "ScaledJob", op: admissionv1.Create, manifest: "{}", denied: "spec.jobTargetRef"},
+		{name: "other kinds are not checked", kind: "TriggerAuthentication", op: admissionv1.Create, manifest: "{}"},
 	}
 	srv := httptest.NewServer(Handler{})
 	defer srv.Close()
 	for _, tc := range cases {
+		path := ScaledObjectPath
+		if tc.kind == "ScaledJob" {
+			path = ScaledJobPath
+		}
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := http.Post(srv.URL+ScaledObjectPath, "application/json", bytes.NewReader(reviewOf(t, tc.kind, tc.op, tc.manifest)))
+			resp, err := http.Post(srv.URL+path, "application/json", bytes.NewReader(reviewOf(t, tc.kind, tc.op, tc.manifest)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,6 +105,24 @@ func TestHandler(t *testing.T) {
 		})
 	}
 }
+
+const validSJ = `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledJob
+metadata:
+  name: sj
+spec:
+  jobTargetRef:
+    template:
+      spec:
+        containers:
+        - name: c
+          image: busybox
+  triggers:
+  - type: webhook
+    metadata:
+      stream: s
+`
 
 func TestHandlerRejectsGarbage(t *testing.T) {
 	for name, body := range map[string]string{"not JSON": "nope", "no request": `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`} {

@@ -19,6 +19,8 @@
 //   - rabbitmq: publish → spec.replicas = 1 through a shadow queue, through
 //     the default exchange (polled) and with push disabled, at
 //     pollingInterval 1 s, and what idle triggers cost the broker;
+//   - scaledjob: LPUSH → Job created on a ScaledJob by push and by polling
+//     at 1 s, and the Jobs a burst of items creates;
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
 //     ScaledObjects.
 //
@@ -95,7 +97,7 @@ const (
 	partRabbitMQ     = "rabbitmq"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partScaledJob, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -342,6 +344,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.RabbitMQ = r
 			return err
 		}},
+		{partScaledJob, "scaledjob", func() error {
+			s, err := measureScaledJob(ctx, e, cfg)
+			rep.ScaledJob = s
+			return err
+		}},
 		{partMemory, "memory", func() error {
 			mem, err := measureMemory(ctx, e, cfg)
 			rep.Memory = mem
@@ -391,7 +398,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partScaledJob) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

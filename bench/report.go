@@ -41,6 +41,7 @@ type Report struct {
 	Kafka        *KafkaResult        `json:"kafka,omitempty"`
 	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
 	RabbitMQ     *RabbitMQResult     `json:"rabbitmq,omitempty"`
+	ScaledJob    *ScaledJobResult    `json:"scaledjob,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
 	Checks []Check `json:"targets"`
@@ -135,6 +136,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkKafka()
 	r.checkNATS()
 	r.checkRabbitMQ()
+	r.checkScaledJob()
 	r.checkMemory()
 }
 
@@ -217,6 +219,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if n := r.NATS; n != nil {
 		printNATS(w, n)
+	}
+	if s := r.ScaledJob; s != nil {
+		printScaledJob(w, s)
 	}
 	if m := r.Memory; m != nil {
 		printMemory(w, m)

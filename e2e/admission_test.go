@@ -19,8 +19,9 @@ import (
 
 // TestAdmissionWebhook registers the admission handler with the apiserver
 // (for this test's namespace only, failurePolicy Fail so the test is
-// deterministic) and applies ScaledObjects through it: an invalid one is
-// refused with the controller's message, a valid one is admitted.
+// deterministic) and applies ScaledObjects and ScaledJobs through it: an
+// invalid one is refused with the controller's message, a valid one is
+// admitted.
 func TestAdmissionWebhook(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -34,6 +35,14 @@ func TestAdmissionWebhook(t *testing.T) {
 			Name:                    "vscaledobject.pushscale.io",
 			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To(srv.URL + admission.ScaledObjectPath), CABundle: ca},
 			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}, Rule: admissionregistrationv1.Rule{APIGroups: []string{"keda.sh"}, APIVersions: []string{"v1alpha1"}, Resources: []string{"scaledobjects"}}}},
+			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
+			FailurePolicy:           &fail,
+			SideEffects:             &none,
+			AdmissionReviewVersions: []string{"v1"},
+		}, {
+			Name:                    "vscaledjob.pushscale.io",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To(srv.URL + admission.ScaledJobPath), CABundle: ca},
+			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}, Rule: admissionregistrationv1.Rule{APIGroups: []string{"keda.sh"}, APIVersions: []string{"v1alpha1"}, Resources: []string{"scaledjobs"}}}},
 			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
 			FailurePolicy:           &fail,
 			SideEffects:             &none,
@@ -79,5 +88,26 @@ spec:
 	})
 	if err := create("valid", "idleReplicaCount: 0"); err != nil {
 		t.Fatalf("a valid ScaledObject was refused: %v", err)
+	}
+
+	// ScaledJobs: KEDA's checks, on its ScaledJob path.
+	createSJ := func(name, trigger string) error {
+		var obj unstructured.Unstructured
+		if err := yaml.Unmarshal([]byte(fmt.Sprintf(webhookSJ, name, name, 5, "")+trigger), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		_, err := dyn().Resource(resources["ScaledJob"]).Namespace(ns).Create(ctx, &obj, metav1.CreateOptions{})
+		return err
+	}
+	eventually(t, shortWait, "the webhook to refuse a ScaledJob trigger with metricType", func() (bool, error) {
+		err := createSJ("invalid-sj", "    metricType: Value\n")
+		if err == nil {
+			_ = dyn().Resource(resources["ScaledJob"]).Namespace(ns).Delete(ctx, "invalid-sj", metav1.DeleteOptions{})
+			return false, fmt.Errorf("admitted")
+		}
+		return strings.Contains(err.Error(), `spec.triggers[0].metricType "Value": must not be set in ScaledJob triggers`), err
+	})
+	if err := createSJ("valid-sj", ""); err != nil {
+		t.Fatalf("a valid ScaledJob was refused: %v", err)
 	}
 }

@@ -203,6 +203,7 @@ func Run(ctx context.Context, opts Options) error {
 	if admissionLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle(admission.ScaledObjectPath, admission.Handler{Logger: log.With("component", "admission")})
+		mux.Handle(admission.ScaledJobPath, admission.Handler{Logger: log.With("component", "admission")})
 		admissionSrv := newServer(mux, defaultLimits)
 		g.Go(func() error {
 			return serve(gctx, admissionSrv, func() error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/scaler/refcache"
@@ -102,8 +103,8 @@ func (c *Controller) authSpec(ns string, ref *kedav1.AuthenticationRef) *kedav1.
 // clusterAuth returns what a trigger's source needs to check the targets
 // of a trigger authenticated by a ClusterTriggerAuthentication (nil for
 // any other reference, or with the check off). In warn mode what the check
-// would refuse becomes a Warning Event on so.
-func (c *Controller) clusterAuth(so *kedav1.ScaledObject, ref *kedav1.AuthenticationRef) *sources.ClusterAuth {
+// would refuse becomes a Warning Event on obj, the trigger's owner.
+func (c *Controller) clusterAuth(obj runtime.Object, ref *kedav1.AuthenticationRef) *sources.ClusterAuth {
 	check := c.opts.ClusterTriggerAuthTargetCheck
 	if check == "" {
 		check = sources.TargetCheckEnforce
@@ -112,7 +113,7 @@ func (c *Controller) clusterAuth(so *kedav1.ScaledObject, ref *kedav1.Authentica
 		return nil
 	}
 	ca := &sources.ClusterAuth{Name: ref.Name, Check: check, Warn: func(msg string) {
-		c.event(so, true, ReasonClusterAuthTargetNotAllowed, "%s", msg)
+		c.event(obj, true, ReasonClusterAuthTargetNotAllowed, "%s", msg)
 	}}
 	if obj, ok, err := c.ctaInformer.GetIndexer().GetByKey(ref.Name); err == nil && ok {
 		ca.AllowedTargets = sources.ParseAllowedTargets(obj.(*kedav1.ClusterTriggerAuthentication).Annotations[sources.AllowedTargetsAnnotation])

@@ -97,6 +97,9 @@ type Controller struct {
 
 	mu      sync.RWMutex
 	targets map[types.NamespacedName]*target
+
+	// jobs is the ScaledJob controller.
+	jobs *jobs
 }
 
 // New returns a controller; nothing runs until Start.
@@ -153,20 +156,18 @@ func New(opts Options) (*Controller, error) {
 		mapper:   mapper,
 		events:   events,
 		recorder: events.NewRecorder(scheme, corev1.EventSource{Component: "pushscale"}),
-		reconcileQ: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
-			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "reconcile"}),
-		decideQ: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](10*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "decide", Clock: opts.Clock}),
 		targets:  make(map[types.NamespacedName]*target),
 		selector: selector,
 	}
+	c.reconcileQ, c.decideQ = newReconcileQueue("reconcile"), newDecideQueue("decide", opts.Clock)
 	c.refs = refcache.New(refcache.Options{
 		Client: kube, Logger: opts.Logger,
 		OnChange: func(o refcache.Owner) {
-			if o.Kind == refOwnerKind {
+			switch o.Kind {
+			case refOwnerKind:
 				c.reconcileQ.Add(types.NamespacedName{Namespace: o.Namespace, Name: o.Name})
+			case jobRefOwnerKind:
+				c.jobs.reconcileQ.Add(types.NamespacedName{Namespace: o.Namespace, Name: o.Name})
 			}
 		},
 	})
@@ -192,6 +193,9 @@ func New(opts Options) (*Controller, error) {
 			return nil, fmt.Errorf("scaler: %w", err)
 		}
 	}
+	if c.jobs, err = newJobs(c); err != nil {
+		return nil, err
+	}
 	if err := c.addHandlers(); err != nil {
 		return nil, err
 	}
@@ -201,8 +205,11 @@ func New(opts Options) (*Controller, error) {
 // Notify marks the owner's target for a new decision. It is the store's
 // notify function: it never blocks and never drops (the queue coalesces).
 func (c *Controller) Notify(o store.Owner) {
-	if o.Kind == store.ScaledObject {
+	switch o.Kind {
+	case store.ScaledObject:
 		c.decideQ.Add(o.NamespacedName())
+	case store.ScaledJob:
+		c.jobs.decideQ.Add(o.NamespacedName())
 	}
 }
 
@@ -210,8 +217,11 @@ func (c *Controller) Notify(o store.Owner) {
 // for one of its triggers may have changed. It never blocks (see
 // sources.ManagerOptions.Recheck).
 func (c *Controller) Recheck(o store.Owner) {
-	if o.Kind == store.ScaledObject {
+	switch o.Kind {
+	case store.ScaledObject:
 		c.reconcileQ.Add(o.NamespacedName())
+	case store.ScaledJob:
+		c.jobs.reconcileQ.Add(o.NamespacedName())
 	}
 }
 
@@ -274,6 +284,15 @@ func (c *Controller) addHandlers() error {
 		for _, o := range objs {
 			enqueue(o)
 		}
+		if ns != "" {
+			objs, _ = c.jobs.sjInformer.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
+		} else {
+			objs = c.jobs.sjInformer.GetIndexer().List()
+		}
+		for _, o := range objs {
+			sj := o.(*kedav1.ScaledJob)
+			c.jobs.reconcileQ.Add(types.NamespacedName{Namespace: sj.Namespace, Name: sj.Name})
+		}
 	}
 	h := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
@@ -316,16 +335,20 @@ func (c *Controller) Start(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.soInformer.HasSynced, c.taInformer.HasSynced, c.ctaInformer.HasSynced, c.hpaInformer.HasSynced) {
 		return nil
 	}
+	if !c.jobs.start(ctx, &wg) {
+		return nil
+	}
 	// Reconcile everything once before declaring the informers synced, so
 	// Ready waits for the first values of every trigger.
 	for range c.opts.Workers {
 		wg.Add(2)
-		go func() { defer wg.Done(); c.run(ctx, c.reconcileQ, c.reconcile) }()
-		go func() { defer wg.Done(); c.run(ctx, c.decideQ, c.decide) }()
+		go func() { defer wg.Done(); c.run(ctx, store.ScaledObject, c.reconcileQ, c.reconcile) }()
+		go func() { defer wg.Done(); c.run(ctx, store.ScaledObject, c.decideQ, c.decide) }()
 	}
 	c.waitInitialReconciles(ctx)
 	c.synced.Store(true)
-	c.log.Info("ScaledObject informers synced", "scaledObjects", len(c.soInformer.GetIndexer().ListKeys()))
+	c.log.Info("ScaledObject and ScaledJob informers synced", "scaledObjects", len(c.soInformer.GetIndexer().ListKeys()),
+		"scaledJobs", len(c.jobs.sjInformer.GetIndexer().ListKeys()))
 	<-ctx.Done()
 	return nil
 }
@@ -355,7 +378,7 @@ func (c *Controller) waitInitialReconciles(ctx context.Context) {
 	}
 }
 
-func (c *Controller) run(ctx context.Context, q workqueue.TypedRateLimitingInterface[types.NamespacedName], fn func(context.Context, types.NamespacedName) error) {
+func (c *Controller) run(ctx context.Context, kind store.Kind, q workqueue.TypedRateLimitingInterface[types.NamespacedName], fn func(context.Context, types.NamespacedName) error) {
 	for {
 		key, shutdown := q.Get()
 		if shutdown {
@@ -372,8 +395,8 @@ func (c *Controller) run(ctx context.Context, q workqueue.TypedRateLimitingInter
 			c.log.Debug("replicas changed since they were read; deciding again", "namespace", key.Namespace, "scaledObject", key.Name)
 			q.AddRateLimited(key)
 		default:
-			c.log.Warn("retrying", "namespace", key.Namespace, "scaledObject", key.Name, "err", err)
-			c.opts.Metrics.ReconcileError.WithLabelValues("ScaledObject").Inc()
+			c.log.Warn("retrying", "namespace", key.Namespace, kindLogKey(kind), key.Name, "err", err)
+			c.opts.Metrics.ReconcileError.WithLabelValues(string(kind)).Inc()
 			q.AddRateLimited(key)
 		}
 		q.Done(key)
@@ -391,6 +414,9 @@ func (c *Controller) Ready() bool {
 	if !c.synced.Load() {
 		return false
 	}
+	if !c.jobs.ready() {
+		return false
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, t := range c.targets {
@@ -401,6 +427,31 @@ func (c *Controller) Ready() bool {
 		}
 	}
 	return true
+}
+
+// newReconcileQueue is a reconcile queue: client-go's controller rate
+// limits for retries.
+func newReconcileQueue(name string) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
+		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name})
+}
+
+// newDecideQueue is a decision queue on clk: retries back off from 10 ms
+// to 30 s, and nothing else delays a key.
+func newDecideQueue(name string, clk clock.WithTicker) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](10*time.Millisecond, 30*time.Second),
+		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name, Clock: clk})
+}
+
+// kindLogKey is the log key naming an object of kind (scaledObject,
+// scaledJob).
+func kindLogKey(kind store.Kind) string {
+	if kind == store.ScaledJob {
+		return "scaledJob"
+	}
+	return "scaledObject"
 }
 
 var errNoTarget = errors.New("no such ScaledObject")

@@ -1,8 +1,11 @@
-// Package scaler holds the ScaledObject controller: it watches
-// keda.sh/v1alpha1 objects on informers, hands their triggers to the
-// sources (Watch/Unwatch), owns each object's HPA, writes status and
-// Events, and runs the activator, which turns store changes into 0↔1
-// scale decisions at once.
+// Package scaler holds the ScaledObject and ScaledJob controllers: they
+// watch keda.sh/v1alpha1 objects on informers, hand their triggers to the
+// sources (Watch/Unwatch), write status and Events. The ScaledObject
+// controller owns each object's HPA and runs the activator, which turns
+// store changes into 0↔1 scale decisions at once; the ScaledJob
+// controller (sj_*.go) turns store changes, and its Jobs' and Pods'
+// changes, into Jobs at once (CountJobs, KEDA's job count, decides how
+// many).
 //
 // The decision itself is a pure function (Decide); executing it (a write
 // to the target's /scale subresource) is a separate small step. Store

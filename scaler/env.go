@@ -17,11 +17,11 @@ import (
 )
 
 // envNames returns the names of the scale target's environment variables
-// that so's triggers read: the values of *FromEnv metadata keys and the
-// names of their TriggerAuthentications' env entries; nil when none. Only
-// these are resolved, so a container's other variables (thousands of
-// secretKeyRefs, say) cost nothing.
-func (c *Controller) envNames(so *kedav1.ScaledObject) map[string]bool {
+// that the triggers (of an object in namespace ns) read: the values of
+// *FromEnv metadata keys and the names of their TriggerAuthentications' env
+// entries; nil when none. Only these are resolved, so a container's other
+// variables (thousands of secretKeyRefs, say) cost nothing.
+func (c *Controller) envNames(ns string, triggers []kedav1.ScaleTrigger) map[string]bool {
 	var names map[string]bool
 	add := func(n string) {
 		if names == nil {
@@ -29,13 +29,13 @@ func (c *Controller) envNames(so *kedav1.ScaledObject) map[string]bool {
 		}
 		names[n] = true
 	}
-	for _, tr := range so.Spec.Triggers {
+	for _, tr := range triggers {
 		for k, v := range tr.Metadata {
 			if strings.HasSuffix(k, "FromEnv") && v != "" {
 				add(v)
 			}
 		}
-		if spec := c.authSpec(so.Namespace, tr.AuthenticationRef); spec != nil {
+		if spec := c.authSpec(ns, tr.AuthenticationRef); spec != nil {
 			for _, e := range spec.Env {
 				add(e.Name)
 			}
@@ -45,12 +45,12 @@ func (c *Controller) envNames(so *kedav1.ScaledObject) map[string]bool {
 }
 
 // targetEnv returns the variables named in names of every container of
-// the scale target's pod template, by container name, with value,
-// valueFrom (Secrets, ConfigMaps) and envFrom resolved as the kubelet
-// would (later entries win). Kinds without spec.template have no
+// the pod template (of an object in namespace ns), by container name, with
+// value, valueFrom (Secrets, ConfigMaps) and envFrom resolved as the
+// kubelet would (later entries win). Kinds without spec.template have no
 // environment. Secrets and ConfigMaps are read through rd (from memory,
 // and watched), only those the named variables need.
-func targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject, template podTemplateFunc, names map[string]bool) (map[string]map[string]string, []string, error) {
+func targetEnv(ctx context.Context, rd *refcache.Reader, ns string, template podTemplateFunc, names map[string]bool) (map[string]map[string]string, []string, error) {
 	tmpl, err := template()
 	if err != nil || tmpl == nil {
 		return nil, nil, err
@@ -58,7 +58,7 @@ func targetEnv(ctx context.Context, rd *refcache.Reader, so *kedav1.ScaledObject
 	envs := map[string]map[string]string{}
 	var order []string
 	for _, ctr := range tmpl.Spec.Containers {
-		env, err := containerEnv(ctx, rd, so.Namespace, ctr, names)
+		env, err := containerEnv(ctx, rd, ns, ctr, names)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -157,12 +157,13 @@ func containerEnv(ctx context.Context, rd *refcache.Reader, ns string, ctr corev
 func isTrue(b *bool) bool { return b != nil && *b }
 
 // pickContainer returns the env of the named container, else of the
-// first one (KEDA's envSourceContainerName rule).
-func pickContainer(envs map[string]map[string]string, order []string, name string) (map[string]string, error) {
+// first one (KEDA's envSourceContainerName rule); field is where the name
+// was read, for the error.
+func pickContainer(envs map[string]map[string]string, order []string, field, name string) (map[string]string, error) {
 	if name != "" {
 		env, ok := envs[name]
 		if !ok {
-			return nil, fmt.Errorf("spec.scaleTargetRef.envSourceContainerName %q: no such container", name)
+			return nil, fmt.Errorf("%s %q: no such container", field, name)
 		}
 		return env, nil
 	}
@@ -170,6 +171,27 @@ func pickContainer(envs map[string]map[string]string, order []string, name strin
 		return map[string]string{}, nil
 	}
 	return envs[order[0]], nil
+}
+
+// resolveEnv returns the environment the triggers of an object in
+// namespace ns may read: every container's of template by name, and the
+// default container's (container, else the first; field names where
+// container was read). Both are nil when no trigger reads the
+// environment, and template is then not called.
+func (c *Controller) resolveEnv(ctx context.Context, rd *refcache.Reader, ns string, triggers []kedav1.ScaleTrigger, template podTemplateFunc, field, container string) (map[string]map[string]string, map[string]string, error) {
+	names := c.envNames(ns, triggers)
+	if names == nil {
+		return nil, nil, nil
+	}
+	envs, order, err := targetEnv(ctx, rd, ns, template, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	def, err := pickContainer(envs, order, field, container)
+	if err != nil {
+		return nil, nil, err
+	}
+	return envs, def, nil
 }
 
 // podTemplateFunc returns the scale target's spec.template (nil for

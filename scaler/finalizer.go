@@ -39,19 +39,24 @@ func (c *Controller) ensureFinalizer(ctx context.Context, so *kedav1.ScaledObjec
 // so's resourceVersion: a conflict means the cache was stale, and the
 // reconcile is retried.
 func (c *Controller) setFinalizers(ctx context.Context, so *kedav1.ScaledObject, finalizers []string) error {
+	return c.patchFinalizers(ctx, "scaledobjects", so, finalizers)
+}
+
+// patchFinalizers is setFinalizers for obj of any keda.sh resource.
+func (c *Controller) patchFinalizers(ctx context.Context, resource string, obj metav1.Object, finalizers []string) error {
 	if finalizers == nil {
 		finalizers = []string{}
 	}
 	body, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"finalizers": finalizers, "resourceVersion": so.ResourceVersion,
+		"finalizers": finalizers, "resourceVersion": obj.GetResourceVersion(),
 	}})
 	if err != nil {
 		return err
 	}
-	err = c.keda.Patch(types.MergePatchType).Namespace(so.Namespace).Resource("scaledobjects").
-		Name(so.Name).Body(body).Do(ctx).Error()
+	err = c.keda.Patch(types.MergePatchType).Namespace(obj.GetNamespace()).Resource(resource).
+		Name(obj.GetName()).Body(body).Do(ctx).Error()
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("scaler: set finalizers of %s/%s: %w", so.Namespace, so.Name, err)
+		return fmt.Errorf("scaler: set finalizers of %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
 	}
 	return nil
 }

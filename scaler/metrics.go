@@ -17,6 +17,11 @@ type Metrics struct {
 	ScaledObjects  prometheus.Gauge         // pushscale_scaled_objects
 	ReconcileError *prometheus.CounterVec   // pushscale_reconcile_errors_total
 	StatusWrites   prometheus.Counter       // pushscale_status_writes_total
+	// ScaledJobErrors is keda_scaled_job_errors_total{namespace,scaledJob}:
+	// failed trigger reads and Job creations of a ScaledJob.
+	ScaledJobErrors *prometheus.CounterVec
+	// JobsCreated is pushscale_jobs_created_total{namespace,scaledJob}.
+	JobsCreated *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -54,11 +59,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pushscale_reconcile_errors_total", Help: "Failed reconciles, by kind.",
 		}, []string{"kind"}),
 		StatusWrites: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "pushscale_status_writes_total", Help: "Status patches written to ScaledObjects (only on change).",
+			Name: "pushscale_status_writes_total", Help: "Status patches written to ScaledObjects and ScaledJobs (only on change).",
 		}),
+		ScaledJobErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keda_scaled_job_errors_total", Help: "Errors of a ScaledJob: failed trigger reads and Job creations (KEDA's name).",
+		}, []string{"namespace", "scaledJob"}),
+		JobsCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushscale_jobs_created_total", Help: "Jobs created by a ScaledJob.",
+		}, []string{"namespace", "scaledJob"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.StatusWrites, m.MetricValue, m.ScaleActions, m.EventToScale, m.KedaValue, m.KedaActive, m.KedaErrors, m.KedaPaused, m.ScaledObjects, m.ReconcileError)
+		reg.MustRegister(m.StatusWrites, m.MetricValue, m.ScaleActions, m.EventToScale, m.KedaValue, m.KedaActive, m.KedaErrors, m.KedaPaused, m.ScaledObjects, m.ReconcileError, m.ScaledJobErrors, m.JobsCreated)
 	}
 	return m
 }

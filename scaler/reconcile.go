@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -84,20 +86,11 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		return err
 	}
 	fp := fingerprint(so, ws)
-	if fp != t.fingerprint {
-		started := t.fingerprint == ""
-		if err := c.setTriggers(t, ws, fp); err != nil {
-			c.invalid(key, t, err.Error())
-			return nil
-		}
-		if started {
-			c.event(so, false, "KEDAScalersStarted", "Started scalers watch")
-		}
+	msg, err := c.watchTriggers(so, t.fingerprint, fp, ws, func() error { return c.setTriggers(t, ws, fp) })
+	if err != nil {
+		c.invalid(key, t, err.Error())
+		return nil
 	}
-	// A trigger refused because of another one (webhook triggers sharing
-	// a stream with different authentication) stays watched, so that the
-	// others stay refused too; the source rechecks us when that changes.
-	msg := c.refused(ws)
 	c.mu.Lock()
 	t.refused = msg != ""
 	c.mu.Unlock()
@@ -240,16 +233,9 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 	if err := c.checkResourceRequests(ctx, so, gvkr, template); err != nil {
 		return failed(err.Error())
 	}
-	var envs map[string]map[string]string
-	var defaultEnv map[string]string
-	if names := c.envNames(so); names != nil {
-		var order []string
-		if envs, order, err = targetEnv(ctx, rd, so, template, names); err != nil {
-			return failed(err.Error())
-		}
-		if defaultEnv, err = pickContainer(envs, order, so.Spec.ScaleTargetRef.EnvSourceContainerName); err != nil {
-			return failed(err.Error())
-		}
+	envs, defaultEnv, err := c.resolveEnv(ctx, rd, so.Namespace, so.Spec.Triggers, template, "spec.scaleTargetRef.envSourceContainerName", so.Spec.ScaleTargetRef.EnvSourceContainerName)
+	if err != nil {
+		return failed(err.Error())
 	}
 	var ws []watched
 	var res []autoscalingv2.MetricSpec
@@ -264,17 +250,7 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 			res = append(res, m)
 			continue
 		}
-		auth, err := c.resolveAuth(ctx, rd, so.Namespace, tr.AuthenticationRef, envs, defaultEnv)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
-			continue
-		}
-		st := sources.Trigger{
-			Key: store.Key{Owner: owner, Trigger: i}, Type: tr.Type, Name: tr.Name,
-			Metadata: tr.Metadata, AuthParams: auth, ResolvedEnv: defaultEnv, PollingInterval: so.Spec.PollingIntervalOrDefault(),
-			ClusterAuth: c.clusterAuth(so, tr.AuthenticationRef),
-		}
-		spec, err := c.opts.Sources.Parse(st)
+		w, err := c.watchedTrigger(ctx, rd, so, store.Key{Owner: owner, Trigger: i}, tr, so.Spec.PollingIntervalOrDefault(), envs, defaultEnv)
 		if errors.Is(err, sources.ErrUnsupported) {
 			unsupported = append(unsupported, tr.Type)
 			continue
@@ -283,7 +259,7 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, tr.Type, err))
 			continue
 		}
-		ws = append(ws, watched{index: i, typ: tr.Type, name: tr.Name, spec: spec, metricType: tr.MetricTypeOrDefault(), trigger: st})
+		ws = append(ws, w)
 	}
 	if len(problems) > 0 {
 		return failed(strings.Join(problems, "; "))
@@ -294,6 +270,33 @@ func (c *Controller) check(ctx context.Context, rd *refcache.Reader, so *kedav1.
 	}
 	return kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionTrue, Reason: kedav1.ReasonScaledObjectReady,
 		Message: "ScaledObject is defined correctly and is ready for scaling"}, ws, res, gvkr, nil
+}
+
+// triggerOwner is a ScaledObject or a ScaledJob: what triggers belong to.
+type triggerOwner interface {
+	metav1.Object
+	runtime.Object
+}
+
+// watchedTrigger resolves trigger tr's authentication (envs and
+// defaultEnv: see resolveEnv) and parses it for the sources, as key. An
+// error wrapping sources.ErrUnsupported means no source serves its type.
+func (c *Controller) watchedTrigger(ctx context.Context, rd *refcache.Reader, obj triggerOwner, key store.Key, tr kedav1.ScaleTrigger, poll time.Duration,
+	envs map[string]map[string]string, defaultEnv map[string]string) (watched, error) {
+	auth, err := c.resolveAuth(ctx, rd, obj.GetNamespace(), tr.AuthenticationRef, envs, defaultEnv)
+	if err != nil {
+		return watched{}, err
+	}
+	st := sources.Trigger{
+		Key: key, Type: tr.Type, Name: tr.Name,
+		Metadata: tr.Metadata, AuthParams: auth, ResolvedEnv: defaultEnv, PollingInterval: poll,
+		ClusterAuth: c.clusterAuth(obj, tr.AuthenticationRef),
+	}
+	spec, err := c.opts.Sources.Parse(st)
+	if err != nil {
+		return watched{}, err
+	}
+	return watched{index: key.Trigger, typ: tr.Type, name: tr.Name, spec: spec, metricType: tr.MetricTypeOrDefault(), trigger: st}, nil
 }
 
 // resolveTarget maps scaleTargetRef to a resource with a /scale subresource.
@@ -314,20 +317,34 @@ func (c *Controller) resolveTarget(so *kedav1.ScaledObject) (kedav1.GroupVersion
 	return kedav1.GroupVersionKindResource{Group: gv.Group, Version: gv.Version, Kind: gk.Kind, Resource: m.Resource.Resource}, nil
 }
 
-// setTriggers replaces t's watched triggers with ws, touching only what
-// changed: an unchanged trigger stays watched as it is, a changed one is
-// watched again in place (a source's Watch of a watched key replaces the
-// trigger and carries over what it can: a webhook stream's level and
-// arrivals, a shared broker connection), a removed one is unwatched and
-// its value dropped. t.triggers changes in one step, once every Watch is
-// done, so a concurrent decision sees the old set or the new one, never
-// none. ws nil (the object is failing) also marks t invalid in that step,
-// so no decision scales it meanwhile. On a Watch error every trigger is
-// unwatched and t is marked invalid.
+// setTriggers replaces t's watched triggers with ws (see rewatch). ws
+// nil (the object is failing), or a failed Watch, also marks t invalid in
+// the same step, so no decision scales it meanwhile.
 func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
 	c.mu.RLock()
 	old := t.triggers
 	c.mu.RUnlock()
+	return c.rewatch(old, ws, func(now []watched) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		t.triggers, t.fingerprint = now, fp
+		if now == nil {
+			t.fingerprint, t.valid = "", false
+		}
+	})
+}
+
+// rewatch replaces the watched triggers old with ws, touching only what
+// changed: an unchanged trigger stays watched as it is, a changed one is
+// watched again in place (a source's Watch of a watched key replaces the
+// trigger and carries over what it can: a webhook stream's level and
+// arrivals, a shared broker connection), a removed one is unwatched and
+// its value dropped. swap is called once: with ws when every Watch
+// succeeded, before the triggers ws lacks are let go; with nil after a
+// Watch failed, before every trigger is unwatched. The owner's set changes
+// in that one step, so a concurrent decision sees the old set or the new
+// one, never none.
+func (c *Controller) rewatch(old, ws []watched, swap func([]watched)) error {
 	was := map[int]watched{}
 	for _, w := range old {
 		was[w.index] = w
@@ -343,9 +360,7 @@ func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
 			c.opts.Sources.Unwatch(o.typ, o.trigger.Key) // another source: it cannot replace it
 		}
 		if err := c.opts.Sources.Watch(w.trigger); err != nil {
-			c.mu.Lock()
-			t.triggers, t.fingerprint, t.valid = nil, "", false
-			c.mu.Unlock()
+			swap(nil)
 			for _, u := range ws {
 				c.opts.Sources.Unwatch(u.typ, u.trigger.Key)
 			}
@@ -357,12 +372,7 @@ func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
 			return fmt.Errorf("trigger %d (%s): %w", w.index, w.typ, err)
 		}
 	}
-	c.mu.Lock()
-	t.triggers, t.fingerprint = ws, fp
-	if ws == nil {
-		t.valid = false
-	}
-	c.mu.Unlock()
+	swap(ws)
 	for _, o := range old {
 		if !keep[o.index] {
 			c.opts.Sources.Unwatch(o.typ, o.trigger.Key)
@@ -370,6 +380,25 @@ func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
 		}
 	}
 	return nil
+}
+
+// watchTriggers hands triggers ws to the sources with set when their
+// fingerprint fp differs from cur, the one they were given last (the
+// first time, it records KEDAScalersStarted on obj), and returns why the
+// sources refuse any of them ("": none), or set's error. A trigger
+// refused because of another one (webhook triggers sharing a stream with
+// different authentication) stays watched, so that the others stay
+// refused too; the source rechecks the owner when that changes.
+func (c *Controller) watchTriggers(obj runtime.Object, cur, fp string, ws []watched, set func() error) (string, error) {
+	if fp != cur {
+		if err := set(); err != nil {
+			return "", err
+		}
+		if cur == "" {
+			c.event(obj, false, "KEDAScalersStarted", "Started scalers watch")
+		}
+	}
+	return c.refused(ws), nil
 }
 
 // refused asks the sources whether they refuse any of ws (see
@@ -396,10 +425,7 @@ func (c *Controller) teardown(key types.NamespacedName) {
 	if t == nil {
 		return
 	}
-	for _, w := range t.triggers {
-		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: t.owner, Trigger: w.index})
-	}
-	c.opts.Store.Forget(t.owner)
+	c.forgetTriggers(t.owner, t.triggers)
 	labels := map[string]string{"namespace": key.Namespace, "scaledObject": key.Name}
 	c.opts.Metrics.MetricValue.DeletePartialMatch(labels)
 	c.opts.Metrics.KedaValue.DeletePartialMatch(labels)
@@ -409,11 +435,26 @@ func (c *Controller) teardown(key types.NamespacedName) {
 	c.opts.Metrics.KedaPaused.DeletePartialMatch(labels)
 }
 
+// forgetTriggers unwatches owner's triggers ws and drops every value of
+// owner from the store.
+func (c *Controller) forgetTriggers(owner store.Owner, ws []watched) {
+	for _, w := range ws {
+		c.opts.Sources.Unwatch(w.typ, store.Key{Owner: owner, Trigger: w.index})
+	}
+	c.opts.Store.Forget(owner)
+}
+
 // fingerprint identifies what the sources were given, so an unchanged
 // object is not re-watched. Auth parameters enter only as a hash.
 func fingerprint(so *kedav1.ScaledObject, ws []watched) string {
+	return triggersFingerprint(so.UID, ws)
+}
+
+// triggersFingerprint is fingerprint for any owner: its UID and watched
+// triggers (each with its polling interval).
+func triggersFingerprint(uid types.UID, ws []watched) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s|", so.UID)
+	fmt.Fprintf(h, "%s|", uid)
 	for _, w := range ws {
 		h.Write([]byte(triggerFingerprint(w)))
 	}
@@ -433,11 +474,11 @@ func triggerFingerprint(w watched) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// event records a Kubernetes Event on so.
-func (c *Controller) event(so *kedav1.ScaledObject, warning bool, reason, format string, args ...any) {
+// event records a Kubernetes Event on obj (a ScaledObject or ScaledJob).
+func (c *Controller) event(obj runtime.Object, warning bool, reason, format string, args ...any) {
 	typ := corev1.EventTypeNormal
 	if warning {
 		typ = corev1.EventTypeWarning
 	}
-	c.recorder.Eventf(so, typ, reason, format, args...)
+	c.recorder.Eventf(obj, typ, reason, format, args...)
 }

@@ -11,6 +11,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
@@ -88,32 +89,42 @@ func (c *Controller) describe(t *target, so *kedav1.ScaledObject, gvkr kedav1.Gr
 	status.AuthenticationsTypes = authNames(so)
 }
 
-// setPushHealth sets PushHealthy from the triggers' push paths: True
-// (Subscribed) when every trigger's source is subscribed, else False with
-// the first unhealthy trigger's reason, and records an Event on each
-// transition.
+// setPushHealth sets PushHealthy from the triggers' push paths (see
+// pushHealth) and records an Event on each transition.
 func (c *Controller) setPushHealth(so *kedav1.ScaledObject, prev, status *kedav1.ScaledObjectStatus, ws []watched, entries map[int]store.Entry) {
+	c.updatePushHealth(so, prev.Conditions, &status.Conditions, ws, entries)
+}
+
+// updatePushHealth sets PushHealthy in conds (see pushHealth) and records
+// an Event on obj when it differs from prev's.
+func (c *Controller) updatePushHealth(obj runtime.Object, prev kedav1.Conditions, conds *kedav1.Conditions, ws []watched, entries map[int]store.Entry) {
 	if len(ws) == 0 {
 		return
 	}
-	status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionTrue, kedav1.ReasonSubscribed, "Every trigger's source pushes changes")
+	after := pushHealth(ws, entries)
+	conds.SetCondition(after.Type, after.Status, after.Reason, after.Message)
+	before, _ := prev.GetCondition(kedav1.ConditionPushHealthy)
+	if after.Status != metav1.ConditionUnknown && (before.Status != after.Status || before.Reason != after.Reason) {
+		c.event(obj, after.Status != metav1.ConditionTrue, "PushHealthy"+string(after.Status), "%s: %s", after.Reason, after.Message)
+	}
+}
+
+// pushHealth is the PushHealthy condition of triggers ws: True
+// (Subscribed) when every trigger's source is subscribed, Unknown while
+// one has not said yet, else False with the first unhealthy trigger's
+// reason.
+func pushHealth(ws []watched, entries map[int]store.Entry) kedav1.Condition {
 	for _, w := range ws {
 		p := entries[w.index].Push
 		if p.Reason == "" {
-			status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionUnknown, "Connecting", "Waiting for the triggers' sources to subscribe")
-			break
+			return kedav1.Condition{Type: kedav1.ConditionPushHealthy, Status: metav1.ConditionUnknown, Reason: "Connecting", Message: "Waiting for the triggers' sources to subscribe"}
 		}
 		if !p.Healthy {
 			msg := fmt.Sprintf("trigger %d (%s) is polled every pollingInterval: %s", w.index, w.typ, p.Message)
-			status.Conditions.SetCondition(kedav1.ConditionPushHealthy, metav1.ConditionFalse, p.Reason, msg)
-			break
+			return kedav1.Condition{Type: kedav1.ConditionPushHealthy, Status: metav1.ConditionFalse, Reason: p.Reason, Message: msg}
 		}
 	}
-	before, _ := prev.Conditions.GetCondition(kedav1.ConditionPushHealthy)
-	after, _ := status.Conditions.GetCondition(kedav1.ConditionPushHealthy)
-	if after.Status != metav1.ConditionUnknown && (before.Status != after.Status || before.Reason != after.Reason) {
-		c.event(so, after.Status != metav1.ConditionTrue, "PushHealthy"+string(after.Status), "%s: %s", after.Reason, after.Message)
-	}
+	return kedav1.Condition{Type: kedav1.ConditionPushHealthy, Status: metav1.ConditionTrue, Reason: kedav1.ReasonSubscribed, Message: "Every trigger's source pushes changes"}
 }
 
 // writeStatus patches the status subresource when status differs from what
@@ -125,40 +136,57 @@ func (c *Controller) writeStatus(ctx context.Context, t *target, so *kedav1.Scal
 	if prev == nil {
 		prev = &so.Status
 	}
-	if apiequality.Semantic.DeepEqual(prev, status) {
-		return nil
-	}
-	next, err := toJSONMap(status)
-	if err != nil {
+	written, err := c.patchStatus(ctx, "scaledobjects", so.Namespace, so.Name, prev, status)
+	if err != nil || !written {
 		return err
-	}
-	old, err := toJSONMap(prev)
-	if err != nil {
-		return err
-	}
-	body, err := json.Marshal(map[string]any{"status": mergePatch(old, next)})
-	if err != nil {
-		return err
-	}
-	err = c.keda.Patch(types.MergePatchType).Namespace(so.Namespace).Resource("scaledobjects").
-		Name(so.Name).SubResource("status").Body(body).Do(ctx).Error()
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("scaler: write status: %w", err)
-	}
-	c.opts.Metrics.StatusWrites.Inc()
-	if c.log.Enabled(ctx, slog.LevelDebug) {
-		c.log.Debug("status written", "namespace", so.Namespace, "scaledObject", so.Name, "status", string(body))
 	}
 	c.mu.Lock()
 	t.written = status
-	if status.LastActiveTime != nil && (prev.LastActiveTime == nil || !status.LastActiveTime.Equal(prev.LastActiveTime)) {
+	if timeChanged(prev.LastActiveTime, status.LastActiveTime) {
 		t.lastActiveAt = c.clock.Now()
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// patchStatus patches the status subresource of the keda.sh resource's
+// object namespace/name from prev to next (a merge patch of the
+// difference), unless they are equal. It reports whether it wrote; an
+// object gone is no error.
+func (c *Controller) patchStatus(ctx context.Context, resource, namespace, name string, prev, next any) (bool, error) {
+	if apiequality.Semantic.DeepEqual(prev, next) {
+		return false, nil
+	}
+	nm, err := toJSONMap(next)
+	if err != nil {
+		return false, err
+	}
+	old, err := toJSONMap(prev)
+	if err != nil {
+		return false, err
+	}
+	body, err := json.Marshal(map[string]any{"status": mergePatch(old, nm)})
+	if err != nil {
+		return false, err
+	}
+	err = c.keda.Patch(types.MergePatchType).Namespace(namespace).Resource(resource).
+		Name(name).SubResource("status").Body(body).Do(ctx).Error()
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("scaler: write status: %w", err)
+	}
+	c.opts.Metrics.StatusWrites.Inc()
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		c.log.Debug("status written", "namespace", namespace, "resource", resource, "name", name, "status", string(body))
+	}
+	return true, nil
+}
+
+// timeChanged reports whether next is set and differs from prev.
+func timeChanged(prev, next *metav1.Time) bool {
+	return next != nil && (prev == nil || !next.Equal(prev))
 }
 
 // toJSONMap returns v as a JSON object.
@@ -197,33 +225,45 @@ func mergePatch(prev, next map[string]any) map[string]any {
 // observe exports a trigger's value, activity and failed reads to
 // Prometheus.
 func (c *Controller) observe(t *target, so *kedav1.ScaledObject, w watched, e store.Entry) {
-	idx := strconv.Itoa(w.index)
 	c.mu.Lock()
-	seen := t.failedReads[w.index]
 	if t.failedReads == nil {
 		t.failedReads = map[int]uint64{}
 	}
-	t.failedReads[w.index] = e.FailedReads
+	c.mu.Unlock()
+	c.observeTrigger(so.Namespace, so.Name, "scaledobject", t.failedReads, w, e)
+}
+
+// observeTrigger exports trigger w of object namespace/name (of KEDA's
+// type label typ: scaledobject or scaledjob) to Prometheus: its value,
+// activity and the failed reads since failedReads (its FailedReads as
+// last exported, updated here; guarded by c.mu).
+func (c *Controller) observeTrigger(namespace, name, typ string, failedReads map[int]uint64, w watched, e store.Entry) {
+	idx := strconv.Itoa(w.index)
+	c.mu.Lock()
+	seen := failedReads[w.index]
+	failedReads[w.index] = e.FailedReads
 	c.mu.Unlock()
 	if e.FailedReads < seen { // the trigger was watched anew: a new count
 		seen = 0
 	}
 	if n := e.FailedReads - seen; n > 0 {
-		c.opts.Metrics.KedaErrors.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Add(float64(n))
+		c.opts.Metrics.KedaErrors.WithLabelValues(namespace, name, w.typ, idx, w.spec.MetricName, typ).Add(float64(n))
 	}
-	name := w.name
-	if name == "" {
-		name = w.typ
+	trigger := w.name
+	if trigger == "" {
+		trigger = w.typ
 	}
 	if e.Known {
-		c.opts.Metrics.MetricValue.WithLabelValues(so.Namespace, so.Name, name, w.spec.MetricName).Set(e.Value)
-		c.opts.Metrics.KedaValue.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(e.Value)
+		if typ == "scaledobject" { // pushscale_metric_value is what the HPA is served
+			c.opts.Metrics.MetricValue.WithLabelValues(namespace, name, trigger, w.spec.MetricName).Set(e.Value)
+		}
+		c.opts.Metrics.KedaValue.WithLabelValues(namespace, name, w.typ, idx, w.spec.MetricName, typ).Set(e.Value)
 	}
 	active := 0.0
 	if e.Known && e.Failures == 0 && e.ActiveOver(w.spec.Activation) {
 		active = 1
 	}
-	c.opts.Metrics.KedaActive.WithLabelValues(so.Namespace, so.Name, w.typ, idx, w.spec.MetricName, "scaledobject").Set(active)
+	c.opts.Metrics.KedaActive.WithLabelValues(namespace, name, w.typ, idx, w.spec.MetricName, typ).Set(active)
 }
 
 // observeComposite exports the composite metric's value and activity under

@@ -147,19 +147,25 @@ func (v *validator) triggers(s *ScaledObjectSpec) {
 		if t.UseCachedMetrics && (isResourceTrigger(t.Type) || t.Type == triggerTypeCron) {
 			v.add(path+".useCachedMetrics", "true", fmt.Sprintf("not supported for %q triggers", t.Type))
 		}
-		if t.Name == "" {
-			continue
-		}
-		if j, dup := byName[t.Name]; dup {
-			v.add(path+".name", quote(t.Name), fmt.Sprintf("must be unique, spec.triggers[%d] has the same name", j))
-			continue
-		}
-		byName[t.Name] = i
+		v.uniqueName(byName, path, t.Name, i)
 	}
 	if onlyResource && s.MinReplicaCountOrDefault() == 0 {
 		v.add("spec.minReplicaCount", itoa(s.MinReplicaCountOrDefault()),
 			"must be at least 1 when every trigger is cpu or memory: they cannot scale to zero")
 	}
+}
+
+// uniqueName checks that trigger i (at path) named name ("" is no name)
+// is the only one so named; byName holds the names seen so far.
+func (v *validator) uniqueName(byName map[string]int, path, name string, i int) {
+	if name == "" {
+		return
+	}
+	if j, dup := byName[name]; dup {
+		v.add(path+".name", quote(name), fmt.Sprintf("must be unique, spec.triggers[%d] has the same name", j))
+		return
+	}
+	byName[name] = i
 }
 
 func (v *validator) fallback(s *ScaledObjectSpec) {

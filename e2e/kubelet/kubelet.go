@@ -1,7 +1,9 @@
 // Package kubelet is a stand-in for the kubelet in the e2e control plane,
 // which has no nodes. In the namespaces it manages it marks every new Pod
 // Running and Ready, so the HPA's Ready-Pod arithmetic works, and on request
-// it finishes a Job's Pods as Succeeded or Failed, so Jobs complete.
+// it finishes a Job's Pods as Succeeded or Failed, so Jobs complete. A
+// namespace can be held (Hold): its new Pods then stay Pending, with only
+// the conditions a test sets (SetJobPodConditions), until it is released.
 package kubelet
 
 import (
@@ -19,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 )
 
@@ -29,6 +32,7 @@ type StandIn struct {
 
 	mu         sync.RWMutex
 	namespaces map[string]bool
+	held       map[string]bool
 	lister     corelisters.PodLister
 	synced     chan struct{}
 }
@@ -39,6 +43,7 @@ func New(client kubernetes.Interface) *StandIn {
 		client:     client,
 		queue:      workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]()),
 		namespaces: make(map[string]bool),
+		held:       make(map[string]bool),
 		synced:     make(chan struct{}),
 	}
 }
@@ -63,7 +68,84 @@ func (s *StandIn) Manage(ns string) {
 func (s *StandIn) Forget(ns string) {
 	s.mu.Lock()
 	delete(s.namespaces, ns)
+	delete(s.held, ns)
 	s.mu.Unlock()
+}
+
+// Hold keeps the Pending Pods of namespace ns Pending (hold true) until it
+// is released (hold false): then they are run as any other.
+func (s *StandIn) Hold(ns string, hold bool) {
+	s.mu.Lock()
+	if hold {
+		s.held[ns] = true
+	} else {
+		delete(s.held, ns)
+	}
+	s.mu.Unlock()
+	if !hold {
+		s.Manage(ns) // requeues its Pods
+	}
+}
+
+func (s *StandIn) isHeld(ns string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.held[ns]
+}
+
+// SetJobPodConditions sets each of conds True on every unfinished Pod of
+// Job job in namespace ns, leaving its phase, and returns how many Pods it
+// changed. It is how a test makes a held Pod meet pendingPodConditions.
+func (s *StandIn) SetJobPodConditions(ctx context.Context, ns, job string, conds ...corev1.PodConditionType) (int, error) {
+	pods, err := s.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
+	if err != nil {
+		return 0, fmt.Errorf("kubelet: list pods of job %s/%s: %w", ns, job, err)
+	}
+	n := 0
+	now := metav1.Now()
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if err := s.updateStatus(ctx, pod, func(p *corev1.Pod) {
+			for _, c := range conds {
+				setCondition(p, c, now)
+			}
+		}); err != nil {
+			return n, fmt.Errorf("kubelet: set conditions of pod %s/%s: %w", ns, pod.Name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// updateStatus applies change to pod and writes its status, reading the
+// Pod again and retrying when someone else (the stand-in's own worker)
+// wrote it first.
+func (s *StandIn) updateStatus(ctx context.Context, pod *corev1.Pod, change func(*corev1.Pod)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		change(pod)
+		_, err := s.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			fresh, gerr := s.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+			if gerr != nil {
+				return gerr
+			}
+			*pod = *fresh
+		}
+		return err
+	})
+}
+
+func setCondition(pod *corev1.Pod, typ corev1.PodConditionType, now metav1.Time) {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == typ {
+			pod.Status.Conditions[i].Status, pod.Status.Conditions[i].LastTransitionTime = corev1.ConditionTrue, now
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: typ, Status: corev1.ConditionTrue, LastTransitionTime: now})
 }
 
 func (s *StandIn) managed(ns string) bool {
@@ -135,7 +217,7 @@ func (s *StandIn) run(ctx context.Context, key types.NamespacedName) error {
 	if err != nil {
 		return err
 	}
-	if pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "" {
+	if pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "" || s.isHeld(key.Namespace) {
 		return nil
 	}
 	pod = pod.DeepCopy()
@@ -180,8 +262,7 @@ func (s *StandIn) FinishJobPods(ctx context.Context, ns, job string, succeeded b
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		finish(pod, succeeded, metav1.Now())
-		if _, err := s.client.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		if err := s.updateStatus(ctx, pod, func(p *corev1.Pod) { finish(p, succeeded, metav1.Now()) }); err != nil {
 			return n, fmt.Errorf("kubelet: finish pod %s/%s: %w", ns, pod.Name, err)
 		}
 		n++

@@ -19,6 +19,11 @@
 // ttlSeconds a stream that receives nothing for that long falls to 0 (the
 // shortest ttlSeconds of the triggers watching a stream applies to it).
 //
+// For a ScaledJob the level is its queue length: the sender adds
+// {"delta": 1} per unit of work and each Job posts {"delta": -1} when its
+// unit is done (or the sender relies on arrivals ageing out of the
+// window), and the ScaledJob creates Jobs from it by KEDA's formulas.
+//
 // Every change is recorded at once, synchronously, for every trigger
 // watching the stream, before the request is answered; timers (Start) record
 // the changes that time makes. One stream's changes are recorded in order:
