@@ -99,8 +99,10 @@ func Run(ctx context.Context, opts Options) error {
 		defer admissionLn.Close()
 	}
 
-	var ctrl *scaler.Controller
-	st := store.New(func(o store.Owner) { ctrl.Notify(o) })
+	// Built in dependency order: the store and the sources tell the
+	// controller, which needs both, through a Notifier it binds.
+	notifier := &scaler.Notifier{}
+	st := store.New(notifier.Notify)
 	saver := newLevelSaver(kube, opts.ClusterObjectNamespace, opts.WebhookSaveInterval, log, reg)
 	events := webhook.NewEventsCounter()
 	reg.MustRegister(events)
@@ -143,14 +145,15 @@ func Run(ctx context.Context, opts Options) error {
 		rabbitmq.Family(rabbitmq.Options{IdlePollInterval: opts.RabbitMQIdlePollInterval}),
 	}, sources.ManagerOptions{
 		Sink: st, Logger: log, RepairInterval: opts.RepairInterval, Reads: reads, DisablePush: disabled,
-		Recheck: func(o store.Owner) { ctrl.Recheck(o) }, // only from Watch and Unwatch: ctrl is set by then
+		Recheck: notifier.Recheck,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 
-	ctrl, err = scaler.New(scaler.Options{
-		Config: cfg, Sources: mgr, Store: st,
+	ctrl, err := scaler.New(scaler.Options{
+		Notifier: notifier,
+		Config:   cfg, Sources: mgr, Store: st,
 		WatchNamespace:                opts.WatchNamespace,
 		WatchLabelSelector:            opts.WatchLabelSelector,
 		ClusterObjectNamespace:        opts.ClusterObjectNamespace,

@@ -58,6 +58,9 @@ type Options struct {
 	Metrics                *Metrics
 	// Workers is the number of reconcile and of decision workers (default 4).
 	Workers int
+	// Notifier, when set, is bound to the controller by New (see
+	// Notifier).
+	Notifier *Notifier
 	// ClusterTriggerAuthTargetCheck is --cluster-trigger-auth-target-check
 	// (default enforce): see sources.ClusterAuth.
 	ClusterTriggerAuthTargetCheck sources.TargetCheck
@@ -199,7 +202,30 @@ func New(opts Options) (*Controller, error) {
 	if err := c.addHandlers(); err != nil {
 		return nil, err
 	}
+	if opts.Notifier != nil {
+		opts.Notifier.c.Store(c)
+	}
 	return c, nil
+}
+
+// Notifier carries the store's changes and the sources' rechecks to the
+// Controller, which needs the store and the sources to be built first: they
+// are built with the Notifier's methods, and New binds it. Before that it
+// drops what it is told: nothing is watched before the Controller runs.
+type Notifier struct{ c atomic.Pointer[Controller] }
+
+// Notify is the store's notify function (see Controller.Notify).
+func (n *Notifier) Notify(o store.Owner) {
+	if c := n.c.Load(); c != nil {
+		c.Notify(o)
+	}
+}
+
+// Recheck is the sources' recheck (see Controller.Recheck).
+func (n *Notifier) Recheck(o store.Owner) {
+	if c := n.c.Load(); c != nil {
+		c.Recheck(o)
+	}
 }
 
 // Notify marks the owner's target for a new decision. It is the store's

@@ -63,7 +63,6 @@ func TestCountExpectations(t *testing.T) {
 	}
 }
 
-
 // TestObserveScaledJobTrigger: a ScaledJob's trigger is exported under
 // KEDA's names with type="scaledjob", and not as pushscale_metric_value
 // (the HPA's, ScaledObjects' alone).
