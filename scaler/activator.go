@@ -20,15 +20,14 @@ import (
 // at most one /scale write, then the status. It runs for every store change
 // of the object (coalesced), after every reconcile, and on timers.
 func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error {
-	c.mu.RLock()
-	t := c.targets[key]
+	t := c.target(key)
 	if t == nil {
-		c.mu.RUnlock()
 		return nil
 	}
+	t.mu.RLock()
 	so, valid, ready, gvkr, ctl := t.so, t.valid, t.ready, t.gvkr, t.ctl
 	triggers, resources, mods := t.triggers, t.resources, t.mods
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 
 	status := so.Status.DeepCopy()
 	if len(status.Conditions) == 0 {
@@ -78,12 +77,12 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		c.observeComposite(so, in.Composite)
 	}
 
-	c.mu.RLock()
+	t.mu.RLock()
 	in.LastActive, in.Current = t.lastActive, t.replicas
 	wasActive, wasDecided, aside := t.wasActive, t.decided, t.hpaAside
 	fresh := t.decided && now.Sub(t.replicasAt) < so.Spec.PollingIntervalOrDefault()
 	stale := t.replicasStale
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 	if wasActive {
 		// It was active until this moment: cooldown counts from now.
 		in.LastActive = now
@@ -118,7 +117,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		toZero = replicas == 0
 	}
 
-	c.mu.Lock()
+	t.mu.Lock()
 	t.lastActive, t.wasActive, t.decided = d.LastActive, d.Active, true
 	t.replicas = replicas
 	if sc != nil {
@@ -130,7 +129,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		t.replicasAt, t.replicasStale = time.Time{}, true
 	}
 	writeLastActive := d.Active != wasActive || now.Sub(t.lastActiveAt) >= so.Spec.PollingIntervalOrDefault()
-	c.mu.Unlock()
+	t.mu.Unlock()
 	if idle := so.Spec.IdleReplicaCount; aside && !d.SetAsideHPA || !wasDecided && idle != nil && *idle > 0 {
 		// Out of idle (or the first decision of an object that can
 		// idle): the HPA comes back.
@@ -141,9 +140,9 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	}
 
 	c.setActivity(status, d)
-	c.mu.RLock()
+	t.mu.RLock()
 	prev := t.written
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 	if prev == nil {
 		prev = &so.Status
 	}
@@ -230,9 +229,9 @@ func (c *Controller) scale(ctx context.Context, t *target, so *kedav1.ScaledObje
 		if errors.Is(err, errStaleReplicas) {
 			// Someone else changed the replicas since they were read:
 			// read again and decide again.
-			c.mu.Lock()
+			t.mu.Lock()
 			t.replicasAt, t.replicasStale = time.Time{}, true
-			c.mu.Unlock()
+			t.mu.Unlock()
 			return err
 		}
 		if apierrors.IsConflict(err) {
@@ -268,9 +267,9 @@ func (c *Controller) scale(ctx context.Context, t *target, so *kedav1.ScaledObje
 }
 
 func (c *Controller) setAside(t *target, aside bool) {
-	c.mu.Lock()
+	t.mu.Lock()
 	t.hpaAside = aside
-	c.mu.Unlock()
+	t.mu.Unlock()
 }
 
 // errStaleReplicas means a conditional /scale write found other replicas
@@ -336,9 +335,9 @@ func (c *Controller) firstWriteWait(t *target, so *kedav1.ScaledObject, d Decisi
 	if d.ActiveReason != kedav1.ReasonUnknownState || len(so.Status.Conditions) > 0 {
 		return 0
 	}
-	c.mu.RLock()
+	t.mu.RLock()
 	written, seen := t.written != nil, t.seenAt
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 	if written {
 		return 0
 	}

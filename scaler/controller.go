@@ -444,9 +444,16 @@ func (c *Controller) Ready() bool {
 		return false
 	}
 	c.mu.RLock()
-	defer c.mu.RUnlock()
+	targets := make([]*target, 0, len(c.targets))
 	for _, t := range c.targets {
-		for _, w := range t.triggers {
+		targets = append(targets, t)
+	}
+	c.mu.RUnlock()
+	for _, t := range targets {
+		t.mu.RLock()
+		triggers := t.triggers
+		t.mu.RUnlock()
+		for _, w := range triggers {
 			if e, ok := c.opts.Store.Get(store.Key{Owner: t.owner, Trigger: w.index}); !ok || !e.Known && e.Failures == 0 {
 				return false
 			}

@@ -22,10 +22,10 @@ import (
 func (c *Controller) syncHPA(ctx context.Context, t *target) error {
 	t.hpaMu.Lock()
 	defer t.hpaMu.Unlock()
-	c.mu.RLock()
+	t.mu.RLock()
 	want, known, adopt, aside, have, def := t.hpaWant, t.hpaKnown, t.hpaAdopt, t.hpaAside, t.hpaName, t.hpaDefault
 	idle, decided := t.so != nil && t.so.Spec.IdleReplicaCount != nil && *t.so.Spec.IdleReplicaCount > 0, t.decided
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 	if !known {
 		return nil
 	}
@@ -59,16 +59,16 @@ func (c *Controller) syncHPA(ctx context.Context, t *target) error {
 	}
 	c.setHPAName(t, want.Name)
 	if adopted {
-		c.mu.RLock()
+		t.mu.RLock()
 		so := t.so
-		c.mu.RUnlock()
+		t.mu.RUnlock()
 		c.event(so, false, "HPAOwnershipTransferred", "Took over HPA %s (%s: \"true\")", want.Name, kedav1.AnnotationTransferHPAOwnership)
 	}
 	return nil
 }
 
 func (c *Controller) setHPAName(t *target, name string) {
-	c.mu.Lock()
+	t.mu.Lock()
 	t.hpaName = name
-	c.mu.Unlock()
+	t.mu.Unlock()
 }

@@ -15,11 +15,11 @@ import (
 // lastActiveTime stay as they were, as KEDA stops its loop; no timer is
 // set.
 func (c *Controller) decidePaused(ctx context.Context, t *target, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, ctl controls, status *kedav1.ScaledObjectStatus) error {
-	c.mu.Lock()
+	t.mu.Lock()
 	prev := t.written
 	// Replicas may change while paused: read them again on resume.
 	t.replicasAt, t.replicasStale = time.Time{}, true
-	c.mu.Unlock()
+	t.mu.Unlock()
 	if prev == nil {
 		prev = &so.Status
 	}

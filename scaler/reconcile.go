@@ -50,9 +50,9 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 	if by := c.holder(so); by.UID != so.UID {
 		c.refs.Forget(refOwner(key))
 		c.setTriggers(t, nil, "")
-		c.mu.Lock()
+		t.mu.Lock()
 		t.hpaWant, t.hpaKnown = nil, true
-		c.mu.Unlock()
+		t.mu.Unlock()
 		c.invalid(key, t, heldMessage(so, by))
 		return c.syncHPA(ctx, t) // an HPA it made while it held the target
 	}
@@ -91,9 +91,9 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		c.invalid(key, t, err.Error())
 		return nil
 	}
-	c.mu.Lock()
+	t.mu.Lock()
 	t.refused = msg != ""
-	c.mu.Unlock()
+	t.mu.Unlock()
 	if msg != "" {
 		c.invalid(key, t, msg)
 		return nil
@@ -108,17 +108,17 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 		c.invalid(key, t, err.Error())
 		return nil
 	}
-	c.mu.Lock()
+	t.mu.Lock()
 	t.mods = mods
-	c.mu.Unlock()
+	t.mu.Unlock()
 	metrics := hpaMetrics(mods, ws)
 	var want *autoscalingv2.HorizontalPodAutoscaler
 	if !ctl.paused && len(metrics)+len(res) > 0 {
 		want = buildHPA(so, gvkr, metrics, res, ctl)
 	}
-	c.mu.Lock()
+	t.mu.Lock()
 	t.hpaWant, t.hpaKnown, t.hpaAdopt, t.hpaDefault = want, true, adopts(so, so.HPAName()), so.HPAName()
-	c.mu.Unlock()
+	t.mu.Unlock()
 	// The HPA goes before the pause takes effect: a paused replica count
 	// is written only once no HPA can undo it.
 	if err := c.syncHPA(ctx, t); err != nil {
@@ -132,10 +132,10 @@ func (c *Controller) reconcile(ctx context.Context, key types.NamespacedName) er
 	for _, r := range res {
 		names = append(names, resourceMetricName(r))
 	}
-	c.mu.Lock()
+	t.mu.Lock()
 	before := t.ready
 	t.valid, t.ready, t.gvkr, t.ctl, t.resources = true, ready, gvkr, ctl, names
-	c.mu.Unlock()
+	t.mu.Unlock()
 	if before.Type == "" {
 		before, _ = so.Status.Conditions.GetCondition(kedav1.ConditionReady)
 	}
@@ -170,9 +170,9 @@ func (c *Controller) gone(ctx context.Context, key types.NamespacedName) error {
 	if t == nil {
 		return nil
 	}
-	c.mu.RLock()
+	t.mu.RLock()
 	names, uid := []string{t.hpaName, t.hpaDefault}, string(t.owner.UID)
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 	for _, n := range names {
 		if n == "" {
 			continue
@@ -203,11 +203,11 @@ func (c *Controller) leftSelector(ctx context.Context, key types.NamespacedName)
 // new), and has the decision write it.
 func (c *Controller) invalid(key types.NamespacedName, t *target, msg string) {
 	ready := kedav1.Condition{Type: kedav1.ConditionReady, Status: metav1.ConditionFalse, Reason: kedav1.ReasonScaledObjectCheckFailed, Message: msg}
-	c.mu.Lock()
+	t.mu.Lock()
 	changed := t.ready != ready
 	t.valid, t.ready, t.mods = false, ready, nil
 	so := t.so
-	c.mu.Unlock()
+	t.mu.Unlock()
 	if changed {
 		c.event(so, true, kedav1.ReasonScaledObjectCheckFailed, "%s", msg)
 	}
@@ -321,12 +321,12 @@ func (c *Controller) resolveTarget(so *kedav1.ScaledObject) (kedav1.GroupVersion
 // nil (the object is failing), or a failed Watch, also marks t invalid in
 // the same step, so no decision scales it meanwhile.
 func (c *Controller) setTriggers(t *target, ws []watched, fp string) error {
-	c.mu.RLock()
+	t.mu.RLock()
 	old := t.triggers
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 	return c.rewatch(old, ws, func(now []watched) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+		t.mu.Lock()
+		defer t.mu.Unlock()
 		t.triggers, t.fingerprint = now, fp
 		if now == nil {
 			t.fingerprint, t.valid = "", false
@@ -425,7 +425,10 @@ func (c *Controller) teardown(key types.NamespacedName) {
 	if t == nil {
 		return
 	}
-	c.forgetTriggers(t.owner, t.triggers)
+	t.mu.RLock()
+	triggers := t.triggers
+	t.mu.RUnlock()
+	c.forgetTriggers(t.owner, triggers)
 	labels := map[string]string{"namespace": key.Namespace, "scaledObject": key.Name}
 	c.opts.Metrics.MetricValue.DeletePartialMatch(labels)
 	c.opts.Metrics.KedaValue.DeletePartialMatch(labels)

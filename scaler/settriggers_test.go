@@ -56,9 +56,9 @@ func TestSetTriggersChangesOnlyWhatChanged(t *testing.T) {
 	src.calls = nil
 	var seen []int
 	src.onWatch = func() {
-		c.mu.RLock()
+		tg.mu.RLock()
 		seen = append(seen, len(tg.triggers))
-		c.mu.RUnlock()
+		tg.mu.RUnlock()
 	}
 	// Trigger 1 changes (a rotated secret, say), trigger 2 goes.
 	if err := c.setTriggers(tg, []watched{w(0, "a"), w(1, "b2")}, "fp2"); err != nil {

@@ -57,9 +57,9 @@ func (c *Controller) setPaused(so *kedav1.ScaledObject, status *kedav1.ScaledObj
 // its state: target kind, HPA name, metric names, trigger and
 // authentication types.
 func (c *Controller) describe(t *target, so *kedav1.ScaledObject, gvkr kedav1.GroupVersionKindResource, status *kedav1.ScaledObjectStatus) {
-	c.mu.RLock()
+	t.mu.RLock()
 	hpaName, triggers, resources, mods := t.hpaName, t.triggers, t.resources, t.mods
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 	// The name of the HPA that exists, else the one the spec gives.
 	status.HpaName = hpaName
 	if hpaName == "" {
@@ -130,9 +130,9 @@ func pushHealth(ws []watched, entries map[int]store.Entry) kedav1.Condition {
 // writeStatus patches the status subresource when status differs from what
 // was last written (or, before any write, from the object's).
 func (c *Controller) writeStatus(ctx context.Context, t *target, so *kedav1.ScaledObject, status *kedav1.ScaledObjectStatus) error {
-	c.mu.RLock()
+	t.mu.RLock()
 	prev := t.written
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 	if prev == nil {
 		prev = &so.Status
 	}
@@ -140,12 +140,12 @@ func (c *Controller) writeStatus(ctx context.Context, t *target, so *kedav1.Scal
 	if err != nil || !written {
 		return err
 	}
-	c.mu.Lock()
+	t.mu.Lock()
 	t.written = status
 	if timeChanged(prev.LastActiveTime, status.LastActiveTime) {
 		t.lastActiveAt = c.clock.Now()
 	}
-	c.mu.Unlock()
+	t.mu.Unlock()
 	return nil
 }
 
@@ -225,24 +225,23 @@ func mergePatch(prev, next map[string]any) map[string]any {
 // observe exports a trigger's value, activity and failed reads to
 // Prometheus.
 func (c *Controller) observe(t *target, so *kedav1.ScaledObject, w watched, e store.Entry) {
-	c.mu.Lock()
+	t.mu.Lock()
 	if t.failedReads == nil {
 		t.failedReads = map[int]uint64{}
 	}
-	c.mu.Unlock()
+	t.mu.Unlock()
 	c.observeTrigger(so.Namespace, so.Name, "scaledobject", t.failedReads, w, e)
 }
 
 // observeTrigger exports trigger w of object namespace/name (of KEDA's
 // type label typ: scaledobject or scaledjob) to Prometheus: its value,
 // activity and the failed reads since failedReads (its FailedReads as
-// last exported, updated here; guarded by c.mu).
+// last exported, updated here). failedReads belongs to the object's
+// decision, which runs for one key at a time (the workqueue's rule).
 func (c *Controller) observeTrigger(namespace, name, typ string, failedReads map[int]uint64, w watched, e store.Entry) {
 	idx := strconv.Itoa(w.index)
-	c.mu.Lock()
 	seen := failedReads[w.index]
 	failedReads[w.index] = e.FailedReads
-	c.mu.Unlock()
 	if e.FailedReads < seen { // the trigger was watched anew: a new count
 		seen = 0
 	}

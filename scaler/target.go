@@ -22,12 +22,15 @@ type watched struct {
 	trigger    sources.Trigger
 }
 
-// target is the controller's state of one ScaledObject. Fields are guarded
-// by Controller.mu; a target is only mutated by the worker that holds its
-// key (the workqueues hand a key to one worker at a time), except the HPA
-// fields, which the reconcile and the decision of one key may both set:
-// hpaMu serialises the API calls that act on them (see syncHPA).
+// target is the controller's state of one ScaledObject. Its fields are
+// guarded by its own mu (Controller.mu guards only the map of targets), so
+// one object's reconcile or decision never waits for another's. A target
+// is only mutated by the worker that holds its key (the workqueues hand a
+// key to one worker at a time), except the HPA fields, which the reconcile
+// and the decision of one key may both set: hpaMu serialises the API calls
+// that act on them (see syncHPA).
 type target struct {
+	mu    sync.RWMutex
 	owner store.Owner
 	so    *kedav1.ScaledObject
 	// seenAt is when this gateway first saw the object.
@@ -93,7 +96,7 @@ func (c *Controller) targetFor(key types.NamespacedName, so *kedav1.ScaledObject
 		c.mu.Unlock()
 		c.teardown(key)
 		c.mu.Lock()
-		t = nil
+		t = c.targets[key]
 	}
 	if t == nil {
 		t = &target{owner: owner, hpaName: so.Status.HpaName, seenAt: c.clock.Now()}
@@ -103,7 +106,16 @@ func (c *Controller) targetFor(key types.NamespacedName, so *kedav1.ScaledObject
 		c.targets[key] = t
 		c.opts.Metrics.ScaledObjects.Set(float64(len(c.targets)))
 	}
-	t.so = so
 	c.mu.Unlock()
+	t.mu.Lock()
+	t.so = so
+	t.mu.Unlock()
 	return t
+}
+
+// target returns the target of key, nil when there is none.
+func (c *Controller) target(key types.NamespacedName) *target {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.targets[key]
 }

@@ -29,14 +29,16 @@ var _ metricsapi.Values = (*Controller)(nil)
 // It does no I/O except for the fallback of a Value target, which counts
 // the target's ready pods (one /scale read and one Pod list per request).
 func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject, metric string) (string, float64, error) {
-	c.mu.RLock()
-	t := c.targets[types.NamespacedName{Namespace: namespace, Name: scaledObject}]
+	t := c.target(types.NamespacedName{Namespace: namespace, Name: scaledObject})
 	var w *watched
 	var owner store.Owner
 	var fb *kedav1.Fallback
 	var current int32
 	var mods *modifiers
 	var triggers []watched
+	if t != nil {
+		t.mu.RLock()
+	}
 	if t != nil && !t.refused {
 		owner, current, mods, triggers = t.owner, t.replicas, t.mods, t.triggers
 		if t.so != nil {
@@ -49,7 +51,9 @@ func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject
 			}
 		}
 	}
-	c.mu.RUnlock()
+	if t != nil {
+		t.mu.RUnlock()
+	}
 	ready := func() (int32, error) { return c.readyReplicas(ctx, t) }
 	if mods != nil && strings.EqualFold(metric, kedav1.CompositeMetricName) {
 		entries := c.opts.Store.Owner(owner)
@@ -86,9 +90,9 @@ func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject
 // the HPA does for a Value metric (and KEDA for its fallback): the pods of
 // the /scale subresource's status.selector.
 func (c *Controller) readyReplicas(ctx context.Context, t *target) (int32, error) {
-	c.mu.RLock()
+	t.mu.RLock()
 	so, gvkr := t.so, t.gvkr
-	c.mu.RUnlock()
+	t.mu.RUnlock()
 	if so == nil || gvkr.Resource == "" {
 		return 0, fmt.Errorf("the scale target is not resolved yet")
 	}
