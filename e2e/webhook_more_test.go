@@ -58,9 +58,11 @@ spec:
 		}
 		return *got.Spec.Replicas == 1, fmt.Errorf("spec.replicas %d", *got.Spec.Replicas)
 	})
-	if so := scaledObject(t, ns, "db"); so.Status.ScaleTargetKind != "apps/v1.StatefulSet" {
-		t.Fatalf("status.scaleTargetKind %q", so.Status.ScaleTargetKind)
-	}
+	// The status follows the /scale write in the same decision.
+	eventually(t, shortWait, "status.scaleTargetKind", func() (bool, error) {
+		kind := scaledObject(t, ns, "db").Status.ScaleTargetKind
+		return kind == "apps/v1.StatefulSet", fmt.Errorf("status.scaleTargetKind %q", kind)
+	})
 }
 
 // TestWebhookSharedStreamAuthConflict: two ScaledObjects may share a

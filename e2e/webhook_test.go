@@ -84,10 +84,11 @@ func TestWebhookScalesZeroToNAndBack(t *testing.T) {
 
 	postOK(t, ns, "jobs", `{"value": 0}`)
 	waitReplicas(t, ns, "worker", 0, longWait)
-	c := condition(t, ns, "worker", kedav1.ConditionActive)
-	if c.Status != metav1.ConditionFalse {
-		t.Fatalf("Active after scale-in: %+v", c)
-	}
+	// The status follows the /scale write in the same decision.
+	eventually(t, shortWait, "Active=False after scale-in", func() (bool, error) {
+		c := condition(t, ns, "worker", kedav1.ConditionActive)
+		return c.Status == metav1.ConditionFalse, fmt.Errorf("Active: %+v", c)
+	})
 	events, err := env.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
