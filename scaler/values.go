@@ -38,20 +38,18 @@ func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject
 	var triggers []watched
 	if t != nil {
 		t.mu.RLock()
-	}
-	if t != nil && !t.refused {
-		owner, current, mods, triggers = t.owner, t.replicas, t.mods, t.triggers
-		if t.so != nil {
-			fb = t.so.Spec.Fallback
-		}
-		for i := range t.triggers {
-			if strings.EqualFold(t.triggers[i].spec.MetricName, metric) {
-				w = &t.triggers[i]
-				break
+		if !t.refused {
+			owner, current, mods, triggers = t.owner, t.replicas, t.mods, t.triggers
+			if t.so != nil {
+				fb = t.so.Spec.Fallback
+			}
+			for i := range t.triggers {
+				if strings.EqualFold(t.triggers[i].spec.MetricName, metric) {
+					w = &t.triggers[i]
+					break
+				}
 			}
 		}
-	}
-	if t != nil {
 		t.mu.RUnlock()
 	}
 	ready := func() (int32, error) { return c.readyReplicas(ctx, t) }

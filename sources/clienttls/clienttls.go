@@ -4,7 +4,7 @@
 //
 // The parameters come from a tenant's Secret, so what building them costs
 // is bounded: an encrypted key's PBKDF2 iteration count is capped
-// (MaxIterations, about half a second of one core at most), and a
+// (MaxIterations, well under half a second of one core), and a
 // configuration is built once per distinct set of parameters (that is,
 // once per Secret version) and then served from a bounded cache, so the
 // Parse and Watch of every reconcile do not derive the key again.

@@ -21,7 +21,8 @@ import (
 var errKeyFormat = errors.New("not an encrypted PEM private key (PKCS#8 PBES2 or legacy PEM encryption)")
 
 // MaxIterations bounds the PBKDF2 iteration count of an encrypted PKCS#8
-// key: a million derivations take about half a second here (openssl's
+// key: a million derivations of a 32-byte key took 0.39 s with HMAC-SHA1
+// and 0.18 s with HMAC-SHA256 on a 2-core test machine (openssl's
 // default is 2,048; OWASP's advice for PBKDF2-HMAC-SHA256 600,000).
 const MaxIterations = 1_000_000
 
