@@ -3,7 +3,7 @@ GO      ?= go
 E2E_TIMEOUT ?= 60m
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/e2e$$')
 
-.PHONY: all deps build test unit e2e cluster demo bench generate vet fmt fuzz image
+.PHONY: all deps build test unit e2e cluster demo bench generate vet fmt fuzz image chart chart-sync chart-test
 
 all: build
 
@@ -16,6 +16,7 @@ build:
 # The README's test command: everything, race detector on.
 test: deps vet
 	$(GO) test -race -count=1 $(UNIT_PKGS)
+	$(MAKE) chart-test
 	$(GO) test -race -count=1 -timeout $(E2E_TIMEOUT) ./e2e/
 	$(GO) run ./bench -smoke
 
@@ -27,6 +28,7 @@ e2e: deps
 
 vet:
 	$(GO) vet ./...
+	cd $(CHART_TEST) && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 # A local control plane until Ctrl-C (prints the kubeconfig and kubectl paths).
@@ -57,6 +59,30 @@ fuzz:
 
 generate:
 	$(GO) generate ./api/...
+	$(MAKE) chart-sync
+
+# The Helm chart (charts/pushscale) is tested in a module of its own
+# (charts/pushscale/test: the Helm library and its Kubernetes versions stay
+# out of this module; `go vet ./...` and `go list ./...` here do not
+# descend into it).
+CHART_TEST = charts/pushscale/test
+
+# Copies manifests/crds into the chart's templates/crds (guarded by
+# crds.install, kept on uninstall) and manifests/monitoring/dashboards into
+# its dashboards/, then rewrites the golden renders testdata/default.yaml
+# and testdata/all.yaml. Run after `make generate` or a dashboard change;
+# the chart's tests fail until then. Review the golden files' diff.
+chart: chart-sync
+	cd $(CHART_TEST) && $(GO) test -count=1 -run '^TestGolden$$' . -update
+
+# The copies alone (standard library only: quick).
+chart-sync:
+	cd $(CHART_TEST) && $(GO) run ./cmd/chartsync -root ../../..
+
+# Renders the chart with the Helm Go library and checks it against
+# manifests/ and the golden files.
+chart-test:
+	cd $(CHART_TEST) && $(GO) test -count=1 ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
