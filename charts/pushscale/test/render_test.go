@@ -332,10 +332,12 @@ func TestValuesRefused(t *testing.T) {
 // Ingress's when there is one.
 func TestNotes(t *testing.T) {
 	r := mustRender(t, namespace, nil)
+	t.Logf("NOTES.txt:\n%s", r.Notes)
 	if want := "http://pushscale-webhook.pushscale-system.svc/v1/namespaces/<namespace>/streams/<stream>"; !strings.Contains(r.Notes, want) {
 		t.Errorf("NOTES.txt lacks %s:\n%s", want, r.Notes)
 	}
 	all := mustRender(t, namespace, readValues(t, "all-values.yaml"))
+	t.Logf("NOTES.txt with all-values.yaml:\n%s", all.Notes)
 	for _, want := range []string{
 		"https://pushscale-webhook.pushscale-system.svc/v1/namespaces/<namespace>/streams/<stream>",
 		"https://events.example.com/v1/namespaces/<namespace>/streams/<stream>",
