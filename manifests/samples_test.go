@@ -2,8 +2,9 @@
 // every document decodes strictly into its Go type, every ScaledObject and
 // ScaledJob passes the admission webhook, and every trigger parses with
 // its TriggerAuthentication resolved from the sample's own Secrets, as the
-// gateway would parse it (no broker is contacted). A trigger type the
-// gateway serves without a sample fails too.
+// gateway would parse it (no broker is contacted), and every metadata key
+// is one its parser reads (keys_test.go). A trigger type the gateway
+// serves without a sample fails too.
 package manifests_test
 
 import (
