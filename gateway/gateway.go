@@ -31,10 +31,6 @@ import (
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/sources"
-	"github.com/pushscale/pushscale/sources/kafka"
-	"github.com/pushscale/pushscale/sources/natsjetstream"
-	"github.com/pushscale/pushscale/sources/rabbitmq"
-	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
 	"github.com/pushscale/pushscale/store"
 	"github.com/pushscale/pushscale/version"
@@ -116,34 +112,12 @@ func Run(ctx context.Context, opts Options) error {
 		disabled[strings.TrimSpace(t)] = true
 	}
 	var hook *webhook.Source
-	mgr, err := sources.NewManager(sources.Registry{
-		{Name: webhook.Type, Types: []string{webhook.Type}, NeverRead: true, New: func(d sources.Deps) sources.Source {
-			hook = webhook.New(d.Sink, webhook.Options{
-				RequireAuth: opts.WebhookRequireAuth,
-				RateLimit:   opts.WebhookRateLimit,
-				RateBurst:   opts.WebhookRateBurst,
-				Clock:       d.Clock,
-				Logger:      d.Logger,
-				Events:      events,
-				OnChange:    saver.changed,
-				Recheck:     d.Recheck,
-
-				MaxBatchEvents:   opts.WebhookMaxBatchEvents,
-				ReplayCacheSize:  opts.WebhookReplayCacheSize,
-				RefusalRate:      opts.WebhookRefusalRate,
-				RefusalBurst:     opts.WebhookRefusalBurst,
-				MaxInFlight:      opts.WebhookMaxInFlight,
-				MaxBufferedBytes: opts.WebhookMaxBufferedBytes,
-
-				MaxStreamsPerNamespace: opts.WebhookMaxStreamsPerNamespace,
-			})
-			return hook
-		}},
-		redis.Family(redis.Options{ConfigureNotifications: opts.RedisConfigureNotifications}),
-		kafka.Family(kafka.Options{}),
-		natsjetstream.Family(natsjetstream.Options{}),
-		rabbitmq.Family(rabbitmq.Options{IdlePollInterval: opts.RabbitMQIdlePollInterval}),
-	}, sources.ManagerOptions{
+	mgr, err := sources.NewManager(registry(opts, func(d sources.Deps) *webhook.Source {
+		o := webhookOptions(opts, d)
+		o.Events, o.OnChange = events, saver.changed
+		hook = webhook.New(d.Sink, o)
+		return hook
+	}), sources.ManagerOptions{
 		Sink: st, Logger: log, RepairInterval: opts.RepairInterval, Reads: reads, DisablePush: disabled,
 		Recheck: notifier.Recheck,
 	})

@@ -67,6 +67,17 @@ func resourceMetric(tr kedav1.ScaleTrigger) (autoscalingv2.MetricSpec, error) {
 	}, nil
 }
 
+// ResourceMetric is resourceMetric for callers outside the controller
+// (the test of manifests/samples): the HPA metric of a cpu or memory
+// trigger, or the error that makes its object Ready=False.
+func ResourceMetric(tr kedav1.ScaleTrigger) (autoscalingv2.MetricSpec, error) {
+	return resourceMetric(tr)
+}
+
+// ResourceTriggerTypes returns the trigger types that are HPA resource
+// metrics (cpu and memory), served by the controller, not by a source.
+func ResourceTriggerTypes() []string { return []string{"cpu", "memory"} }
+
 // resourceMetricName is the name of a resource metric (cpu or memory), for
 // status.resourceMetricNames.
 func resourceMetricName(m autoscalingv2.MetricSpec) string {
