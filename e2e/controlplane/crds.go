@@ -17,11 +17,11 @@ func (cp *ControlPlane) Kubectl(ctx context.Context, args ...string) (string, er
 	return string(out), nil
 }
 
-// InstallCRDs applies the CRD files in dir (server-side: the ScaledJob CRD
-// is too large for client-side apply's annotation) and waits until every
-// CRD is Established.
+// InstallCRDs applies the kustomization in dir, as a user installs the
+// CRDs (server-side: the ScaledJob CRD is too large for client-side apply's
+// annotation), and waits until every CRD is Established.
 func (cp *ControlPlane) InstallCRDs(ctx context.Context, dir string) error {
-	if _, err := cp.Kubectl(ctx, "apply", "--server-side", "-f", dir); err != nil {
+	if _, err := cp.Kubectl(ctx, "apply", "--server-side", "-k", dir); err != nil {
 		return err
 	}
 	_, err := cp.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
