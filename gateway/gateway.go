@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/pushscale/pushscale/admission"
+	"github.com/pushscale/pushscale/gateway/clientgo"
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/sources"
@@ -69,6 +70,12 @@ func Run(ctx context.Context, opts Options) error {
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(version.Version, version.Revision(), runtime.Version()).Set(1)
 	reg.MustRegister(buildInfo)
+	// Before any queue is built: client-go's queues take the provider when
+	// they are made.
+	if err := clientgo.RegisterWorkqueueMetrics(reg); err != nil {
+		return fmt.Errorf("gateway: workqueue metrics: %w", err)
+	}
+	defer clientgo.RouteKlog(log)()
 	cfg, err := restConfig(opts)
 	if err != nil {
 		return err

@@ -162,7 +162,7 @@ func New(opts Options) (*Controller, error) {
 		targets:  make(map[types.NamespacedName]*target),
 		selector: selector,
 	}
-	c.reconcileQ, c.decideQ = newReconcileQueue("reconcile"), newDecideQueue("decide", opts.Clock)
+	c.reconcileQ, c.decideQ = newReconcileQueue("scaledobject-reconcile"), newDecideQueue("scaledobject-decide", opts.Clock)
 	c.refs = refcache.New(refcache.Options{
 		Client: kube, Logger: opts.Logger,
 		OnChange: func(o refcache.Owner) {
