@@ -405,6 +405,8 @@ func (c *Controller) waitInitialReconciles(ctx context.Context) {
 }
 
 func (c *Controller) run(ctx context.Context, kind store.Kind, q workqueue.TypedRateLimitingInterface[types.NamespacedName], fn func(context.Context, types.NamespacedName) error) {
+	// Exported at 0 from the start, so that rate() and alerts see it.
+	c.opts.Metrics.ReconcileError.WithLabelValues(string(kind))
 	for {
 		key, shutdown := q.Get()
 		if shutdown {
