@@ -70,9 +70,8 @@ func Run(ctx context.Context, opts Options) error {
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(version.Version, version.Revision(), runtime.Version()).Set(1)
 	reg.MustRegister(buildInfo)
-	// Before any queue is built: client-go's queues take the provider when
-	// they are made.
-	if err := clientgo.RegisterWorkqueueMetrics(reg); err != nil {
+	queueMetrics, err := clientgo.WorkqueueMetrics(reg)
+	if err != nil {
 		return fmt.Errorf("gateway: workqueue metrics: %w", err)
 	}
 	defer clientgo.RouteKlog(log)()
@@ -167,6 +166,7 @@ func Run(ctx context.Context, opts Options) error {
 		ClusterTriggerAuthTargetCheck: sources.TargetCheck(opts.ClusterTriggerAuthTargetCheck),
 		Logger:                        log,
 		Metrics:                       scaler.NewMetrics(reg),
+		QueueMetrics:                  queueMetrics,
 	})
 	if err != nil {
 		return err

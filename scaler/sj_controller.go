@@ -82,8 +82,8 @@ func newJobs(c *Controller) (*jobs, error) {
 	opts := c.opts
 	j := &jobs{
 		c:          c,
-		reconcileQ: newReconcileQueue("scaledjob-reconcile"),
-		decideQ:    newDecideQueue("scaledjob-decide", opts.Clock),
+		reconcileQ: newReconcileQueue("scaledjob-reconcile", opts.QueueMetrics),
+		decideQ:    newDecideQueue("scaledjob-decide", opts.Clock, opts.QueueMetrics),
 		targets:    make(map[types.NamespacedName]*jobTarget),
 	}
 	j.sjInformer = cache.NewSharedIndexInformer(

@@ -11,22 +11,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/client-go/util/workqueue"
+	_ "k8s.io/component-base/metrics/prometheus/workqueue" // sets the process-wide provider at init, as in the binary
 	"k8s.io/klog/v2"
 )
 
-// TestWorkqueueMetricsEveryRegistry: the provider installs once, each
-// fresh registry (a new gateway run) gets the same collectors, registering
-// twice in one registry is no error, and a named queue exports under the
-// conventional names.
+// TestWorkqueueMetricsEveryRegistry: each fresh registry (a new gateway
+// run) gets the same collectors, registering twice in one registry is no
+// error, and a named queue given the provider exports under the
+// conventional names, although component-base (imported here as in the
+// gateway binary) took the process-wide default at init.
 func TestWorkqueueMetricsEveryRegistry(t *testing.T) {
 	first, second := prometheus.NewPedanticRegistry(), prometheus.NewPedanticRegistry()
+	var mp workqueue.MetricsProvider
 	for _, reg := range []*prometheus.Registry{first, second, second} {
-		if err := RegisterWorkqueueMetrics(reg); err != nil {
+		var err error
+		if mp, err = WorkqueueMetrics(reg); err != nil {
 			t.Fatalf("register: %v", err)
 		}
 	}
 	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "clientgo-test"})
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "clientgo-test", MetricsProvider: mp})
 	defer q.ShutDown()
 	q.Add("a")
 	q.Add("b")

@@ -6,6 +6,8 @@
 // provider be set only once, while gateway.Run may run several times in one
 // process (tests restart it), each time with a fresh registry and maybe its
 // own logger. So the workqueue metrics are one process-wide collector set,
-// installed once and registered into each run's registry, and klog is
-// pointed at a forwarding logger whose target each run swaps in.
+// registered into each run's registry and handed to the run's queues as
+// their provider (the process-wide default may belong to another package),
+// and klog is pointed once at a forwarding logger whose target each run
+// swaps in.
 package clientgo

@@ -28,11 +28,18 @@ var (
 	queues     *queueMetrics
 )
 
-// RegisterWorkqueueMetrics installs the workqueue metrics provider (on the
-// first call in the process) and registers its collectors in reg. It is
-// safe to call again with another registry, or the same one. Queues made
-// before the first call export nothing: call it before building them.
-func RegisterWorkqueueMetrics(reg prometheus.Registerer) error {
+// WorkqueueMetrics registers the process-wide workqueue collectors in reg
+// and returns the provider that feeds them, to pass to the queues one
+// builds (workqueue.TypedRateLimitingQueueConfig.MetricsProvider). It is
+// safe to call again with another registry, or the same one.
+//
+// It also offers the provider to client-go as the process-wide default
+// (workqueue.SetProvider), which only the first caller in the process
+// wins: in the gateway binary k8s.io/component-base's workqueue package
+// (imported by the apiserver library) has already set its own at init,
+// into its legacy registry, so queues built without an explicit provider
+// do not appear here. Hence the explicit provider for pushscale's queues.
+func WorkqueueMetrics(reg prometheus.Registerer) (workqueue.MetricsProvider, error) {
 	queuesOnce.Do(func() {
 		queues = newQueueMetrics()
 		workqueue.SetProvider(queues)
@@ -42,10 +49,10 @@ func RegisterWorkqueueMetrics(reg prometheus.Registerer) error {
 			if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
 				continue
 			}
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return queues, nil
 }
 
 func newQueueMetrics() *queueMetrics {
