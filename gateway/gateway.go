@@ -28,9 +28,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/pushscale/pushscale/admission"
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/gateway/clientgo"
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
+	"github.com/pushscale/pushscale/scaler/kedametrics"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/kafka"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
@@ -211,9 +213,16 @@ func Run(ctx context.Context, opts Options) error {
 		return serve(gctx, webhookSrv, func() error { return webhookSrv.Serve(webhookLn) })
 	})
 	if admissionLn != nil {
+		validations := kedametrics.NewValidations()
+		reg.MustRegister(validations)
+		adm := admission.Handler{Logger: log.With("component", "admission"), Reviewed: func(kind, namespace, action string) {
+			if kind == kedav1.KindScaledObject { // KEDA counts ScaledObjects only
+				validations.WithLabelValues(namespace, action).Inc()
+			}
+		}}
 		mux := http.NewServeMux()
-		mux.Handle(admission.ScaledObjectPath, admission.Handler{Logger: log.With("component", "admission")})
-		mux.Handle(admission.ScaledJobPath, admission.Handler{Logger: log.With("component", "admission")})
+		mux.Handle(admission.ScaledObjectPath, adm)
+		mux.Handle(admission.ScaledJobPath, adm)
 		admissionSrv := newServer(mux, defaultLimits)
 		g.Go(func() error {
 			return serve(gctx, admissionSrv, func() error {

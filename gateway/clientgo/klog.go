@@ -21,17 +21,26 @@ var (
 // stderr, the gateway's default format.
 var idleHandler slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
 
-// RouteKlog sends klog's output (client-go's and the apiserver library's
-// logs) to log, tagged component=klog, until the returned restore is
-// called, which puts back whatever was routed before. klog is set up once
-// per process (its setters are not safe while anything logs); later calls
-// only swap the target, which is safe at any time. Concurrent runs: the
-// latest call wins until it restores.
-func RouteKlog(log *slog.Logger) (restore func()) {
+// InstallKlog points klog, once per process, at the forwarder RouteKlog
+// steers. klog's setters race with any goroutine that logs, so call it at
+// process start, before informers or servers run: main does, and so must a
+// test main that starts informers before gateway.Run. Later calls do
+// nothing.
+func InstallKlog() {
 	klogOnce.Do(func() {
 		klogTarget.Store(&idleHandler)
 		klog.SetSlogLogger(slog.New(forwarder{}))
 	})
+}
+
+// RouteKlog sends klog's output (client-go's and the apiserver library's
+// logs) to log, tagged component=klog, until the returned restore is
+// called, which puts back whatever was routed before. It installs the
+// forwarder if InstallKlog was not called (safe only while nothing logs
+// through klog yet); swapping the target is safe at any time. Concurrent
+// runs: the latest call wins until it restores.
+func RouteKlog(log *slog.Logger) (restore func()) {
+	InstallKlog()
 	h := log.With("component", "klog").Handler()
 	prev := klogTarget.Swap(&h)
 	return func() { klogTarget.CompareAndSwap(&h, prev) }

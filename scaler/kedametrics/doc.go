@@ -29,6 +29,10 @@
 //     of the pause annotations is in effect.
 //   - keda_trigger_registered_total{type}: gauge, the triggers of the
 //     ScaledObjects and ScaledJobs the scaler manages, by trigger type.
+//   - keda_webhook_scaled_object_validations_total{namespace,action}:
+//     counter, ScaledObject creates and updates checked by the admission
+//     webhook (action create or update; NewValidations, fed by the gateway
+//     through admission.Handler.Reviewed). Only when admission is served.
 //   - keda_resource_registered_total{type,namespace}: gauge, the
 //     ScaledObjects (type scaled_object) and ScaledJobs (scaled_job) the
 //     scaler manages, per namespace.
@@ -57,9 +61,10 @@
 //     keda_cloudeventsource_events_queued: pushscale has no CloudEventSource.
 //   - keda_internal_metricsservice_grpc_*: the gRPC link between KEDA's
 //     operator and metrics server; pushscale is one process.
-//   - keda_webhook_scaled_object_validations_total and
-//     keda_webhook_scaled_object_validation_errors_total: not wired yet (the
-//     admission handler's refusals are not classified into KEDA's reasons).
+//   - keda_webhook_scaled_object_validation_errors_total{namespace,action,reason}:
+//     its reason is one of KEDA's own checks (incorrect-replicas,
+//     other-hpa, ...), which pushscale's admission checks do not map onto
+//     one to one; refusals are in the admission log lines instead.
 //
 // KEDA 2.20 exports no deprecated Prometheus names any more: the old
 // keda_scaler_metrics_latency (ms), keda_scaler_errors,
