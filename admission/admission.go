@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,6 +41,10 @@ const maxBody = 3 << 20
 type Handler struct {
 	// Logger receives one line per refused object (never its contents).
 	Logger *slog.Logger
+	// Reviewed, when set, is called for each create or update that is
+	// checked, with the object's kind, namespace and the action ("create",
+	// "update"), before the check's outcome is known.
+	Reviewed func(kind, namespace, action string)
 }
 
 // ServeHTTP decodes an admission.k8s.io/v1 AdmissionReview and answers it.
@@ -92,6 +97,9 @@ func (h Handler) review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 	}
 	if obj.GetDeletionTimestamp() != nil {
 		return allowed // removing the finalizer of an invalid object must work
+	}
+	if h.Reviewed != nil {
+		h.Reviewed(req.Kind.Kind, req.Namespace, strings.ToLower(string(req.Operation)))
 	}
 	if err := obj.Validate(); err != nil {
 		if h.Logger != nil {

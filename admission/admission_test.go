@@ -135,3 +135,20 @@ func TestHandlerRejectsGarbage(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewedHook: every checked create and update is reported with its
+// kind, namespace and action; deletes and other kinds are not.
+func TestReviewedHook(t *testing.T) {
+	var got []string
+	h := Handler{Reviewed: func(kind, namespace, action string) { got = append(got, kind+" "+namespace+" "+action) }}
+	for _, op := range []admissionv1.Operation{admissionv1.Create, admissionv1.Update, admissionv1.Delete} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, ScaledObjectPath, bytes.NewReader(reviewOf(t, "ScaledObject", op, validSO))))
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, ScaledJobPath, bytes.NewReader(reviewOf(t, "TriggerAuthentication", admissionv1.Create, "{}"))))
+	want := []string{"ScaledObject shop create", "ScaledObject shop update"}
+	if strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Fatalf("reviewed %q, want %q", got, want)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pushscale/pushscale/e2e/controlplane"
 	"github.com/pushscale/pushscale/e2e/kubelet"
+	"github.com/pushscale/pushscale/gateway/clientgo"
 )
 
 // env is the shared test environment, set up once by TestMain.
@@ -38,6 +39,9 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// klog's logger is set once, before the informers below log: the
+	// gateways started later only steer it (see clientgo.InstallKlog).
+	clientgo.InstallKlog()
 
 	start := time.Now()
 	cp, err := controlplane.Start(ctx, controlplane.Options{Logf: func(f string, a ...any) {

@@ -199,8 +199,8 @@ func TestRedisWrongPasswordAndFallback(t *testing.T) {
 	// Fallback needs more than failureThreshold (2) failed reads, each
 	// counted in KEDA's error counter.
 	labels := fmt.Sprintf(`metric="s0-redis-jobs",namespace=%q,scaledObject="fallback",scaler="redis",triggerIndex="0",type="scaledobject"`, ns)
-	if n, _ := gatewayGauge(t, "keda_scaler_errors_total", labels); n < 3 {
-		t.Fatalf("keda_scaler_errors_total for the fallback object = %g, want at least 3", n)
+	if n, _ := gatewayGauge(t, "keda_scaler_detail_errors_total", labels); n < 3 {
+		t.Fatalf("keda_scaler_detail_errors_total for the fallback object = %g, want at least 3", n)
 	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)

@@ -28,8 +28,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/pushscale/pushscale/admission"
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/gateway/clientgo"
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
+	"github.com/pushscale/pushscale/scaler/kedametrics"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/webhook"
 	"github.com/pushscale/pushscale/store"
@@ -65,6 +68,11 @@ func Run(ctx context.Context, opts Options) error {
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(version.Version, version.Revision(), runtime.Version()).Set(1)
 	reg.MustRegister(buildInfo)
+	queueMetrics, err := clientgo.WorkqueueMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("gateway: workqueue metrics: %w", err)
+	}
+	defer clientgo.RouteKlog(log)()
 	cfg, err := restConfig(opts)
 	if err != nil {
 		return err
@@ -134,6 +142,7 @@ func Run(ctx context.Context, opts Options) error {
 		ClusterTriggerAuthTargetCheck: sources.TargetCheck(opts.ClusterTriggerAuthTargetCheck),
 		Logger:                        log,
 		Metrics:                       scaler.NewMetrics(reg),
+		QueueMetrics:                  queueMetrics,
 	})
 	if err != nil {
 		return err
@@ -178,9 +187,16 @@ func Run(ctx context.Context, opts Options) error {
 		return serve(gctx, webhookSrv, func() error { return webhookSrv.Serve(webhookLn) })
 	})
 	if admissionLn != nil {
+		validations := kedametrics.NewValidations()
+		reg.MustRegister(validations)
+		adm := admission.Handler{Logger: log.With("component", "admission"), Reviewed: func(kind, namespace, action string) {
+			if kind == kedav1.KindScaledObject { // KEDA counts ScaledObjects only
+				validations.WithLabelValues(namespace, action).Inc()
+			}
+		}}
 		mux := http.NewServeMux()
-		mux.Handle(admission.ScaledObjectPath, admission.Handler{Logger: log.With("component", "admission")})
-		mux.Handle(admission.ScaledJobPath, admission.Handler{Logger: log.With("component", "admission")})
+		mux.Handle(admission.ScaledObjectPath, adm)
+		mux.Handle(admission.ScaledJobPath, adm)
 		admissionSrv := newServer(mux, defaultLimits)
 		g.Go(func() error {
 			return serve(gctx, admissionSrv, func() error {

@@ -77,6 +77,9 @@ func newLevelSaver(kube kubernetes.Interface, ns string, interval time.Duration,
 		}, []string{"result"}),
 	}
 	reg.MustRegister(l.loadErrors, l.saves)
+	for _, r := range []string{"ok", "error"} { // every series from the start
+		l.saves.WithLabelValues(r)
+	}
 	return l
 }
 

@@ -1,6 +1,8 @@
 package scaler
 
 import (
+	"github.com/pushscale/pushscale/scaler/kedametrics"
+
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +26,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 	if t == nil {
 		return nil
 	}
+	defer c.forgetMetricsIfGone(key, t)
 	t.mu.RLock()
 	so, valid, ready, gvkr, ctl := t.so, t.valid, t.ready, t.gvkr, t.ctl
 	triggers, resources, mods := t.triggers, t.resources, t.mods
@@ -34,6 +37,7 @@ func (c *Controller) decide(ctx context.Context, key types.NamespacedName) error
 		status.Conditions = kedav1.InitConditions()
 	}
 	status.Conditions.SetCondition(ready.Type, ready.Status, ready.Reason, ready.Message)
+	c.declareKeda(so.Namespace, so.Name, kedametrics.ScaledObject, triggers, mods != nil && len(triggers) > 0)
 	c.setPaused(so, status, ctl)
 	if !valid {
 		return c.writeStatus(ctx, t, so, status)

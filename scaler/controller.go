@@ -56,6 +56,11 @@ type Options struct {
 	Logger                 *slog.Logger
 	Clock                  clock.WithTicker
 	Metrics                *Metrics
+	// QueueMetrics receives the metrics of the controller's workqueues
+	// (nil: client-go's process-wide provider). Passed explicitly because
+	// the process-wide one is whichever package set it first (the apiserver
+	// library's dependencies set theirs at init).
+	QueueMetrics workqueue.MetricsProvider
 	// Workers is the number of reconcile and of decision workers (default 4).
 	Workers int
 	// Notifier, when set, is bound to the controller by New (see
@@ -162,7 +167,7 @@ func New(opts Options) (*Controller, error) {
 		targets:  make(map[types.NamespacedName]*target),
 		selector: selector,
 	}
-	c.reconcileQ, c.decideQ = newReconcileQueue("reconcile"), newDecideQueue("decide", opts.Clock)
+	c.reconcileQ, c.decideQ = newReconcileQueue("scaledobject-reconcile", opts.QueueMetrics), newDecideQueue("scaledobject-decide", opts.Clock, opts.QueueMetrics)
 	c.refs = refcache.New(refcache.Options{
 		Client: kube, Logger: opts.Logger,
 		OnChange: func(o refcache.Owner) {
@@ -405,6 +410,8 @@ func (c *Controller) waitInitialReconciles(ctx context.Context) {
 }
 
 func (c *Controller) run(ctx context.Context, kind store.Kind, q workqueue.TypedRateLimitingInterface[types.NamespacedName], fn func(context.Context, types.NamespacedName) error) {
+	// Exported at 0 from the start, so that rate() and alerts see it.
+	c.opts.Metrics.ReconcileError.WithLabelValues(string(kind))
 	for {
 		key, shutdown := q.Get()
 		if shutdown {
@@ -463,19 +470,20 @@ func (c *Controller) Ready() bool {
 }
 
 // newReconcileQueue is a reconcile queue: client-go's controller rate
-// limits for retries.
-func newReconcileQueue(name string) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
+// limits for retries. Its metrics, named name, go to mp (nil: the
+// process-wide provider).
+func newReconcileQueue(name string, mp workqueue.MetricsProvider) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
 	return workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
-		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name})
+		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name, MetricsProvider: mp})
 }
 
 // newDecideQueue is a decision queue on clk: retries back off from 10 ms
 // to 30 s, and nothing else delays a key.
-func newDecideQueue(name string, clk clock.WithTicker) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
+func newDecideQueue(name string, clk clock.WithTicker, mp workqueue.MetricsProvider) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
 	return workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](10*time.Millisecond, 30*time.Second),
-		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name, Clock: clk})
+		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name, Clock: clk, MetricsProvider: mp})
 }
 
 // kindLogKey is the log key naming an object of kind (scaledObject,

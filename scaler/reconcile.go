@@ -1,6 +1,8 @@
 package scaler
 
 import (
+	"github.com/pushscale/pushscale/scaler/kedametrics"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -431,11 +433,21 @@ func (c *Controller) teardown(key types.NamespacedName) {
 	c.forgetTriggers(t.owner, triggers)
 	labels := map[string]string{"namespace": key.Namespace, "scaledObject": key.Name}
 	c.opts.Metrics.MetricValue.DeletePartialMatch(labels)
-	c.opts.Metrics.KedaValue.DeletePartialMatch(labels)
-	c.opts.Metrics.KedaActive.DeletePartialMatch(labels)
-	c.opts.Metrics.KedaErrors.DeletePartialMatch(labels)
 	c.opts.Metrics.ScaleActions.DeletePartialMatch(labels)
-	c.opts.Metrics.KedaPaused.DeletePartialMatch(labels)
+	c.opts.Metrics.Keda.Forget(kedametrics.Object{Namespace: key.Namespace, Name: key.Name, Kind: kedametrics.ScaledObject})
+	c.opts.Metrics.PushHealth.forget("ScaledObject", key)
+}
+
+// forgetMetricsIfGone runs at the end of a decision of t: when t was torn
+// down meanwhile (teardown runs on the reconcile queue, beside the
+// decision), the series the decision may have made after teardown deleted
+// them are deleted again.
+func (c *Controller) forgetMetricsIfGone(key types.NamespacedName, t *target) {
+	if c.target(key) == t {
+		return
+	}
+	c.opts.Metrics.Keda.Forget(kedametrics.Object{Namespace: key.Namespace, Name: key.Name, Kind: kedametrics.ScaledObject})
+	c.opts.Metrics.PushHealth.forget("ScaledObject", key)
 }
 
 // forgetTriggers unwatches owner's triggers ws and drops every value of

@@ -1,6 +1,8 @@
 package scaler
 
 import (
+	"github.com/pushscale/pushscale/scaler/kedametrics"
+
 	"context"
 	"fmt"
 	"sync"
@@ -80,8 +82,8 @@ func newJobs(c *Controller) (*jobs, error) {
 	opts := c.opts
 	j := &jobs{
 		c:          c,
-		reconcileQ: newReconcileQueue("scaledjob-reconcile"),
-		decideQ:    newDecideQueue("scaledjob-decide", opts.Clock),
+		reconcileQ: newReconcileQueue("scaledjob-reconcile", opts.QueueMetrics),
+		decideQ:    newDecideQueue("scaledjob-decide", opts.Clock, opts.QueueMetrics),
 		targets:    make(map[types.NamespacedName]*jobTarget),
 	}
 	j.sjInformer = cache.NewSharedIndexInformer(
@@ -324,6 +326,18 @@ func (j *jobs) targetFor(key types.NamespacedName, sj *kedav1.ScaledJob) *jobTar
 	return t
 }
 
+// forgetMetricsIfGone runs at the end of a decision of t: when t was torn
+// down meanwhile, the series the decision made after teardown are deleted.
+func (j *jobs) forgetMetricsIfGone(key types.NamespacedName, t *jobTarget) {
+	j.mu.Lock()
+	gone := j.targets[key] != t
+	j.mu.Unlock()
+	if gone {
+		j.c.opts.Metrics.Keda.Forget(kedametrics.Object{Namespace: key.Namespace, Name: key.Name, Kind: kedametrics.ScaledJob})
+		j.c.opts.Metrics.PushHealth.forget("ScaledJob", key)
+	}
+}
+
 // teardown forgets ScaledJob key: its triggers are unwatched, its values
 // and metrics dropped. Its Jobs are the garbage collector's.
 func (j *jobs) teardown(key types.NamespacedName) {
@@ -337,10 +351,7 @@ func (j *jobs) teardown(key types.NamespacedName) {
 		return
 	}
 	c.forgetTriggers(t.owner, t.triggers)
-	labels := map[string]string{"namespace": key.Namespace, "scaledObject": key.Name, "type": "scaledjob"}
-	c.opts.Metrics.KedaValue.DeletePartialMatch(labels)
-	c.opts.Metrics.KedaActive.DeletePartialMatch(labels)
-	c.opts.Metrics.KedaErrors.DeletePartialMatch(labels)
-	c.opts.Metrics.ScaledJobErrors.DeletePartialMatch(map[string]string{"namespace": key.Namespace, "scaledJob": key.Name})
+	c.opts.Metrics.Keda.Forget(kedametrics.Object{Namespace: key.Namespace, Name: key.Name, Kind: kedametrics.ScaledJob})
+	c.opts.Metrics.PushHealth.forget("ScaledJob", key)
 	c.opts.Metrics.JobsCreated.DeletePartialMatch(map[string]string{"namespace": key.Namespace, "scaledJob": key.Name})
 }

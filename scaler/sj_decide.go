@@ -1,6 +1,8 @@
 package scaler
 
 import (
+	"github.com/pushscale/pushscale/scaler/kedametrics"
+
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +37,7 @@ func (j *jobs) decide(ctx context.Context, key types.NamespacedName) error {
 	}
 	sj, valid, ready, paused, triggers := t.sj, t.valid && !t.refused, t.ready, t.paused, t.triggers
 	j.mu.Unlock()
+	defer j.forgetMetricsIfGone(key, t)
 
 	// From what was last written: the cached object's status is not
 	// updated by our own writes.
@@ -49,6 +52,7 @@ func (j *jobs) decide(ctx context.Context, key types.NamespacedName) error {
 		status.Conditions = kedav1.InitConditions()
 	}
 	status.Conditions.SetCondition(ready.Type, ready.Status, ready.Reason, ready.Message)
+	c.declareKeda(sj.Namespace, sj.Name, kedametrics.ScaledJob, triggers, false)
 	setJobPaused(status, paused)
 	describeJob(sj, status, triggers)
 	if !valid {
@@ -80,10 +84,9 @@ func (j *jobs) decide(ctx context.Context, key types.NamespacedName) error {
 		if e.FailedReads > seen {
 			newFailures += int(e.FailedReads - seen)
 		}
-		c.observeTrigger(sj.Namespace, sj.Name, "scaledjob", t.failedReads, w, e)
+		c.observeTrigger(sj.Namespace, sj.Name, kedametrics.ScaledJob, t.failedReads, w, e)
 	}
-	// Exported from the first decision on, at 0 until an error (as KEDA).
-	c.opts.Metrics.ScaledJobErrors.WithLabelValues(sj.Namespace, sj.Name).Add(float64(newFailures))
+	c.opts.Metrics.Keda.RecordJobErrors(kedametrics.Object{Namespace: sj.Namespace, Name: sj.Name, Kind: kedametrics.ScaledJob}, newFailures)
 
 	jobs := j.ownJobs(key)
 	var errs []error
@@ -233,7 +236,7 @@ func (j *jobs) create(ctx context.Context, t *jobTarget, sj *kedav1.ScaledJob, n
 	}
 	if firstErr != nil {
 		c.event(sj, true, "KEDAJobCreateFailed", "Failed to create %d of %d job(s) %s-: %v", n-created, n, sj.Name, firstErr)
-		c.opts.Metrics.ScaledJobErrors.WithLabelValues(sj.Namespace, sj.Name).Inc()
+		c.opts.Metrics.Keda.RecordJobErrors(kedametrics.Object{Namespace: sj.Namespace, Name: sj.Name, Kind: kedametrics.ScaledJob}, 1)
 		return fmt.Errorf("scaler: create jobs of ScaledJob %s/%s: %w", sj.Namespace, sj.Name, firstErr)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/scaler/kedametrics"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/store"
 )
@@ -69,15 +71,17 @@ func TestCountExpectations(t *testing.T) {
 func TestObserveScaledJobTrigger(t *testing.T) {
 	c := &Controller{opts: Options{Metrics: NewMetrics(nil)}}
 	w := watched{index: 0, typ: "webhook", spec: sources.Spec{MetricName: "s0-webhook-items", Target: 1}}
-	c.observeTrigger("ns", "work", "scaledjob", map[int]uint64{}, w, store.Entry{Known: true, Value: 4, FailedReads: 2})
-	if v := testutil.ToFloat64(c.opts.Metrics.KedaValue.WithLabelValues("ns", "work", "webhook", "0", "s0-webhook-items", "scaledjob")); v != 4 {
+	c.declareKeda("ns", "work", kedametrics.ScaledJob, []watched{w}, false)
+	c.observeTrigger("ns", "work", kedametrics.ScaledJob, map[int]uint64{}, w, store.Entry{Known: true, Value: 4, FailedReads: 2})
+	l := prometheus.Labels{"namespace": "ns", "scaledObject": "work", "scaler": "webhook", "triggerIndex": "0", "metric": "s0-webhook-items", "type": "scaledjob"}
+	if v := testutil.ToFloat64(c.opts.Metrics.Keda.ScalerValue.With(l)); v != 4 {
 		t.Fatalf("keda_scaler_metrics_value %v, want 4", v)
 	}
-	if v := testutil.ToFloat64(c.opts.Metrics.KedaActive.WithLabelValues("ns", "work", "webhook", "0", "s0-webhook-items", "scaledjob")); v != 1 {
+	if v := testutil.ToFloat64(c.opts.Metrics.Keda.ScalerActive.With(l)); v != 1 {
 		t.Fatalf("keda_scaler_active %v, want 1", v)
 	}
-	if v := testutil.ToFloat64(c.opts.Metrics.KedaErrors.WithLabelValues("ns", "work", "webhook", "0", "s0-webhook-items", "scaledjob")); v != 2 {
-		t.Fatalf("keda_scaler_errors_total %v, want 2", v)
+	if v := testutil.ToFloat64(c.opts.Metrics.Keda.ScalerErrors.With(l)); v != 2 {
+		t.Fatalf("keda_scaler_detail_errors_total %v, want 2", v)
 	}
 	if n := testutil.CollectAndCount(c.opts.Metrics.MetricValue); n != 0 {
 		t.Fatalf("%d pushscale_metric_value series, want none", n)

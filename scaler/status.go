@@ -1,11 +1,12 @@
 package scaler
 
 import (
+	"github.com/pushscale/pushscale/scaler/kedametrics"
+
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -50,7 +51,7 @@ func (c *Controller) setPaused(so *kedav1.ScaledObject, status *kedav1.ScaledObj
 	} else if p, ok := status.Conditions.GetCondition(kedav1.ConditionPaused); !ok || p.Status == metav1.ConditionTrue || p.Reason == "" {
 		status.Conditions.SetCondition(kedav1.ConditionPaused, metav1.ConditionFalse, kedav1.ReasonScaledObjectUnpaused, "pause annotation removed for ScaledObject")
 	}
-	c.opts.Metrics.KedaPaused.WithLabelValues(so.Namespace, so.Name).Set(paused)
+	c.opts.Metrics.Keda.RecordPaused(kedametrics.Object{Namespace: so.Namespace, Name: so.Name, Kind: kedametrics.ScaledObject}, paused == 1)
 }
 
 // describe sets the status fields that describe the object rather than
@@ -95,14 +96,29 @@ func (c *Controller) setPushHealth(so *kedav1.ScaledObject, prev, status *kedav1
 	c.updatePushHealth(so, prev.Conditions, &status.Conditions, ws, entries)
 }
 
+// kindOf is the kind label of pushscale_push_health for obj.
+func kindOf(obj runtime.Object) string {
+	if _, ok := obj.(*kedav1.ScaledJob); ok {
+		return "ScaledJob"
+	}
+	return "ScaledObject"
+}
+
 // updatePushHealth sets PushHealthy in conds (see pushHealth) and records
 // an Event on obj when it differs from prev's.
 func (c *Controller) updatePushHealth(obj runtime.Object, prev kedav1.Conditions, conds *kedav1.Conditions, ws []watched, entries map[int]store.Entry) {
+	m, _ := obj.(metav1.Object)
+	if m == nil {
+		return
+	}
+	key := types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}
 	if len(ws) == 0 {
+		c.opts.Metrics.PushHealth.forget(kindOf(obj), key)
 		return
 	}
 	after := pushHealth(ws, entries)
 	conds.SetCondition(after.Type, after.Status, after.Reason, after.Message)
+	c.opts.Metrics.PushHealth.set(kindOf(obj), key, string(after.Status), after.Reason)
 	before, _ := prev.GetCondition(kedav1.ConditionPushHealthy)
 	if after.Status != metav1.ConditionUnknown && (before.Status != after.Status || before.Reason != after.Reason) {
 		c.event(obj, after.Status != metav1.ConditionTrue, "PushHealthy"+string(after.Status), "%s: %s", after.Reason, after.Message)
@@ -230,7 +246,29 @@ func (c *Controller) observe(t *target, so *kedav1.ScaledObject, w watched, e st
 		t.failedReads = map[int]uint64{}
 	}
 	t.mu.Unlock()
-	c.observeTrigger(so.Namespace, so.Name, "scaledobject", t.failedReads, w, e)
+	c.observeTrigger(so.Namespace, so.Name, kedametrics.ScaledObject, t.failedReads, w, e)
+}
+
+// declareKeda states the object's triggers (and the composite metric when
+// scaling modifiers are set) to KEDA's metric set, which deletes the series
+// of triggers that went away.
+func (c *Controller) declareKeda(namespace, name string, kind kedametrics.Kind, ws []watched, composite bool) {
+	ts := make([]kedametrics.Trigger, 0, len(ws)+1)
+	for _, w := range ws {
+		ts = append(ts, kedaTrigger(w))
+	}
+	if composite {
+		ts = append(ts, compositeTrigger)
+	}
+	c.opts.Metrics.Keda.Declare(kedametrics.Object{Namespace: namespace, Name: name, Kind: kind}, ts)
+}
+
+// compositeTrigger is KEDA's labels of the composite metric: scaler and
+// metric composite-metric, index 0.
+var compositeTrigger = kedametrics.Trigger{Scaler: kedav1.CompositeMetricName, Index: 0, Metric: kedav1.CompositeMetricName, Pseudo: true}
+
+func kedaTrigger(w watched) kedametrics.Trigger {
+	return kedametrics.Trigger{Scaler: w.typ, Index: w.index, Metric: w.spec.MetricName}
 }
 
 // observeTrigger exports trigger w of object namespace/name (of KEDA's
@@ -238,45 +276,35 @@ func (c *Controller) observe(t *target, so *kedav1.ScaledObject, w watched, e st
 // activity and the failed reads since failedReads (its FailedReads as
 // last exported, updated here). failedReads belongs to the object's
 // decision, which runs for one key at a time (the workqueue's rule).
-func (c *Controller) observeTrigger(namespace, name, typ string, failedReads map[int]uint64, w watched, e store.Entry) {
-	idx := strconv.Itoa(w.index)
+func (c *Controller) observeTrigger(namespace, name string, kind kedametrics.Kind, failedReads map[int]uint64, w watched, e store.Entry) {
+	o, kt := kedametrics.Object{Namespace: namespace, Name: name, Kind: kind}, kedaTrigger(w)
 	seen := failedReads[w.index]
 	failedReads[w.index] = e.FailedReads
 	if e.FailedReads < seen { // the trigger was watched anew: a new count
 		seen = 0
 	}
-	if n := e.FailedReads - seen; n > 0 {
-		c.opts.Metrics.KedaErrors.WithLabelValues(namespace, name, w.typ, idx, w.spec.MetricName, typ).Add(float64(n))
-	}
+	c.opts.Metrics.Keda.RecordErrors(o, kt, e.FailedReads-seen)
 	trigger := w.name
 	if trigger == "" {
 		trigger = w.typ
 	}
 	if e.Known {
-		if typ == "scaledobject" { // pushscale_metric_value is what the HPA is served
+		if kind == kedametrics.ScaledObject { // pushscale_metric_value is what the HPA is served
 			c.opts.Metrics.MetricValue.WithLabelValues(namespace, name, trigger, w.spec.MetricName).Set(e.Value)
 		}
-		c.opts.Metrics.KedaValue.WithLabelValues(namespace, name, w.typ, idx, w.spec.MetricName, typ).Set(e.Value)
+		c.opts.Metrics.Keda.RecordValue(o, kt, e.Value)
 	}
-	active := 0.0
-	if e.Known && e.Failures == 0 && e.ActiveOver(w.spec.Activation) {
-		active = 1
-	}
-	c.opts.Metrics.KedaActive.WithLabelValues(namespace, name, w.typ, idx, w.spec.MetricName, typ).Set(active)
+	c.opts.Metrics.Keda.RecordActive(o, kt, e.Known && e.Failures == 0 && e.ActiveOver(w.spec.Activation))
 }
 
 // observeComposite exports the composite metric's value and activity under
 // KEDA's labels for it: scaler and metric composite-metric, index 0.
 func (c *Controller) observeComposite(so *kedav1.ScaledObject, comp *Composite) {
-	name := kedav1.CompositeMetricName
+	o := kedametrics.Object{Namespace: so.Namespace, Name: so.Name, Kind: kedametrics.ScaledObject}
 	if comp.Known {
-		c.opts.Metrics.KedaValue.WithLabelValues(so.Namespace, so.Name, name, "0", name, "scaledobject").Set(comp.Value)
+		c.opts.Metrics.Keda.RecordValue(o, compositeTrigger, comp.Value)
 	}
-	active := 0.0
-	if comp.Known && comp.Value > comp.Activation {
-		active = 1
-	}
-	c.opts.Metrics.KedaActive.WithLabelValues(so.Namespace, so.Name, name, "0", name, "scaledobject").Set(active)
+	c.opts.Metrics.Keda.RecordActive(o, compositeTrigger, comp.Known && comp.Value > comp.Activation)
 }
 
 // activeMetrics names the active triggers' metrics, ";"-separated, for the

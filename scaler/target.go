@@ -66,7 +66,7 @@ type target struct {
 	written       *kedav1.ScaledObjectStatus // last status written
 	lastActiveAt  time.Time                  // when lastActiveTime was last written
 	// failedReads is each trigger's store.Entry.FailedReads as last
-	// exported to keda_scaler_errors_total.
+	// exported to keda_scaler_detail_errors_total.
 	failedReads map[int]uint64
 
 	hpaMu sync.Mutex

@@ -71,7 +71,7 @@ type Entry struct {
 	// Failures counts consecutive failed reads since the last success.
 	Failures int
 	// FailedReads counts every failed read of the entry; it never
-	// resets (keda_scaler_errors_total is its running sum).
+	// resets (keda_scaler_detail_errors_total is its running sum).
 	FailedReads uint64
 	// Push is the health of the trigger's push path.
 	Push Push

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pushscale/pushscale/gateway"
+	"github.com/pushscale/pushscale/gateway/clientgo"
 	"github.com/pushscale/pushscale/version"
 )
 
@@ -48,6 +49,9 @@ func main() {
 	// go-redis logs connection trouble through a process-wide logger; send
 	// it to ours at debug level (the source reports the same as conditions).
 	redis.SetLogger(redisLogger{opts.Logger.With("source", "redis")})
+	// klog (client-go, the apiserver library) into ours, set before
+	// anything logs; Run routes it to its logger.
+	clientgo.InstallKlog()
 	if err := gateway.Run(ctx, opts); err != nil {
 		fmt.Fprintf(os.Stderr, "pushscale: %v\n", err)
 		os.Exit(1)
