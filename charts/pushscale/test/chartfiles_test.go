@@ -87,3 +87,21 @@ func TestPrometheusRuleMetricsExist(t *testing.T) {
 		}
 	}
 }
+
+// TestPrometheusRuleMatchesManifests keeps the chart's default alert rules
+// equal to manifests/monitoring's, so both installs alert alike.
+func TestPrometheusRuleMatchesManifests(t *testing.T) {
+	objs := readManifests(t, filepath.Join(repoRoot, "manifests", "monitoring", "prometheusrule.yaml"))
+	if len(objs) != 1 {
+		t.Fatalf("manifests/monitoring/prometheusrule.yaml holds %d objects", len(objs))
+	}
+	groups := list(objs[0].Obj, "spec", "groups")
+	if len(groups) != 1 {
+		t.Fatalf("%d rule groups in manifests/monitoring", len(groups))
+	}
+	want := list(groups[0], "rules")
+	got := readValues(t, filepath.Join("..", "..", "values.yaml"))["prometheusRule"].(map[string]any)["rules"]
+	if asJSON(got) != asJSON(want) {
+		t.Fatalf("the chart's prometheusRule.rules differ from manifests/monitoring/prometheusrule.yaml's:\nchart:     %s\nmanifests: %s", asJSON(got), asJSON(want))
+	}
+}
