@@ -46,7 +46,9 @@ func newInjector(o Options, log *slog.Logger, changed func()) *injector {
 
 // byName restricts a list or watch to the object called name.
 func byName(name string) func(*metav1.ListOptions) {
-	return func(o *metav1.ListOptions) { o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String() }
+	return func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+	}
 }
 
 // watch starts the watches of the Secret and the patched objects; every
@@ -164,4 +166,3 @@ func (in *injector) injectWebhook(ctx context.Context, ca []byte) error {
 	in.log.Info("certificates: caBundle patched", "kind", "ValidatingWebhookConfiguration", "name", in.webhook, "webhooks", len(ops)/2)
 	return nil
 }
-

@@ -119,7 +119,10 @@ func TestInjectsCABundle(t *testing.T) {
 		return len(bs) > 0
 	}
 
-	poll(t, "the APIService's caBundle", func() bool { c := ca(); return c != nil && bytes.Equal(apiCABundle("v1beta1.external.metrics.k8s.io"), c) })
+	poll(t, "the APIService's caBundle", func() bool {
+		c := ca()
+		return c != nil && bytes.Equal(apiCABundle("v1beta1.external.metrics.k8s.io"), c)
+	})
 	if got := string(apiCABundle("v1beta1.other.example")); got != "theirs" {
 		t.Errorf("another APIService was patched: caBundle %q", got)
 	}
