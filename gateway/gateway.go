@@ -51,6 +51,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.ClusterObjectNamespace == "" {
 		opts.ClusterObjectNamespace = "pushscale-system"
 	}
+	opts.certificateDefaults()
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -168,11 +169,15 @@ func Run(ctx context.Context, opts Options) error {
 		Name: "pushscale_reference_watches",
 		Help: "Secrets and ConfigMaps watched because triggers reference them (TriggerAuthentications, *FromEnv variables); at most 64 per object.",
 	}, func() float64 { return float64(ctrl.ReferenceWatches()) }))
-	api := &metricsAPI{opts: metricsapi.Options{
-		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig,
-		CertFile: opts.MetricsAPICertFile, KeyFile: opts.MetricsAPIKeyFile,
-		Logger: log.With("component", "metricsapi"),
-	}, values: ctrl, log: log, preflight: func(ctx context.Context) error {
+	tlsCerts, err := newServingCerts(opts, cfg, kube, log, reg)
+	if err != nil {
+		return err
+	}
+	apiOpts := metricsapi.Options{Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig, Logger: log.With("component", "metricsapi")}
+	if tlsCerts.metricsAPI != nil {
+		apiOpts.Cert = tlsCerts.metricsAPI
+	}
+	api := &metricsAPI{opts: apiOpts, values: ctrl, log: log, preflight: func(ctx context.Context) error {
 		_, err := kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{})
 		return err
 	}}
@@ -194,12 +199,22 @@ func Run(ctx context.Context, opts Options) error {
 	g.Go(func() error { return mgr.Start(gctx) })
 	g.Go(func() error { return saver.Start(gctx, hook) })
 	g.Go(func() error { return ctrl.Start(gctx) })
-	g.Go(func() error { return api.Start(gctx) })
+	for _, run := range tlsCerts.runners {
+		g.Go(func() error { return run(gctx) })
+	}
+	g.Go(func() error {
+		// Serving starts with a certificate: /readyz waits for both.
+		if !tlsCerts.waitReady(gctx) {
+			return nil
+		}
+		return api.Start(gctx)
+	})
 
 	webhookSrv := newServer(hook.Handler(), webhookLimits(opts))
 	g.Go(func() error {
-		if opts.WebhookTLSCertFile != "" {
-			return serve(gctx, webhookSrv, func() error { return webhookSrv.ServeTLS(webhookLn, opts.WebhookTLSCertFile, opts.WebhookTLSKeyFile) })
+		if tlsCerts.webhook != nil {
+			webhookSrv.TLSConfig = tlsCerts.webhook.TLSConfig()
+			return serve(gctx, webhookSrv, func() error { return webhookSrv.ServeTLS(webhookLn, "", "") })
 		}
 		return serve(gctx, webhookSrv, func() error { return webhookSrv.Serve(webhookLn) })
 	})
@@ -208,10 +223,9 @@ func Run(ctx context.Context, opts Options) error {
 		mux.Handle(admission.ScaledObjectPath, admission.Handler{Logger: log.With("component", "admission")})
 		mux.Handle(admission.ScaledJobPath, admission.Handler{Logger: log.With("component", "admission")})
 		admissionSrv := newServer(mux, defaultLimits)
+		admissionSrv.TLSConfig = tlsCerts.admission.TLSConfig()
 		g.Go(func() error {
-			return serve(gctx, admissionSrv, func() error {
-				return admissionSrv.ServeTLS(admissionLn, opts.AdmissionTLSCertFile, opts.AdmissionTLSKeyFile)
-			})
+			return serve(gctx, admissionSrv, func() error { return admissionSrv.ServeTLS(admissionLn, "", "") })
 		})
 	}
 
