@@ -30,8 +30,8 @@ import (
 // TestGatewayManagesCertificates runs a second gateway with
 // ManageCertificates and a one-minute certificate lifetime, beside the
 // shared one and clashing with none of its names: its own Secret, its own
-// namespace, an APIService of a group of its own and a
-// ValidatingWebhookConfiguration created without a caBundle after the
+// namespace, a ValidatingWebhookConfiguration and (briefly) an APIService
+// of a group of its own, both created without a caBundle after the
 // gateway started. The apiserver calls the admission webhook over TLS
 // verified only by the caBundle the gateway injected (an invalid
 // ScaledObject is refused with the admission's message), the Secret and
@@ -93,22 +93,8 @@ func TestGatewayManagesCertificates(t *testing.T) {
 	})
 	dynClient := dynamic.NewForConfigOrDie(env.cfg)
 
-	// The APIService and the webhook configuration appear after the start,
-	// without a caBundle.
-	apiSvc := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-		"metadata": map[string]any{"name": apiServiceName},
-		"spec": map[string]any{
-			"group": group, "version": "v1beta1", "groupPriorityMinimum": int64(100), "versionPriority": int64(100),
-			"service": map[string]any{"namespace": ns, "name": "pushscale-metrics-api", "port": int64(ports[2])},
-		},
-	}}
-	if _, err := dynClient.Resource(certs.APIServiceResource).Create(ctx, apiSvc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = dynClient.Resource(certs.APIServiceResource).Delete(context.Background(), apiServiceName, metav1.DeleteOptions{})
-	})
+	// The webhook configuration appears after the start, without a
+	// caBundle.
 	webhookConfig := func() *admissionregistrationv1.ValidatingWebhookConfiguration {
 		fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
 		return &admissionregistrationv1.ValidatingWebhookConfiguration{
@@ -168,16 +154,18 @@ func TestGatewayManagesCertificates(t *testing.T) {
 		}
 		return apiBundle, webhookBundle
 	}
-	injected := func() (bool, error) {
-		s, _ := secret()
-		if s == nil {
-			return false, fmt.Errorf("no Secret yet")
+	injected := func(apiService bool) func() (bool, error) {
+		return func() (bool, error) {
+			s, _ := secret()
+			if s == nil {
+				return false, fmt.Errorf("no Secret yet")
+			}
+			a, w := caBundles()
+			if !bytes.Equal(w, s.Data[certs.KeyCA]) || apiService && !bytes.Equal(a, s.Data[certs.KeyCA]) {
+				return false, fmt.Errorf("caBundles not the Secret's ca.crt (APIService %d bytes, webhook %d bytes)", len(a), len(w))
+			}
+			return true, nil
 		}
-		a, w := caBundles()
-		if !bytes.Equal(a, s.Data[certs.KeyCA]) || !bytes.Equal(w, s.Data[certs.KeyCA]) {
-			return false, fmt.Errorf("caBundles not the Secret's ca.crt (APIService %d bytes, webhook %d bytes)", len(a), len(w))
-		}
-		return true, nil
 	}
 	n := 0
 	refused := func() (bool, error) {
@@ -206,12 +194,33 @@ spec:
 		return strings.Contains(err.Error(), "spec.idleReplicaCount 3: must be less than minReplicaCount 2"), err
 	}
 
-	eventually(t, shortWait, "the CA injected into the APIService and the webhook configuration", injected)
+	eventually(t, shortWait, "the CA injected into the webhook configuration", injected(false))
 	s, first := secret()
 	if s.Type != corev1.SecretTypeTLS || s.Labels[certs.ManagedByLabel] != "pushscale" {
 		t.Errorf("Secret type %q labels %v", s.Type, s.Labels)
 	}
 	eventually(t, shortWait, "the apiserver to call the admission webhook over verified TLS and be refused", refused)
+	// An APIService of a group of its own, for as long as it takes to see
+	// its caBundle patched: no Service answers its discovery, and an
+	// unavailable APIService would trouble other tests' discovery.
+	apiSvc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": apiServiceName},
+		"spec": map[string]any{
+			"group": group, "version": "v1beta1", "groupPriorityMinimum": int64(100), "versionPriority": int64(100),
+			"service": map[string]any{"namespace": ns, "name": "pushscale-metrics-api", "port": int64(ports[2])},
+		},
+	}}
+	if _, err := dynClient.Resource(certs.APIServiceResource).Create(ctx, apiSvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deleteAPIService := func() {
+		_ = dynClient.Resource(certs.APIServiceResource).Delete(context.Background(), apiServiceName, metav1.DeleteOptions{})
+	}
+	t.Cleanup(deleteAPIService)
+	eventually(t, shortWait, "the CA injected into the APIService", injected(true))
+	deleteAPIService()
+
 	for _, addr := range []string{opts.AdmissionAddr, opts.WebhookAddr, opts.MetricsAPIAddr} {
 		eventually(t, shortWait, "the Secret's certificate served on "+addr, func() (bool, error) {
 			serial, err := served(addr)
@@ -256,6 +265,6 @@ spec:
 	if _, err := webhooks.Update(ctx, reset, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the caBundle patched back after a reset", injected)
+	eventually(t, shortWait, "the caBundle patched back after a reset", injected(false))
 	eventually(t, shortWait, "admission after the rotation", refused)
 }
