@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"time"
 )
 
@@ -109,4 +110,38 @@ func encodeKey(key *ecdsa.PrivateKey) ([]byte, error) {
 		return nil, fmt.Errorf("certs: encode key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// SelfSigned returns a self-signed serving certificate for dnsNames and
+// ips, valid from now for lifetime: what a server presents when nothing
+// manages its certificate and no file is given (its clients skip
+// verification, as an APIService with insecureSkipTLSVerify does).
+func SelfSigned(now time.Time, lifetime time.Duration, dnsNames []string, ips []net.IP) (certPEM, keyPEM []byte, err error) {
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, fmt.Errorf("certs: self-signed key: %w", err)
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, fmt.Errorf("certs: serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: fmt.Sprintf("pushscale-self-signed@%d", now.Unix())},
+		DNSNames:     dnsNames,
+		IPAddresses:  ips,
+		NotBefore:    now.Add(-backdate),
+		NotAfter:     now.Add(lifetime),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certs: create self-signed certificate: %w", err)
+	}
+	keyPEM, err = encodeKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return encodeCert(der), keyPEM, nil
 }

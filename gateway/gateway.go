@@ -173,11 +173,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	apiOpts := metricsapi.Options{Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig, Logger: log.With("component", "metricsapi")}
-	if tlsCerts.metricsAPI != nil {
-		apiOpts.Cert = tlsCerts.metricsAPI
-	}
-	api := &metricsAPI{opts: apiOpts, values: ctrl, log: log, preflight: func(ctx context.Context) error {
+	api := &metricsAPI{opts: metricsapi.Options{
+		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig, Cert: tlsCerts.metricsAPI,
+		Logger: log.With("component", "metricsapi"),
+	}, values: ctrl, log: log, preflight: func(ctx context.Context) error {
 		_, err := kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{})
 		return err
 	}}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/dynamic"
@@ -16,9 +18,9 @@ import (
 // servingCerts are the certificates the gateway's TLS servers present,
 // each a Holder read on every handshake, and what keeps them current: the
 // certificate manager (--manage-certificates) or the watchers of the
-// certificate files (the cert-manager path). A nil Holder means that
-// server has none: the webhook listener then serves plain HTTP and the
-// metrics API the library's self-signed certificate.
+// certificate files (the cert-manager path). The metrics API always has
+// one (self-signed when neither); a nil admission or webhook Holder means
+// that server has none (the webhook listener then serves plain HTTP).
 type servingCerts struct {
 	metricsAPI, admission, webhook *certs.Holder
 	// managed is the Holder the manager feeds, nil with files.
@@ -82,6 +84,11 @@ func newServingCerts(opts Options, cfg *rest.Config, kube kubernetes.Interface, 
 		if sc.webhook, err = fromFiles("webhook", opts.WebhookTLSCertFile, opts.WebhookTLSKeyFile); err != nil {
 			return nil, err
 		}
+		if sc.metricsAPI == nil {
+			if sc.metricsAPI, err = selfSigned(opts); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for server, h := range map[string]*certs.Holder{"metrics-api": sc.metricsAPI, "admission": sc.admission, "webhook": sc.webhook} {
 		if h != nil {
@@ -89,6 +96,30 @@ func newServingCerts(opts Options, cfg *rest.Config, kube kubernetes.Interface, 
 		}
 	}
 	return sc, nil
+}
+
+// selfSigned is the metrics API's certificate when nothing manages it and
+// no file is given, made here rather than by the API server library so
+// that its expiry is exported like the others': a year, for localhost,
+// 127.0.0.1, the bind address and the Service's names. Its clients skip
+// verification (an APIService with insecureSkipTLSVerify).
+func selfSigned(opts Options) (*certs.Holder, error) {
+	ips := []net.IP{net.IPv4(127, 0, 0, 1)}
+	if host, _, err := net.SplitHostPort(opts.MetricsAPIAddr); err == nil {
+		if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() && !ip.Equal(ips[0]) {
+			ips = append(ips, ip)
+		}
+	}
+	names := append([]string{"localhost"}, certs.DefaultDNSNames(opts.ClusterObjectNamespace)[:2]...)
+	certPEM, keyPEM, err := certs.SelfSigned(time.Now(), DefaultCertificateLifetime, names, ips)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	h := certs.NewHolder("metrics-api-self-signed")
+	if err := h.Set(certPEM, keyPEM); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return h, nil
 }
 
 // waitReady blocks until the managed certificate exists (at once with

@@ -93,3 +93,34 @@ func TestServingCertsManaged(t *testing.T) {
 		t.Fatal("the managed Holder does not serve every TLS server")
 	}
 }
+
+// TestServingCertsSelfSigned: with neither managed certificates nor files
+// the metrics API serves a self-signed certificate for loopback and the
+// bind address, whose expiry is exported like the others'.
+func TestServingCertsSelfSigned(t *testing.T) {
+	o := validOptions()
+	o.MetricsAPIAddr, o.ClusterObjectNamespace = "10.1.2.3:6443", "pushscale-system"
+	reg := prometheus.NewRegistry()
+	sc, err := newServingCerts(o, nil, nil, slog.New(slog.DiscardHandler), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.metricsAPI == nil || sc.admission != nil || sc.webhook != nil || len(sc.runners) != 0 {
+		t.Fatal("want a self-signed metrics API certificate only")
+	}
+	pair, err := sc.metricsAPI.GetCertificate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"127.0.0.1", "10.1.2.3", "localhost", "pushscale-metrics-api.pushscale-system.svc"} {
+		if err := pair.Leaf.VerifyHostname(host); err != nil {
+			t.Errorf("self-signed certificate: %v", err)
+		}
+	}
+	if d := time.Until(pair.Leaf.NotAfter); d < DefaultCertificateLifetime-time.Hour {
+		t.Errorf("self-signed certificate expires in %v", d)
+	}
+	if n, err := testutil.GatherAndCount(reg, "pushscale_certificate_expiry_timestamp_seconds"); err != nil || n != 1 {
+		t.Errorf("expiry series: %d, %v; want the metrics API's", n, err)
+	}
+}
