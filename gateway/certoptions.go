@@ -25,24 +25,25 @@ func (o *Options) certificateDefaults() {
 	}
 }
 
-// validateCertificates checks the certificate options after defaults:
-// managed certificates and certificate files exclude each other (one CA
-// would be injected while another certificate is served).
+// validateCertificates checks the certificate options after defaults: the
+// metrics API's and the admission webhook's certificate files exclude
+// managed certificates (the managed CA would be injected into their
+// caBundle while another certificate is served). The webhook listener's
+// files do not: its clients are outside the cluster and may want a public
+// certificate (an Ingress host's) while the rest is managed.
 func (o Options) validateCertificates() []error {
 	var errs []error
-	files := map[string]string{
-		"--metrics-api-cert-file": o.MetricsAPICertFile, "--admission-tls-cert-file": o.AdmissionTLSCertFile,
-		"--webhook-tls-cert-file": o.WebhookTLSCertFile,
-	}
 	if !o.ManageCertificates {
 		if o.WebhookTLS && o.WebhookTLSCertFile == "" {
 			errs = append(errs, errors.New("--webhook-tls needs --manage-certificates or --webhook-tls-cert-file and --webhook-tls-key-file"))
 		}
 		return errs
 	}
-	for _, flag := range []string{"--metrics-api-cert-file", "--admission-tls-cert-file", "--webhook-tls-cert-file"} {
-		if files[flag] != "" {
-			errs = append(errs, fmt.Errorf("%s %q: not with --manage-certificates (set --manage-certificates=false to serve certificate files, e.g. cert-manager's)", flag, files[flag]))
+	for _, f := range []struct{ flag, file string }{
+		{"--metrics-api-cert-file", o.MetricsAPICertFile}, {"--admission-tls-cert-file", o.AdmissionTLSCertFile},
+	} {
+		if f.file != "" {
+			errs = append(errs, fmt.Errorf("%s %q: not with --manage-certificates (set --manage-certificates=false to serve certificate files, e.g. cert-manager's)", f.flag, f.file))
 		}
 	}
 	if o.CertificateLifetime < time.Minute {

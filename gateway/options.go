@@ -86,8 +86,10 @@ type Options struct {
 	// listener without a restart, and keep the caBundle of
 	// APIServiceName and AdmissionWebhookConfiguration equal to its CA.
 	// On by default (the flag and the environment); an embedder's zero
-	// Options leave it off. Not with the *-cert-file options: those are
-	// the cert-manager path.
+	// Options leave it off. Not with the metrics API's and the admission
+	// webhook's certificate files: those are the cert-manager path. The
+	// webhook listener's files, when given, win over the managed
+	// certificate (a public one for clients outside the cluster).
 	ManageCertificates bool `envconfig:"MANAGE_CERTIFICATES" default:"true"`
 	// CertificateSecret names the Secret; "": the default.
 	CertificateSecret string `envconfig:"CERTIFICATE_SECRET" default:"pushscale-certificates"`

@@ -45,6 +45,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"managed certificates and cert files", func(o *Options) {
 			o.ManageCertificates, o.MetricsAPICertFile, o.MetricsAPIKeyFile = true, "c.pem", "k.pem"
 		}, `--metrics-api-cert-file "c.pem": not with --manage-certificates`},
+		{"managed certificates and a public webhook certificate", func(o *Options) {
+			o.ManageCertificates, o.WebhookTLSCertFile, o.WebhookTLSKeyFile = true, "c.pem", "k.pem"
+		}, ""},
 		{"managed certificates and admission files", func(o *Options) {
 			o.ManageCertificates, o.AdmissionAddr, o.AdmissionTLSCertFile, o.AdmissionTLSKeyFile = true, ":9443", "c.pem", "k.pem"
 		}, `--admission-tls-cert-file "c.pem": not with --manage-certificates`},

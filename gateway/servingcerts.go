@@ -59,30 +59,34 @@ func newServingCerts(opts Options, cfg *rest.Config, kube kubernetes.Interface, 
 			sc.webhook = h
 		}
 		sc.runners = append(sc.runners, mgr.Start)
-	} else {
-		fromFiles := func(server, certFile, keyFile string) (*certs.Holder, error) {
-			if certFile == "" {
-				return nil, nil
-			}
-			h := certs.NewHolder(server)
-			src, err := certs.NewFileSource(server, certFile, keyFile, h)
-			if err != nil {
-				return nil, fmt.Errorf("gateway: %w", err)
-			}
-			sc.runners = append(sc.runners, src.Start)
-			return h, nil
+	}
+	fromFiles := func(server, certFile, keyFile string) (*certs.Holder, error) {
+		h := certs.NewHolder(server)
+		src, err := certs.NewFileSource(server, certFile, keyFile, h)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
 		}
-		var err error
-		if sc.metricsAPI, err = fromFiles("metrics-api", opts.MetricsAPICertFile, opts.MetricsAPIKeyFile); err != nil {
+		sc.runners = append(sc.runners, src.Start)
+		return h, nil
+	}
+	var err error
+	// The webhook listener's files win over the managed certificate: a
+	// public certificate for clients outside the cluster.
+	if opts.WebhookTLSCertFile != "" {
+		if sc.webhook, err = fromFiles("webhook", opts.WebhookTLSCertFile, opts.WebhookTLSKeyFile); err != nil {
 			return nil, err
+		}
+	}
+	if !opts.ManageCertificates {
+		if opts.MetricsAPICertFile != "" {
+			if sc.metricsAPI, err = fromFiles("metrics-api", opts.MetricsAPICertFile, opts.MetricsAPIKeyFile); err != nil {
+				return nil, err
+			}
 		}
 		if opts.AdmissionAddr != "" {
 			if sc.admission, err = fromFiles("admission", opts.AdmissionTLSCertFile, opts.AdmissionTLSKeyFile); err != nil {
 				return nil, err
 			}
-		}
-		if sc.webhook, err = fromFiles("webhook", opts.WebhookTLSCertFile, opts.WebhookTLSKeyFile); err != nil {
-			return nil, err
 		}
 		if sc.metricsAPI == nil {
 			if sc.metricsAPI, err = selfSigned(opts); err != nil {

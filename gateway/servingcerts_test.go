@@ -124,3 +124,23 @@ func TestServingCertsSelfSigned(t *testing.T) {
 		t.Errorf("expiry series: %d, %v; want the metrics API's", n, err)
 	}
 }
+
+// TestServingCertsManagedWithPublicWebhookCertificate: the webhook
+// listener's files win over the managed certificate; the rest is managed.
+func TestServingCertsManagedWithPublicWebhookCertificate(t *testing.T) {
+	certFile, keyFile, _ := writePair(t, t.TempDir())
+	o := validOptions()
+	o.ManageCertificates, o.AdmissionAddr, o.WebhookTLS, o.ClusterObjectNamespace = true, ":9443", true, "pushscale-system"
+	o.WebhookTLSCertFile, o.WebhookTLSKeyFile = certFile, keyFile
+	o.certificateDefaults()
+	if err := o.validate(); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := newServingCerts(o, &rest.Config{Host: "https://127.0.0.1:1"}, fake.NewClientset(), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.managed == nil || sc.admission != sc.managed || sc.metricsAPI != sc.managed || sc.webhook == nil || sc.webhook == sc.managed || len(sc.runners) != 2 {
+		t.Fatal("want the webhook from its files and the rest managed")
+	}
+}

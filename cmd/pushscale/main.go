@@ -65,7 +65,7 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file (default: in-cluster configuration)")
 	fs.StringVar(&o.WebhookAddr, "webhook-addr", o.WebhookAddr, "address of the webhook stream API")
-	fs.StringVar(&o.WebhookTLSCertFile, "webhook-tls-cert-file", o.WebhookTLSCertFile, "TLS certificate for the webhook listener (with --webhook-tls-key-file and --manage-certificates=false), reloaded when it changes")
+	fs.StringVar(&o.WebhookTLSCertFile, "webhook-tls-cert-file", o.WebhookTLSCertFile, "TLS certificate for the webhook listener (with --webhook-tls-key-file), reloaded when it changes; wins over the managed certificate")
 	fs.StringVar(&o.WebhookTLSKeyFile, "webhook-tls-key-file", o.WebhookTLSKeyFile, "TLS key for the webhook listener")
 	fs.BoolVar(&o.WebhookRequireAuth, "webhook-require-auth", o.WebhookRequireAuth, "make webhook triggers without token or hmacSecret Ready=False unless their metadata says allowUnauthenticated: \"true\"; 401 to requests without a credential")
 	fs.Float64Var(&o.WebhookRefusalRate, "webhook-refusal-rate", o.WebhookRefusalRate, "refused webhook requests per second per client address before 429 (negative: off)")
