@@ -50,6 +50,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.ClusterObjectNamespace == "" {
 		opts.ClusterObjectNamespace = "pushscale-system"
 	}
+	opts.certificateDefaults()
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -151,9 +152,12 @@ func Run(ctx context.Context, opts Options) error {
 		Name: "pushscale_reference_watches",
 		Help: "Secrets and ConfigMaps watched because triggers reference them (TriggerAuthentications, *FromEnv variables); at most 64 per object.",
 	}, func() float64 { return float64(ctrl.ReferenceWatches()) }))
+	tlsCerts, err := newServingCerts(opts, cfg, kube, log, reg)
+	if err != nil {
+		return err
+	}
 	api := &metricsAPI{opts: metricsapi.Options{
-		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig,
-		CertFile: opts.MetricsAPICertFile, KeyFile: opts.MetricsAPIKeyFile,
+		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig, Cert: tlsCerts.metricsAPI,
 		Logger: log.With("component", "metricsapi"),
 	}, values: ctrl, log: log, preflight: func(ctx context.Context) error {
 		_, err := kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{})
@@ -177,12 +181,22 @@ func Run(ctx context.Context, opts Options) error {
 	g.Go(func() error { return mgr.Start(gctx) })
 	g.Go(func() error { return saver.Start(gctx, hook) })
 	g.Go(func() error { return ctrl.Start(gctx) })
-	g.Go(func() error { return api.Start(gctx) })
+	for _, run := range tlsCerts.runners {
+		g.Go(func() error { return run(gctx) })
+	}
+	g.Go(func() error {
+		// Serving starts with a certificate: /readyz waits for both.
+		if !tlsCerts.waitReady(gctx) {
+			return nil
+		}
+		return api.Start(gctx)
+	})
 
 	webhookSrv := newServer(hook.Handler(), webhookLimits(opts))
 	g.Go(func() error {
-		if opts.WebhookTLSCertFile != "" {
-			return serve(gctx, webhookSrv, func() error { return webhookSrv.ServeTLS(webhookLn, opts.WebhookTLSCertFile, opts.WebhookTLSKeyFile) })
+		if tlsCerts.webhook != nil {
+			webhookSrv.TLSConfig = tlsCerts.webhook.TLSConfig()
+			return serve(gctx, webhookSrv, func() error { return webhookSrv.ServeTLS(webhookLn, "", "") })
 		}
 		return serve(gctx, webhookSrv, func() error { return webhookSrv.Serve(webhookLn) })
 	})
@@ -198,10 +212,9 @@ func Run(ctx context.Context, opts Options) error {
 		mux.Handle(admission.ScaledObjectPath, adm)
 		mux.Handle(admission.ScaledJobPath, adm)
 		admissionSrv := newServer(mux, defaultLimits)
+		admissionSrv.TLSConfig = tlsCerts.admission.TLSConfig()
 		g.Go(func() error {
-			return serve(gctx, admissionSrv, func() error {
-				return admissionSrv.ServeTLS(admissionLn, opts.AdmissionTLSCertFile, opts.AdmissionTLSKeyFile)
-			})
+			return serve(gctx, admissionSrv, func() error { return admissionSrv.ServeTLS(admissionLn, "", "") })
 		})
 	}
 

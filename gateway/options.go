@@ -74,10 +74,43 @@ type Options struct {
 	MetricsAPIKeyFile  string `envconfig:"METRICS_API_KEY_FILE"`
 	// AdmissionAddr serves the validating admission webhook for
 	// ScaledObjects (package admission) over HTTPS; "" turns it off. It
-	// needs AdmissionTLSCertFile and AdmissionTLSKeyFile.
+	// needs ManageCertificates or AdmissionTLSCertFile and
+	// AdmissionTLSKeyFile.
 	AdmissionAddr        string `envconfig:"ADMISSION_ADDR"`
 	AdmissionTLSCertFile string `envconfig:"ADMISSION_TLS_CERT_FILE"`
 	AdmissionTLSKeyFile  string `envconfig:"ADMISSION_TLS_KEY_FILE"`
+	// ManageCertificates makes the gateway keep its own CA and serving
+	// certificate (package certs) in the Secret CertificateSecret of
+	// ClusterObjectNamespace, rotate them before expiry, serve them on the
+	// metrics API, the admission webhook and (with WebhookTLS) the webhook
+	// listener without a restart, and keep the caBundle of
+	// APIServiceName and AdmissionWebhookConfiguration equal to its CA.
+	// On by default (the flag and the environment); an embedder's zero
+	// Options leave it off. Not with the metrics API's and the admission
+	// webhook's certificate files: those are the cert-manager path. The
+	// webhook listener's files, when given, win over the managed
+	// certificate (a public one for clients outside the cluster).
+	ManageCertificates bool `envconfig:"MANAGE_CERTIFICATES" default:"true"`
+	// CertificateSecret names the Secret; "": the default.
+	CertificateSecret string `envconfig:"CERTIFICATE_SECRET" default:"pushscale-certificates"`
+	// CertificateLifetime is the serving certificate's (the CA lives ten
+	// times as long); it is replaced when a third remains. Zero: the
+	// default (a year).
+	CertificateLifetime time.Duration `envconfig:"CERTIFICATE_LIFETIME" default:"8760h"`
+	// CertificateDNSNames are names the serving certificate carries
+	// besides <svc>.<ns>.svc and <svc>.<ns>.svc.cluster.local of the
+	// Services pushscale-metrics-api, pushscale-admission and
+	// pushscale-webhook: an Ingress host, localhost for tests.
+	CertificateDNSNames []string `envconfig:"CERTIFICATE_DNS_NAMES"`
+	// APIServiceName and AdmissionWebhookConfiguration are the APIService
+	// and ValidatingWebhookConfiguration whose caBundle the gateway keeps
+	// equal to its CA; "" leaves one alone (an embedder's zero Options
+	// patch neither).
+	APIServiceName                string `envconfig:"APISERVICE_NAME" default:"v1beta1.external.metrics.k8s.io"`
+	AdmissionWebhookConfiguration string `envconfig:"ADMISSION_WEBHOOK_CONFIGURATION" default:"pushscale"`
+	// WebhookTLS serves the webhook listener over HTTPS with the managed
+	// certificate (ManageCertificates); the webhook TLS files imply it.
+	WebhookTLS bool `envconfig:"WEBHOOK_TLS" default:"false"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// KubeAPIQPS and KubeAPIBurst bound the client's request rate.
@@ -134,13 +167,17 @@ func (o Options) validate() error {
 		if _, _, err := net.SplitHostPort(o.AdmissionAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--admission-addr %q: %w", o.AdmissionAddr, err))
 		}
-		if o.AdmissionTLSCertFile == "" || o.AdmissionTLSKeyFile == "" {
-			errs = append(errs, errors.New("--admission-addr needs --admission-tls-cert-file and --admission-tls-key-file (the apiserver calls webhooks over HTTPS only)"))
+		if !o.ManageCertificates && (o.AdmissionTLSCertFile == "" || o.AdmissionTLSKeyFile == "") {
+			errs = append(errs, errors.New("--admission-addr needs --manage-certificates or --admission-tls-cert-file and --admission-tls-key-file (the apiserver calls webhooks over HTTPS only)"))
 		}
 	}
 	if (o.WebhookTLSCertFile == "") != (o.WebhookTLSKeyFile == "") {
 		errs = append(errs, errors.New("--webhook-tls-cert-file and --webhook-tls-key-file go together"))
 	}
+	if (o.AdmissionTLSCertFile == "") != (o.AdmissionTLSKeyFile == "") {
+		errs = append(errs, errors.New("--admission-tls-cert-file and --admission-tls-key-file go together"))
+	}
+	errs = append(errs, o.validateCertificates()...)
 	if o.WebhookRateLimit < 0 {
 		errs = append(errs, fmt.Errorf("--webhook-rate-limit %v: must not be negative", o.WebhookRateLimit))
 	}

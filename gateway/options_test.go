@@ -34,7 +34,36 @@ func TestOptionsValidate(t *testing.T) {
 		{"admission webhook", func(o *Options) {
 			o.AdmissionAddr, o.AdmissionTLSCertFile, o.AdmissionTLSKeyFile = ":9443", "c.pem", "k.pem"
 		}, ""},
-		{"admission webhook without TLS", func(o *Options) { o.AdmissionAddr = ":9443" }, "--admission-tls-cert-file"},
+		{"admission webhook without TLS", func(o *Options) { o.AdmissionAddr = ":9443" }, "--manage-certificates or --admission-tls-cert-file"},
+		{"admission webhook with managed certificates", func(o *Options) { o.AdmissionAddr, o.ManageCertificates = ":9443", true }, ""},
+		{"admission cert without key", func(o *Options) {
+			o.AdmissionAddr, o.AdmissionTLSCertFile = ":9443", "c.pem"
+		}, "--admission-tls-cert-file and --admission-tls-key-file go together"},
+		{"managed certificates", func(o *Options) {
+			o.ManageCertificates, o.WebhookTLS, o.CertificateDNSNames = true, true, []string{"localhost", "*.ingress.example"}
+		}, ""},
+		{"managed certificates and cert files", func(o *Options) {
+			o.ManageCertificates, o.MetricsAPICertFile, o.MetricsAPIKeyFile = true, "c.pem", "k.pem"
+		}, `--metrics-api-cert-file "c.pem": not with --manage-certificates`},
+		{"managed certificates and a public webhook certificate", func(o *Options) {
+			o.ManageCertificates, o.WebhookTLSCertFile, o.WebhookTLSKeyFile = true, "c.pem", "k.pem"
+		}, ""},
+		{"managed certificates and admission files", func(o *Options) {
+			o.ManageCertificates, o.AdmissionAddr, o.AdmissionTLSCertFile, o.AdmissionTLSKeyFile = true, ":9443", "c.pem", "k.pem"
+		}, `--admission-tls-cert-file "c.pem": not with --manage-certificates`},
+		{"short certificate lifetime", func(o *Options) { o.ManageCertificates, o.CertificateLifetime = true, time.Second }, "--certificate-lifetime 1s"},
+		{"bad certificate secret", func(o *Options) { o.ManageCertificates, o.CertificateSecret = true, "Certs!" }, `--certificate-secret "Certs!"`},
+		{"bad certificate name", func(o *Options) {
+			o.ManageCertificates, o.CertificateDNSNames = true, []string{"under_score.example"}
+		}, `--certificate-dns-names "under_score.example"`},
+		{"bad APIService name", func(o *Options) { o.ManageCertificates, o.APIServiceName = true, "v1beta1/external" }, `--apiservice-name "v1beta1/external"`},
+		{"no APIService to patch", func(o *Options) {
+			o.ManageCertificates, o.APIServiceName, o.AdmissionWebhookConfiguration = true, "", ""
+		}, ""},
+		{"webhook TLS without a certificate", func(o *Options) { o.WebhookTLS = true }, "--webhook-tls needs"},
+		{"webhook TLS from files", func(o *Options) {
+			o.WebhookTLS, o.WebhookTLSCertFile, o.WebhookTLSKeyFile = true, "c.pem", "k.pem"
+		}, ""},
 		{"bad admission address", func(o *Options) {
 			o.AdmissionAddr, o.AdmissionTLSCertFile, o.AdmissionTLSKeyFile = "9443", "c.pem", "k.pem"
 		}, `--admission-addr "9443"`},
@@ -44,6 +73,7 @@ func TestOptionsValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := validOptions()
 			tc.mod(&o)
+			o.certificateDefaults()
 			err := o.validate()
 			switch {
 			case tc.want == "" && err != nil:

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 )
 
 // Options configures a Server.
@@ -24,6 +26,11 @@ type Options struct {
 	// and never written to disk; the APIService then needs
 	// insecureSkipTLSVerify, as KEDA's default install does.
 	CertFile, KeyFile string
+	// Cert, when set, is the serving certificate instead of files: the
+	// server reads it on every change it is told of (AddListener), so a
+	// rotated certificate is served without a restart. The gateway passes
+	// its certs.Holder. Not with CertFile and KeyFile.
+	Cert dynamiccertificates.CertKeyContentProvider
 	// Logger receives the server's own log lines; nil discards them. The
 	// library logs through klog, which this package leaves alone.
 	Logger *slog.Logger
@@ -39,6 +46,9 @@ func (o Options) validate() error {
 	}
 	if (o.CertFile == "") != (o.KeyFile == "") {
 		return fmt.Errorf("metricsapi: certFile %q and keyFile %q: set both or neither", o.CertFile, o.KeyFile)
+	}
+	if o.Cert != nil && o.CertFile != "" {
+		return errors.New("metricsapi: cert and certFile: set one or the other")
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package metricsapi
 import (
 	"strings"
 	"testing"
+
+	"github.com/pushscale/pushscale/certs"
 )
 
 func TestNewValidatesOptions(t *testing.T) {
@@ -16,6 +18,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		{name: "no addr", opts: Options{}, values: fakeValues{}, want: "addr is empty"},
 		{name: "addr without port", opts: Options{Addr: "localhost"}, values: fakeValues{}, want: `addr "localhost"`},
 		{name: "cert without key", opts: Options{Addr: ":6443", CertFile: "tls.crt"}, values: fakeValues{}, want: "set both or neither"},
+		{name: "cert provider and files", opts: Options{Addr: ":6443", CertFile: "tls.crt", KeyFile: "tls.key", Cert: certs.NewHolder("x")}, values: fakeValues{}, want: "one or the other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

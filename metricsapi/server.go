@@ -79,7 +79,19 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("metricsapi: %w", err)
 	}
-	server, err := s.adapter(ln).Server()
+	a := s.adapter(ln)
+	if s.opts.Cert != nil {
+		// The library's options know only files or a certificate it
+		// generates itself; the built configuration takes any provider,
+		// and the serving controller listens to it.
+		cfg, err := a.Config()
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("metricsapi: build server: %w", err)
+		}
+		cfg.GenericConfig.SecureServing.Cert = s.opts.Cert
+	}
+	server, err := a.Server()
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("metricsapi: build server: %w", err)

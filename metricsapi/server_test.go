@@ -16,6 +16,8 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
+
+	"github.com/pushscale/pushscale/certs"
 )
 
 const metricPath = "/apis/external.metrics.k8s.io/v1beta1/namespaces/ns/"
@@ -228,4 +230,47 @@ func TestServerServesGivenCertificate(t *testing.T) {
 	}
 	kube.close()
 	checkGoroutines(t, before) // the certificate file watcher stopped too
+}
+
+// TestServerServesRotatedCertificate serves from a certs.Holder and sets
+// a new pair while serving: the next handshake presents it, without a
+// restart.
+func TestServerServesRotatedCertificate(t *testing.T) {
+	kube := newFakeKube(t)
+	ca, caKey, _ := newCA(t, "serving-ca")
+	pemPair := func(cn string) ([]byte, []byte) {
+		cert := newLeafCert(t, ca, caKey, cn, net.ParseIP("127.0.0.1"))
+		keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}),
+			pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	}
+	h := certs.NewHolder("metrics-api")
+	if err := h.Set(pemPair("first")); err != nil {
+		t.Fatal(err)
+	}
+	r := startServer(t, Options{Kubeconfig: kube.kubeconfig, Cert: h}, fakeValues{})
+	served := func() string {
+		_, _, state := client{}.get(t, r.srv.Addr(), "/healthz")
+		return state.PeerCertificates[0].Subject.CommonName
+	}
+	if got := served(); got != "first" {
+		t.Fatalf("served certificate CN = %q, want first", got)
+	}
+	if err := h.Set(pemPair("second")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for served() != "second" {
+		if time.Now().After(deadline) {
+			t.Fatal("the new certificate is not served 10 s after the Set")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatalf("Start() after cancel = %v", err)
+	}
+	kube.close()
 }

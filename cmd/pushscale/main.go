@@ -69,7 +69,7 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file (default: in-cluster configuration)")
 	fs.StringVar(&o.WebhookAddr, "webhook-addr", o.WebhookAddr, "address of the webhook stream API")
-	fs.StringVar(&o.WebhookTLSCertFile, "webhook-tls-cert-file", o.WebhookTLSCertFile, "TLS certificate for the webhook listener (with --webhook-tls-key-file)")
+	fs.StringVar(&o.WebhookTLSCertFile, "webhook-tls-cert-file", o.WebhookTLSCertFile, "TLS certificate for the webhook listener (with --webhook-tls-key-file), reloaded when it changes; wins over the managed certificate")
 	fs.StringVar(&o.WebhookTLSKeyFile, "webhook-tls-key-file", o.WebhookTLSKeyFile, "TLS key for the webhook listener")
 	fs.BoolVar(&o.WebhookRequireAuth, "webhook-require-auth", o.WebhookRequireAuth, "make webhook triggers without token or hmacSecret Ready=False unless their metadata says allowUnauthenticated: \"true\"; 401 to requests without a credential")
 	fs.Float64Var(&o.WebhookRefusalRate, "webhook-refusal-rate", o.WebhookRefusalRate, "refused webhook requests per second per client address before 429 (negative: off)")
@@ -88,11 +88,26 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	fs.DurationVar(&o.WebhookSaveInterval, "webhook-save-interval", o.WebhookSaveInterval, "at most one save of webhook levels to the cluster per interval")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address of /metrics, /healthz and /readyz")
 	fs.StringVar(&o.MetricsAPIAddr, "metrics-api-addr", o.MetricsAPIAddr, "address of the external.metrics.k8s.io API (HTTPS)")
-	fs.StringVar(&o.MetricsAPICertFile, "metrics-api-cert-file", o.MetricsAPICertFile, "serving certificate of the metrics API (default: self-signed, in memory)")
+	fs.StringVar(&o.MetricsAPICertFile, "metrics-api-cert-file", o.MetricsAPICertFile, "serving certificate of the metrics API, reloaded when it changes (with --manage-certificates=false; neither: self-signed, in memory)")
 	fs.StringVar(&o.MetricsAPIKeyFile, "metrics-api-key-file", o.MetricsAPIKeyFile, "serving key of the metrics API")
 	fs.StringVar(&o.AdmissionAddr, "admission-addr", o.AdmissionAddr, "address of the validating admission webhook for ScaledObjects, HTTPS (default: off)")
-	fs.StringVar(&o.AdmissionTLSCertFile, "admission-tls-cert-file", o.AdmissionTLSCertFile, "serving certificate of the admission webhook")
+	fs.StringVar(&o.AdmissionTLSCertFile, "admission-tls-cert-file", o.AdmissionTLSCertFile, "serving certificate of the admission webhook, reloaded when it changes (with --manage-certificates=false)")
 	fs.StringVar(&o.AdmissionTLSKeyFile, "admission-tls-key-file", o.AdmissionTLSKeyFile, "serving key of the admission webhook")
+	fs.BoolVar(&o.ManageCertificates, "manage-certificates", o.ManageCertificates, "keep a CA and serving certificate in --certificate-secret, rotate them, serve them on the metrics API, admission and (--webhook-tls) webhook listeners, and patch the CA into --apiservice-name and --admission-webhook-configuration; false to serve certificate files (cert-manager)")
+	fs.StringVar(&o.CertificateSecret, "certificate-secret", o.CertificateSecret, "Secret (in --cluster-object-namespace) of the managed CA and serving certificate")
+	fs.DurationVar(&o.CertificateLifetime, "certificate-lifetime", o.CertificateLifetime, "lifetime of the managed serving certificate, replaced when a third remains; the CA lives ten times as long")
+	fs.Func("certificate-dns-names", "comma-separated names the managed serving certificate carries besides <svc>.<namespace>.svc[.cluster.local] of pushscale-metrics-api, pushscale-admission and pushscale-webhook (e.g. an Ingress host)", func(s string) error {
+		o.CertificateDNSNames = nil
+		for _, n := range strings.Split(s, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				o.CertificateDNSNames = append(o.CertificateDNSNames, n)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&o.APIServiceName, "apiservice-name", o.APIServiceName, "APIService whose caBundle is kept equal to the managed CA (\"\": none)")
+	fs.StringVar(&o.AdmissionWebhookConfiguration, "admission-webhook-configuration", o.AdmissionWebhookConfiguration, "ValidatingWebhookConfiguration whose webhooks' caBundle is kept equal to the managed CA (\"\": none)")
+	fs.BoolVar(&o.WebhookTLS, "webhook-tls", o.WebhookTLS, "serve the webhook listener over HTTPS with the managed certificate (implied by --webhook-tls-cert-file)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.Func("kube-api-qps", fmt.Sprintf("queries per second to the apiserver (default %v)", o.KubeAPIQPS), func(s string) error {
 		var v float32

@@ -93,3 +93,34 @@ func TestParseWebhookLimits(t *testing.T) {
 		t.Errorf("environment and flag: in flight %d, read timeout %v", o.WebhookMaxInFlight, o.WebhookReadTimeout)
 	}
 }
+
+// TestParseCertificates: certificates are managed by default, with the
+// names the manifests use; the environment and the flags override them.
+func TestParseCertificates(t *testing.T) {
+	o, err := parse(nil, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.ManageCertificates || o.CertificateSecret != "pushscale-certificates" || o.CertificateLifetime != 8760*time.Hour ||
+		o.APIServiceName != "v1beta1.external.metrics.k8s.io" || o.AdmissionWebhookConfiguration != "pushscale" ||
+		len(o.CertificateDNSNames) != 0 || o.WebhookTLS {
+		t.Errorf("defaults: manage %v secret %q lifetime %v apiservice %q webhook configuration %q names %v webhook TLS %v",
+			o.ManageCertificates, o.CertificateSecret, o.CertificateLifetime, o.APIServiceName, o.AdmissionWebhookConfiguration, o.CertificateDNSNames, o.WebhookTLS)
+	}
+	t.Setenv("PUSHSCALE_MANAGE_CERTIFICATES", "false")
+	t.Setenv("PUSHSCALE_CERTIFICATE_DNS_NAMES", "a.example,b.example")
+	o, err = parse([]string{"--certificate-lifetime", "24h"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ManageCertificates || o.CertificateLifetime != 24*time.Hour || len(o.CertificateDNSNames) != 2 || o.CertificateDNSNames[1] != "b.example" {
+		t.Errorf("environment and flag: manage %v lifetime %v names %v", o.ManageCertificates, o.CertificateLifetime, o.CertificateDNSNames)
+	}
+	o, err = parse([]string{"--manage-certificates", "--certificate-dns-names", " localhost, ,ingress.example "}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.ManageCertificates || len(o.CertificateDNSNames) != 2 || o.CertificateDNSNames[0] != "localhost" || o.CertificateDNSNames[1] != "ingress.example" {
+		t.Errorf("flags: manage %v names %q", o.ManageCertificates, o.CertificateDNSNames)
+	}
+}
