@@ -23,9 +23,6 @@ import (
 // gateway's /metrics cannot hold, each with the reason.
 var notFromTheGateway = map[string]string{
 	"up": "made by Prometheus for every scrape target",
-	// Remove once the certificate management (issue 16) is merged: from
-	// then on the gateway exports it and this test checks it like the rest.
-	"pushscale_certificate_expiry_timestamp_seconds": "exported by the gateway's certificate management, not yet on this branch",
 }
 
 // TestMonitoringQueriesLiveMetrics: with a webhook ScaledObject activated

@@ -247,6 +247,10 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string) erro
 			"--proxy-client-cert-file", k.proxyClientCrt,
 			"--proxy-client-key-file", k.proxyClientKey,
 			"--enable-priority-and-fairness=false",
+			// As production clusters: setting blockOwnerDeletion on an
+			// owner reference needs update on the owner's finalizers, which
+			// the install test's least-privilege role must grant.
+			"--enable-admission-plugins", "OwnerReferencesPermissionEnforcement",
 			"--profiling=false",
 			"--v=1")
 	}, func(ports []int, p *process) error {
