@@ -195,7 +195,8 @@ func TestInstallKustomize(t *testing.T) {
 		}
 		// The apiserver still verifies both.
 		eventually(t, longWait, "the external metric read through the aggregator after the rotation", func() (bool, error) {
-			_, err := c.get(ctx, "/apis/external.metrics.k8s.io/v1beta1/namespaces/"+ns+"/s0-webhook-jobs?labelSelector=scaledobject.keda.sh%2Fname%3Dworker")
+			_, err := c.kube.CoreV1().RESTClient().Get().AbsPath("/apis/external.metrics.k8s.io/v1beta1/namespaces/"+ns+"/s0-webhook-jobs").
+				Param("labelSelector", "scaledobject.keda.sh/name=worker").DoRaw(ctx)
 			return err == nil, err
 		})
 		eventually(t, longWait, "the admission webhook to refuse after the rotation", func() (bool, error) {

@@ -358,8 +358,3 @@ func (c *installCluster) podSecurityAdmits(ctx context.Context, ns string, spec 
 
 // forbidden reports whether err is the apiserver's 403.
 func forbidden(err error) bool { return apierrors.IsForbidden(err) }
-
-// get is a GET through the admin client's transport (the aggregator).
-func (c *installCluster) get(ctx context.Context, path string) ([]byte, error) {
-	return c.kube.CoreV1().RESTClient().Get().AbsPath(path).DoRaw(ctx)
-}
