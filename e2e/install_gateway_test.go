@@ -77,7 +77,11 @@ func TestInstallKustomize(t *testing.T) {
 	})
 
 	kubeconfig := c.serviceAccountKubeconfig(t, installNamespace, "pushscale")
-	g := startInstalledGateway(t, kubeconfig, ports, 90*time.Second)
+	// The gateway binary as its Deployment runs it, with its
+	// ServiceAccount's token, 90-second certificates (renewed at 60 s) and
+	// the debug log this test searches for secrets.
+	g := startInstalledGateway(t, buildGateway(t), template.Containers[0], ports,
+		"--kubeconfig="+kubeconfig, "--certificate-lifetime=90s", "--log-level=debug")
 
 	eventually(t, longWait, "the APIService to be Available, its certificate verified with the injected caBundle", func() (bool, error) {
 		ok, why, err := c.apiServiceAvailable(ctx, "v1beta1.external.metrics.k8s.io")

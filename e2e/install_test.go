@@ -9,12 +9,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,7 +34,6 @@ import (
 
 	"github.com/pushscale/pushscale/e2e/controlplane"
 	"github.com/pushscale/pushscale/e2e/kubelet"
-	"github.com/pushscale/pushscale/gateway"
 )
 
 // The install tests apply what a user applies (the kustomize bases, the
@@ -234,8 +233,10 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// installedGateway runs the gateway in this process as the manifests'
-// ServiceAccount, as its Deployment would run it.
+// installedGateway is the gateway binary (built as the Dockerfile builds
+// it) run with the Deployment's own arguments and environment, the
+// addresses moved to loopback ports, and the manifests' ServiceAccount as
+// its only identity.
 type installedGateway struct {
 	webhook, metrics string
 	metricsAPIPort   int
@@ -244,51 +245,86 @@ type installedGateway struct {
 	stop             func()
 }
 
-func startInstalledGateway(t *testing.T, kubeconfig string, ports []int, lifetime time.Duration) *installedGateway {
+// buildGateway builds cmd/pushscale with the Dockerfile's flags (static,
+// -trimpath, version stamped; the same build as cmd/pushscale's image test,
+// so the build cache serves both).
+func buildGateway(t *testing.T) string {
 	t.Helper()
+	out := filepath.Join(t.TempDir(), "pushscale")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/pushscale/pushscale/version.Version=v0.0.0-test", "-o", out, "./cmd/pushscale")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/pushscale: %v\n%s", err, b)
+	}
+	return out
+}
+
+// startInstalledGateway runs the binary with container's args and env:
+// each listen address (":8080" and the like) becomes 127.0.0.1 with the
+// port of ports (webhook, metrics, metrics API, admission), in that
+// order), and extra flags follow.
+func startInstalledGateway(t *testing.T, binary string, container corev1.Container, ports []int, extra ...string) *installedGateway {
+	t.Helper()
+	addrs := map[string]int{"--webhook-addr": ports[0], "--metrics-addr": ports[1], "--metrics-api-addr": ports[2], "--admission-addr": ports[3]}
+	var args []string
+	for _, a := range container.Args {
+		name, _, _ := strings.Cut(a, "=")
+		if port, ok := addrs[name]; ok {
+			a = fmt.Sprintf("%s=127.0.0.1:%d", name, port)
+			delete(addrs, name)
+		}
+		args = append(args, a)
+	}
+	if len(addrs) != 0 {
+		t.Fatalf("the Deployment does not set %v", addrs)
+	}
+	args = append(args, extra...)
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	for _, e := range container.Env {
+		switch {
+		case e.Value != "":
+			env = append(env, e.Name+"="+e.Value)
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+			env = append(env, e.Name+"="+installNamespace)
+		case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
+			limit := container.Resources.Limits[corev1.ResourceName(strings.TrimPrefix(e.ValueFrom.ResourceFieldRef.Resource, "limits."))]
+			env = append(env, fmt.Sprintf("%s=%d", e.Name, limit.Value()))
+		default:
+			t.Fatalf("env %s: a source this test does not resolve", e.Name)
+		}
+	}
 	logs := &lockedBuffer{}
 	var out io.Writer = logs
 	if os.Getenv("PUSHSCALE_E2E_LOG") != "" {
 		out = io.MultiWriter(logs, os.Stderr)
 	}
-	opts := gateway.Options{
-		Kubeconfig:                    kubeconfig,
-		WebhookAddr:                   fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		MetricsAddr:                   fmt.Sprintf("127.0.0.1:%d", ports[1]),
-		MetricsAPIAddr:                fmt.Sprintf("127.0.0.1:%d", ports[2]),
-		AdmissionAddr:                 fmt.Sprintf("127.0.0.1:%d", ports[3]),
-		WebhookRequireAuth:            true,
-		WebhookSaveInterval:           time.Second,
-		LogLevel:                      "debug",
-		KubeAPIQPS:                    50,
-		KubeAPIBurst:                  100,
-		RepairInterval:                30 * time.Minute,
-		ClusterObjectNamespace:        installNamespace,
-		ManageCertificates:            true,
-		CertificateSecret:             "pushscale-certificates",
-		CertificateLifetime:           lifetime,
-		APIServiceName:                "v1beta1.external.metrics.k8s.io",
-		AdmissionWebhookConfiguration: "pushscale",
-		Logger:                        slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	cmd := exec.Command(binary, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = out, out
+	// The gateway dies with the test process however that ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- gateway.Run(ctx, opts) }()
+	go func() { done <- cmd.Wait() }()
 	g := &installedGateway{
-		webhook: "http://" + opts.WebhookAddr, metrics: "http://" + opts.MetricsAddr,
+		webhook: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), metrics: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
 		metricsAPIPort: ports[2], admissionPort: ports[3], logs: logs,
 	}
 	var once sync.Once
 	g.stop = func() {
 		once.Do(func() {
-			cancel()
+			_ = cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case err := <-done:
 				if err != nil {
-					t.Errorf("gateway: %v", err)
+					t.Errorf("the gateway stopped with %v", err)
 				}
 			case <-time.After(time.Minute):
-				t.Errorf("the gateway did not stop within a minute")
+				_ = cmd.Process.Kill()
+				t.Errorf("the gateway did not stop within a minute of SIGTERM")
 			}
 		})
 	}
