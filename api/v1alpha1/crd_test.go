@@ -21,10 +21,11 @@ import (
 
 const crdDir = "../../manifests/crds"
 
-// loadCRDs reads every generated CRD, keyed by kind.
+// loadCRDs reads every generated CRD, keyed by kind (controller-gen names
+// them <group>_<plural>.yaml; the folder's kustomization.yaml is not one).
 func loadCRDs(t *testing.T) map[string]*apiextensionsv1.CustomResourceDefinition {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(crdDir, "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(crdDir, "*_*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
