@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -147,18 +146,8 @@ func applyCRDs(ctx context.Context, cp *controlplane.ControlPlane) error {
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("CRDs: %w (run from a checkout of the repository)", err)
 	}
-	kubectl := func(args ...string) error {
-		args = append([]string{"--kubeconfig", cp.Kubeconfig}, args...)
-		out, err := exec.CommandContext(ctx, cp.Binaries.Kubectl, args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("kubectl %s: %w: %s", strings.Join(args[2:], " "), err, out)
-		}
-		return nil
-	}
-	if err := kubectl("apply", "--server-side", "-f", dir); err != nil {
-		return err
-	}
-	return kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+	// As users install them: kubectl apply --server-side -k manifests/crds.
+	return cp.InstallCRDs(ctx, dir)
 }
 
 func (e *env) startGateway(ctx context.Context, cfg config) error {
