@@ -21,6 +21,7 @@ import (
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/e2e/controlplane"
+	"github.com/pushscale/pushscale/sources/redis/redistest"
 )
 
 // Leader election timings of TestLeaderElection: short, so a crash's
@@ -55,6 +56,28 @@ spec:
       targetValue: "2"
 `
 
+// leaderRedisSO waits for a push: its pollingInterval is longer than the
+// test.
+const leaderRedisSO = `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: %[1]s
+  labels:
+    e2e.pushscale.io/shard: b
+spec:
+  scaleTargetRef:
+    name: %[1]s
+  pollingInterval: 300
+  cooldownPeriod: 300
+  triggers:
+  - type: redis
+    metadata:
+      address: %[2]s
+      listName: jobs
+      listLength: "2"
+`
+
 // TestLeaderElection runs the gateway binary as three processes on the
 // shared control plane, limited to a namespace of their own and to shard b
 // (which the shared gateway leaves out), with their Lease and saved levels
@@ -67,7 +90,9 @@ spec:
 //     port), the standby from the levels the leader saved;
 //   - SIGKILL of the leader: the standby leads within the lease duration
 //     and two jittered retry periods, with the level posted before the kill
-//     (more than one save interval before), and
+//     (more than one save interval before); an item pushed to Redis while
+//     no replica led, seen by the standby's own subscription, activates its
+//     Deployment at the takeover; and the new leader
 //     decides every object again at once (a Deployment scaled to 0 in the
 //     leaderless window is woken again);
 //   - SIGTERM of that leader: a third process takes over at once (well
@@ -90,6 +115,11 @@ func TestLeaderElection(t *testing.T) {
 	apply(t, ns, fmt.Sprintf(leaderSO, "worker"))
 	waitCondition(t, ns, "worker", kedav1.ConditionReady, metav1.ConditionTrue, kedav1.ReasonScaledObjectReady)
 	waitHPA(t, ns, "keda-hpa-worker", "made by the leader", nil)
+	redisSrv := redistest.StartServer(t, redistest.ServerOptions{NotifyKeyspaceEvents: "KA"})
+	createDeployment(t, ns, "consumer", 0)
+	apply(t, ns, fmt.Sprintf(leaderRedisSO, "consumer", redisSrv.Addr()))
+	waitCondition(t, ns, "consumer", kedav1.ConditionReady, metav1.ConditionTrue, kedav1.ReasonScaledObjectReady)
+	waitCondition(t, ns, "consumer", kedav1.ConditionPushHealthy, metav1.ConditionTrue, "")
 
 	// A POST to the standby reaches the leader, which wakes the target.
 	b.postLevel(t, ns, "worker", 3)
@@ -120,7 +150,16 @@ func TestLeaderElection(t *testing.T) {
 	// SIGKILL: nothing released; the standby waits for the lease to expire.
 	killed := time.Now()
 	a.kill(t)
-	scaleDeployment(t, ns, "worker", 0) // in the leaderless window
+	// In the leaderless window: the worker is scaled to 0 behind our
+	// back, and an item arrives in Redis (the standby's subscription sees
+	// it; nobody may act on it yet).
+	scaleDeployment(t, ns, "worker", 0)
+	if err := redisSrv.Client().LPush(context.Background(), "jobs", "item").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if replicas(t, ns, "consumer") != 0 {
+		t.Fatal("the consumer was woken while no replica led")
+	}
 	waitLeader(t, b)
 	failover := time.Since(killed)
 	t.Logf("failover after SIGKILL: %v (lease %v, retry %v)", failover.Round(10*time.Millisecond), leTestLease, leTestRetry)
@@ -130,8 +169,13 @@ func TestLeaderElection(t *testing.T) {
 	if v := b.sample(t, "pushscale_leader_takeovers_total "); v != 1 {
 		t.Fatalf("b's pushscale_leader_takeovers_total is %v, want 1", v)
 	}
-	// The new leader decides again at once, on the level it kept.
+	// The new leader decides again at once: on the level it kept, and on
+	// the item its standby subscription saw.
 	waitReplicas(t, ns, "worker", 1, shortWait)
+	waitReplicas(t, ns, "consumer", 1, shortWait)
+	if took := time.Since(killed); took > failover+5*time.Second {
+		t.Fatalf("the consumer woke %v after the kill, %v after the takeover", took, took-failover)
+	}
 	raw, err := b.externalMetric(ns, "s0-webhook-worker", "worker")
 	if err != nil || !strings.Contains(raw, `"value":"3"`) {
 		t.Fatalf("after the takeover the level is lost: %v %s", err, raw)
