@@ -152,6 +152,27 @@ func TestInstallKustomize(t *testing.T) {
 		c.waitReplicas(t, ns, "worker", 4, longWait)
 	})
 
+	t.Run("LeadsWithTheRole", func(t *testing.T) {
+		// Leader election is on by default: the role lets the gateway
+		// create and renew its Lease, and it publishes its webhook address.
+		eventually(t, shortWait, "the gateway to lead", func() (bool, error) {
+			resp, err := http.Get(g.metrics + "/metrics")
+			if err != nil {
+				return false, err
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(b), "\npushscale_leader 1\n"), fmt.Errorf("pushscale_leader is not 1")
+		})
+		lease, err := c.kube.CoordinationV1().Leases(installNamespace).Get(ctx, "pushscale-leader", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if addr := lease.Annotations["pushscale.io/webhook-address"]; addr != strings.TrimPrefix(g.webhook, "http://") {
+			t.Fatalf("the Lease publishes webhook address %q, want %s", addr, g.webhook)
+		}
+	})
+
 	t.Run("RoleRefusesTheRest", func(t *testing.T) {
 		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 		if err != nil {

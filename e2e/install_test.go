@@ -287,6 +287,10 @@ func startInstalledGateway(t *testing.T, binary string, container corev1.Contain
 			env = append(env, e.Name+"="+e.Value)
 		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
 			env = append(env, e.Name+"="+installNamespace)
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			env = append(env, e.Name+"=pushscale-install-test")
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP":
+			env = append(env, e.Name+"=127.0.0.1") // its listeners are moved to loopback
 		case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
 			limit := container.Resources.Limits[corev1.ResourceName(strings.TrimPrefix(e.ValueFrom.ResourceFieldRef.Resource, "limits."))]
 			env = append(env, fmt.Sprintf("%s=%d", e.Name, limit.Value()))

@@ -30,6 +30,7 @@ import (
 	"github.com/pushscale/pushscale/admission"
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/gateway/clientgo"
+	"github.com/pushscale/pushscale/leader"
 	"github.com/pushscale/pushscale/metricsapi"
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/scaler/kedametrics"
@@ -51,6 +52,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.ClusterObjectNamespace = "pushscale-system"
 	}
 	opts.certificateDefaults()
+	opts.leaderDefaults()
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -104,11 +106,40 @@ func Run(ctx context.Context, opts Options) error {
 		defer admissionLn.Close()
 	}
 
+	// One writer: the elector campaigns with the plain client; everything
+	// that writes for the leader alone (the controller, the level saver)
+	// gets a client fenced by it (leader.Fence: writes refused unsent while
+	// this replica does not lead). The certificate manager runs on every
+	// replica with the plain client: every replica needs the certificate,
+	// and its optimistic concurrency makes racing replicas converge on one
+	// Secret.
+	elector, err := newElector(opts, kube, webhookLn.Addr(), log, reg)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	fencedRequests := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pushscale_leader_fenced_requests_total",
+		Help: "Apiserver writes refused unsent because this replica did not lead (expected 0 but while the lease is lost).",
+	})
+	reg.MustRegister(fencedRequests)
+	writerCfg := rest.CopyConfig(cfg)
+	writerCfg.Wrap(leader.Fence(elector.Leading, fencedRequests))
+	writerKube, err := kubernetes.NewForConfig(writerCfg)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	lead := &leadership{Elector: elector, promoted: make(chan struct{})}
+	var ctrlLead scaler.Leadership // nil without election: always leading, as before
+	if opts.LeaderElect {
+		ctrlLead = lead
+	}
+
 	// Built in dependency order: the store and the sources tell the
 	// controller, which needs both, through a Notifier it binds.
 	notifier := &scaler.Notifier{}
 	st := store.New(notifier.Notify)
-	saver := newLevelSaver(kube, opts.ClusterObjectNamespace, opts.WebhookSaveInterval, log, reg)
+	saver := newLevelSaver(writerKube, opts.ClusterObjectNamespace, opts.WebhookSaveInterval, log, reg)
+	saver.leading = elector.Leading
 	events := webhook.NewEventsCounter()
 	reg.MustRegister(events)
 	reads := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -136,7 +167,8 @@ func Run(ctx context.Context, opts Options) error {
 
 	ctrl, err := scaler.New(scaler.Options{
 		Notifier: notifier,
-		Config:   cfg, Sources: mgr, Store: st,
+		Config:   writerCfg, Sources: mgr, Store: st,
+		Leadership:                    ctrlLead,
 		WatchNamespace:                opts.WatchNamespace,
 		WatchLabelSelector:            opts.WatchLabelSelector,
 		ClusterObjectNamespace:        opts.ClusterObjectNamespace,
@@ -170,16 +202,44 @@ func Run(ctx context.Context, opts Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	// Health first: /healthz answers while the levels load (/readyz waits
 	// for the controller).
-	metricsSrv := newServer(healthRouter(reg, ctrl, api), defaultLimits)
+	metricsSrv := newServer(healthRouter(reg, ctrl, api, elector), defaultLimits)
 	g.Go(func() error { return serve(gctx, metricsSrv, func() error { return metricsSrv.Serve(metricsLn) }) })
 
 	// Levels saved by an earlier run come back before any trigger is
 	// watched, so a restart loses no level and scales nothing to zero.
 	levels := loadLevels(gctx, saver, log)
 	hook.Restore(levels)
+	saver.remember(levels)
+
+	// The campaign outlives the group: the lease is released (a graceful
+	// stop hands over at once) only after everything else stopped, the
+	// last save of the levels included. Losing it stops the gateway.
+	electCtx, stopElect := context.WithCancel(context.WithoutCancel(ctx))
+	elected := make(chan error, 1)
+	go func() { elected <- elector.Start(electCtx) }()
+	defer func() { stopElect(); <-elected }()
+	g.Go(func() error {
+		select {
+		case err := <-elected:
+			elected <- err // for the deferred wait
+			if err != nil {
+				return fmt.Errorf("gateway: %w", err)
+			}
+			return nil
+		case <-gctx.Done():
+			return nil
+		}
+	})
 
 	g.Go(func() error { return mgr.Start(gctx) })
-	g.Go(func() error { return saver.Start(gctx, hook) })
+	g.Go(func() error {
+		// A standby keeps the levels the leader saves; the leader saves.
+		if !saver.standby(gctx, hook, elector.Elected()) {
+			return nil
+		}
+		close(lead.promoted)
+		return saver.Start(gctx, hook)
+	})
 	g.Go(func() error { return ctrl.Start(gctx) })
 	for _, run := range tlsCerts.runners {
 		g.Go(func() error { return run(gctx) })
@@ -192,7 +252,7 @@ func Run(ctx context.Context, opts Options) error {
 		return api.Start(gctx)
 	})
 
-	webhookSrv := newServer(hook.Handler(), webhookLimits(opts))
+	webhookSrv := newServer(webhookHandler(opts, hook.Handler(), elector, tlsCerts.webhook, log, reg), webhookLimits(opts))
 	g.Go(func() error {
 		if tlsCerts.webhook != nil {
 			webhookSrv.TLSConfig = tlsCerts.webhook.TLSConfig()
@@ -219,13 +279,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	log.Info("pushscale gateway started", "webhook", webhookLn.Addr().String(), "metrics", metricsLn.Addr().String(),
-		"metricsAPI", opts.MetricsAPIAddr, "watchNamespace", opts.WatchNamespace, "watchLabelSelector", opts.WatchLabelSelector, "levelsRestored", len(levels))
+		"metricsAPI", opts.MetricsAPIAddr, "leaderElect", opts.LeaderElect, "identity", elector.Identity(), "watchNamespace", opts.WatchNamespace, "watchLabelSelector", opts.WatchLabelSelector, "levelsRestored", len(levels))
 	err = g.Wait()
 	log.Info("pushscale gateway stopped")
 	return err
 }
 
-func healthRouter(reg *prometheus.Registry, ctrl *scaler.Controller, api *metricsAPI) http.Handler {
+func healthRouter(reg *prometheus.Registry, ctrl *scaler.Controller, api *metricsAPI, elector *leader.Elector) http.Handler {
 	r := chi.NewRouter()
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -235,6 +295,14 @@ func healthRouter(reg *prometheus.Registry, ctrl *scaler.Controller, api *metric
 			http.Error(w, "not ready: informers syncing or triggers without a first value", http.StatusServiceUnavailable)
 		case api.Addr() == "":
 			http.Error(w, "not ready: external metrics API not serving yet", http.StatusServiceUnavailable)
+		case !elector.Leading():
+			// Ready all the same: a standby serves the metrics API and
+			// forwards webhook requests, so it stays in the Services.
+			leaderID, _, ok := elector.Leader()
+			if !ok {
+				leaderID = "none at the moment"
+			}
+			_, _ = fmt.Fprintf(w, "ok: standby (leader: %s)\n", leaderID)
 		default:
 			_, _ = w.Write([]byte("ok\n"))
 		}

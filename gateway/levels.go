@@ -58,9 +58,16 @@ type levelSaver struct {
 	loadErrors prometheus.Counter
 	saves      *prometheus.CounterVec
 
-	// Only Start's goroutine (and load, before it) use these.
+	// leading reports whether this replica may write: a standby records
+	// no Event about an unreadable document (nil: always).
+	leading func() bool
+
+	// Only Start's goroutine (and load and standby, before it) use these.
 	saved  map[string]string // namespace → the document the cluster holds
 	legacy bool              // the legacy document exists
+	// restored are the streams (namespace/stream) whose levels a standby
+	// last took from the documents.
+	restored map[string]bool
 }
 
 func newLevelSaver(kube kubernetes.Interface, ns string, interval time.Duration, log *slog.Logger, reg prometheus.Registerer) *levelSaver {
@@ -163,6 +170,9 @@ func (l *levelSaver) unreadable(ctx context.Context, cm *corev1.ConfigMap, err e
 	l.loadErrors.Inc()
 	msg := fmt.Sprintf("Saved webhook levels ignored: %v. The streams of this document start without their saved levels; the next save replaces it.", err)
 	l.log.Error("saved webhook levels unreadable; starting without them", "configMap", l.namespace+"/"+cm.Name, "err", err)
+	if l.leading != nil && !l.leading() {
+		return // the leader records the Event
+	}
 	now := metav1.Now()
 	_, eerr := l.kube.CoreV1().Events(l.namespace).Create(ctx, &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", cm.Name, now.UnixNano()), Namespace: l.namespace},
@@ -203,6 +213,80 @@ func loadLevels(ctx context.Context, saver *levelSaver, log *slog.Logger) []webh
 			return nil
 		case <-time.After(delay):
 		}
+	}
+}
+
+// standby keeps source's levels equal to the saved documents while this
+// replica does not lead: it reads them every interval (so they are at most
+// one save interval and one read old), a stream whose level left the
+// documents going back to 0. Once elected is closed it reads them once
+// more, so the new leader starts from the last levels the old one saved
+// (a graceful stop saves before it releases the Lease), and returns true;
+// false when ctx ends first. A source that receives no event on a standby
+// (its webhook requests are forwarded) takes every level it is given (see
+// webhook.Source.Restore).
+func (l *levelSaver) standby(ctx context.Context, source *webhook.Source, elected <-chan struct{}) bool {
+	select {
+	case <-elected:
+		return true // leading from the start: the levels were just loaded
+	default:
+	}
+	tick := time.NewTicker(l.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-elected:
+			for try := 1; ; try++ {
+				err := l.refresh(ctx, source)
+				if err == nil || ctx.Err() != nil {
+					break
+				}
+				if try == 3 {
+					l.log.Error("leading with the levels read last as a standby", "err", err)
+					break
+				}
+				l.log.Warn("reading the saved webhook levels at takeover; retrying", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+			return ctx.Err() == nil
+		case <-tick.C:
+			if err := l.refresh(ctx, source); err != nil && ctx.Err() == nil {
+				l.log.Warn("reading the saved webhook levels on a standby", "err", err)
+			}
+		}
+	}
+}
+
+// refresh reads the saved documents and gives source their levels, and
+// level 0 to the streams it gave a level last time that have none now.
+func (l *levelSaver) refresh(ctx context.Context, source *webhook.Source) error {
+	l.saved, l.legacy = map[string]string{}, false
+	levels, err := l.load(ctx)
+	if err != nil {
+		return err
+	}
+	before := l.restored
+	l.remember(levels)
+	for k := range before {
+		if !l.restored[k] {
+			ns, stream, _ := strings.Cut(k, "/")
+			levels = append(levels, webhook.Level{Namespace: ns, Stream: stream, Value: 0, At: time.Now()})
+		}
+	}
+	source.Restore(levels)
+	return nil
+}
+
+// remember records levels as the ones given to the source last.
+func (l *levelSaver) remember(levels []webhook.Level) {
+	l.restored = make(map[string]bool, len(levels))
+	for _, lv := range levels {
+		l.restored[lv.Namespace+"/"+lv.Stream] = true
 	}
 }
 

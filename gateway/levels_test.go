@@ -188,3 +188,86 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// TestStandbyFollowsSavedLevels: a standby's levels follow the documents
+// the leader saves (a new level, a changed one, one gone back to 0), it
+// records no Event on an unreadable document (the leader does), and once
+// elected it reads them once more and returns.
+func TestStandbyFollowsSavedLevels(t *testing.T) {
+	corrupt := levelsDoc(levelsName("c"), "c", `[{`)
+	l, kube := newTestSaver(t, levelsDoc(levelsName("a"), "a", `[{"Namespace":"a","Stream":"s","Value":3}]`), corrupt)
+	l.leading = func() bool { return false }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	levels, err := l.load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := webhook.New(sourcetest.NewSink(), webhook.Options{})
+	hook.Restore(levels)
+	l.remember(levels)
+
+	elected := make(chan struct{})
+	done := make(chan bool, 1)
+	go func() { done <- l.standby(ctx, hook, elected) }()
+	current := func() map[string]float64 {
+		got := map[string]float64{}
+		for _, lv := range hook.Levels() {
+			got[lv.Namespace+"/"+lv.Stream] = lv.Value
+		}
+		return got
+	}
+	waitLevels := func(what string, want map[string]float64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got := current()
+			if len(got) == len(want) {
+				same := true
+				for k, v := range want {
+					same = same && got[k] == v
+				}
+				if same {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: levels %v, want %v", what, got, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	cms := kube.CoreV1().ConfigMaps(levelsNS)
+	if _, err := cms.Update(ctx, levelsDoc(levelsName("a"), "a", `[{"Namespace":"a","Stream":"s","Value":7}]`), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.Create(ctx, levelsDoc(levelsName("b"), "b", `[{"Namespace":"b","Stream":"x","Value":2}]`), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitLevels("a changed and b saved", map[string]float64{"a/s": 7, "b/x": 2})
+	if err := cms.Delete(ctx, levelsName("b"), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitLevels("b's document gone", map[string]float64{"a/s": 7})
+
+	evs, _ := kube.CoreV1().Events(levelsNS).List(ctx, metav1.ListOptions{})
+	if len(evs.Items) != 0 {
+		t.Errorf("a standby recorded %d Events about the unreadable document", len(evs.Items))
+	}
+
+	if _, err := cms.Update(ctx, levelsDoc(levelsName("a"), "a", `[{"Namespace":"a","Stream":"s","Value":9}]`), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	close(elected)
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("standby returned false after the election")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("standby did not return after the election")
+	}
+	if got := current(); got["a/s"] != 9 {
+		t.Fatalf("levels at takeover %v, want the last saved a/s=9", got)
+	}
+}

@@ -148,11 +148,45 @@ type Options struct {
 	// ClusterTriggerAuthentication does not allow: enforce (Ready=False),
 	// warn (a Warning Event) or off (KEDA's behaviour). "" is enforce.
 	ClusterTriggerAuthTargetCheck string `envconfig:"CLUSTER_TRIGGER_AUTH_TARGET_CHECK" default:"enforce"`
+	// LeaderElect makes the replicas elect one leader on the Lease
+	// pushscale-leader in ClusterObjectNamespace: the leader alone writes
+	// (scale, HPAs, status, finalizers, Events, Jobs, the saved webhook
+	// levels); standbys serve the metrics API from their own memory and
+	// forward webhook requests to the leader. On by default (the flag and
+	// the environment); an embedder's zero Options leave it off: the one
+	// replica always leads.
+	LeaderElect bool `envconfig:"LEADER_ELECT" default:"true"`
+	// LeaderElectLeaseDuration, LeaderElectRenewDeadline and
+	// LeaderElectRetryPeriod are client-go's leader election timings. Zero:
+	// the defaults (15s, 10s, 2s).
+	LeaderElectLeaseDuration time.Duration `envconfig:"LEADER_ELECT_LEASE_DURATION" default:"15s"`
+	LeaderElectRenewDeadline time.Duration `envconfig:"LEADER_ELECT_RENEW_DEADLINE" default:"10s"`
+	LeaderElectRetryPeriod   time.Duration `envconfig:"LEADER_ELECT_RETRY_PERIOD" default:"2s"`
+	// AdvertiseAddress is the host (an IP) other replicas reach this one's
+	// webhook listener at, published on the Lease while it leads; ""
+	// means $POD_IP, else the webhook listener's own IP when it is bound
+	// to one.
+	AdvertiseAddress string `envconfig:"ADVERTISE_ADDRESS"`
 
 	// Logger overrides LogLevel's logger when set.
 	Logger *slog.Logger `ignored:"true"`
 	// Registry receives the gateway's metrics; default a new registry.
 	Registry *prometheus.Registry `ignored:"true"`
+}
+
+// leaderDefaults fills the leader election timings an embedder left zero.
+func (o *Options) leaderDefaults() {
+	if !o.LeaderElect {
+		return
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&o.LeaderElectLeaseDuration, 15 * time.Second}, {&o.LeaderElectRenewDeadline, 10 * time.Second}, {&o.LeaderElectRetryPeriod, 2 * time.Second}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
 }
 
 // validate checks o after defaults and names the bad field.
@@ -220,6 +254,16 @@ func (o Options) validate() error {
 	}
 	if o.WebhookSaveInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--webhook-save-interval %v: must be positive", o.WebhookSaveInterval))
+	}
+	if o.LeaderElect {
+		d, r, p := o.LeaderElectLeaseDuration, o.LeaderElectRenewDeadline, o.LeaderElectRetryPeriod
+		// client-go's own rules (retry × 1.2: its jitter).
+		if p <= 0 || r <= time.Duration(1.2*float64(p)) || d <= r {
+			errs = append(errs, fmt.Errorf("--leader-elect-lease-duration %v / --leader-elect-renew-deadline %v / --leader-elect-retry-period %v: must be lease duration > renew deadline > 1.2 × retry period > 0", d, r, p))
+		}
+	}
+	if o.AdvertiseAddress != "" && net.ParseIP(o.AdvertiseAddress) == nil {
+		errs = append(errs, fmt.Errorf("--advertise-address %q: must be an IP address", o.AdvertiseAddress))
 	}
 	if _, err := labels.Parse(o.WatchLabelSelector); err != nil {
 		errs = append(errs, fmt.Errorf("--watch-label-selector %q: %w", o.WatchLabelSelector, err))

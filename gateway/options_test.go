@@ -68,12 +68,23 @@ func TestOptionsValidate(t *testing.T) {
 			o.AdmissionAddr, o.AdmissionTLSCertFile, o.AdmissionTLSKeyFile = "9443", "c.pem", "k.pem"
 		}, `--admission-addr "9443"`},
 		{"unknown log level", func(o *Options) { o.LogLevel = "loud" }, `--log-level "loud"`},
+		{"leader election, default timings", func(o *Options) { o.LeaderElect = true }, ""},
+		{"leader election, renew deadline past the lease", func(o *Options) {
+			o.LeaderElect, o.LeaderElectLeaseDuration, o.LeaderElectRenewDeadline = true, 10*time.Second, 10*time.Second
+		}, "--leader-elect-lease-duration 10s / --leader-elect-renew-deadline 10s"},
+		{"leader election, retries too slow for the deadline", func(o *Options) {
+			o.LeaderElect, o.LeaderElectRenewDeadline, o.LeaderElectRetryPeriod = true, 2*time.Second, 2*time.Second
+		}, "--leader-elect-retry-period 2s"},
+		{"bad timings without leader election are ignored", func(o *Options) { o.LeaderElectLeaseDuration = time.Second }, ""},
+		{"advertise address", func(o *Options) { o.AdvertiseAddress = "10.1.2.3" }, ""},
+		{"advertise address with a port", func(o *Options) { o.AdvertiseAddress = "10.1.2.3:8080" }, `--advertise-address "10.1.2.3:8080"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := validOptions()
 			tc.mod(&o)
 			o.certificateDefaults()
+			o.leaderDefaults()
 			err := o.validate()
 			switch {
 			case tc.want == "" && err != nil:

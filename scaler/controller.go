@@ -30,6 +30,7 @@ import (
 	"k8s.io/utils/clock"
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/leader"
 	"github.com/pushscale/pushscale/scaler/refcache"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/store"
@@ -69,6 +70,9 @@ type Options struct {
 	// ClusterTriggerAuthTargetCheck is --cluster-trigger-auth-target-check
 	// (default enforce): see sources.ClusterAuth.
 	ClusterTriggerAuthTargetCheck sources.TargetCheck
+	// Leadership gates writes and decisions (see Leadership); nil: this
+	// replica always leads.
+	Leadership Leadership
 }
 
 // Controller is the ScaledObject controller and activator. Create it with
@@ -163,10 +167,10 @@ func New(opts Options) (*Controller, error) {
 		scales:   scales,
 		mapper:   mapper,
 		events:   events,
-		recorder: events.NewRecorder(scheme, corev1.EventSource{Component: "pushscale"}),
 		targets:  make(map[types.NamespacedName]*target),
 		selector: selector,
 	}
+	c.recorder = leaderRecorder{EventRecorder: events.NewRecorder(scheme, corev1.EventSource{Component: "pushscale"}), leading: c.leading}
 	c.reconcileQ, c.decideQ = newReconcileQueue("scaledobject-reconcile", opts.QueueMetrics), newDecideQueue("scaledobject-decide", opts.Clock, opts.QueueMetrics)
 	c.refs = refcache.New(refcache.Options{
 		Client: kube, Logger: opts.Logger,
@@ -370,12 +374,14 @@ func (c *Controller) Start(ctx context.Context) error {
 		return nil
 	}
 	// Reconcile everything once before declaring the informers synced, so
-	// Ready waits for the first values of every trigger.
+	// Ready waits for the first values of every trigger. Reconciles run on
+	// every replica; decisions once this one leads.
 	for range c.opts.Workers {
-		wg.Add(2)
+		wg.Add(1)
 		go func() { defer wg.Done(); c.run(ctx, store.ScaledObject, c.reconcileQ, c.reconcile) }()
-		go func() { defer wg.Done(); c.run(ctx, store.ScaledObject, c.decideQ, c.decide) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); c.runDecisions(ctx, &wg) }()
 	c.waitInitialReconciles(ctx)
 	c.synced.Store(true)
 	c.log.Info("ScaledObject and ScaledJob informers synced", "scaledObjects", len(c.soInformer.GetIndexer().ListKeys()),
@@ -422,6 +428,12 @@ func (c *Controller) run(ctx context.Context, kind store.Kind, q workqueue.Typed
 		case err == nil:
 			q.Forget(key)
 		case ctx.Err() != nil:
+		case errors.Is(err, leader.ErrNotLeader):
+			// The lease ended under this work (the gateway stops), or a
+			// write path lacks its gate: the fence refused it unsent. A
+			// takeover queues everything again.
+			c.log.Debug("write refused: not the leader", "namespace", key.Namespace, kindLogKey(kind), key.Name, "err", err)
+			q.Forget(key)
 		case errors.Is(err, errStaleReplicas):
 			// Expected when someone else scaled the target: decide again
 			// on a fresh read.

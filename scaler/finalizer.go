@@ -25,6 +25,9 @@ func restores(so *kedav1.ScaledObject) bool {
 // on every ScaledObject: objects migrated from KEDA carry it). Without it
 // a deletion needs nothing from us.
 func (c *Controller) ensureFinalizer(ctx context.Context, so *kedav1.ScaledObject) error {
+	if !c.leading() {
+		return nil // the leader's; a takeover reconciles again
+	}
 	has := slices.Contains(so.Finalizers, kedav1.Finalizer)
 	switch want := restores(so); {
 	case want && !has:
@@ -65,10 +68,11 @@ func (c *Controller) patchFinalizers(ctx context.Context, resource string, obj m
 // (no more decisions); with our finalizer, its HPA is deleted (so it
 // cannot scale the target again), the target's replicas are set back to
 // status.originalReplicaCount when the object asks for it and holds the
-// target, and the finalizer is removed.
+// target, and the finalizer is removed. A standby only forgets it: the
+// leader finalizes (a takeover reconciles every object again).
 func (c *Controller) finalize(ctx context.Context, key types.NamespacedName, so *kedav1.ScaledObject) error {
 	c.teardown(key)
-	if !slices.Contains(so.Finalizers, kedav1.Finalizer) {
+	if !c.leading() || !slices.Contains(so.Finalizers, kedav1.Finalizer) {
 		return nil
 	}
 	st := so.Status

@@ -19,7 +19,13 @@ import (
 // It is called by the reconcile and by the decision of the same object,
 // possibly at once: hpaMu serialises them, and each call acts on the
 // latest wishes of both.
+//
+// A standby writes nothing: the wishes stay recorded for a takeover's
+// reconcile.
 func (c *Controller) syncHPA(ctx context.Context, t *target) error {
+	if !c.leading() {
+		return nil
+	}
 	t.hpaMu.Lock()
 	defer t.hpaMu.Unlock()
 	t.mu.RLock()

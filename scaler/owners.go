@@ -132,6 +132,9 @@ func (c *Controller) foreignHPA(so *kedav1.ScaledObject) (string, []*autoscaling
 // apiserver, not the cache, says so): they are garbage, and in the way of
 // the ScaledObject that now holds their workload.
 func (c *Controller) deleteOrphans(ctx context.Context, hs []*autoscalingv2.HorizontalPodAutoscaler) error {
+	if !c.leading() {
+		return nil // the leader's
+	}
 	for _, h := range hs {
 		ref := metav1.GetControllerOf(h)
 		var owner kedav1.ScaledObject

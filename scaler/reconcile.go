@@ -169,8 +169,8 @@ func (c *Controller) gone(ctx context.Context, key types.NamespacedName) error {
 		}
 	}
 	c.teardown(key)
-	if t == nil {
-		return nil
+	if t == nil || !c.leading() {
+		return nil // a standby's: the garbage collector deletes the HPA
 	}
 	t.mu.RLock()
 	names, uid := []string{t.hpaName, t.hpaDefault}, string(t.owner.UID)

@@ -274,10 +274,10 @@ func (j *jobs) start(ctx context.Context, wg *sync.WaitGroup) bool {
 	if !cache.WaitForCacheSync(ctx.Done(), j.sjInformer.HasSynced, j.jobInformer.HasSynced, j.podInformer.HasSynced) {
 		return false
 	}
+	// The decisions run once this replica leads (Controller.runDecisions).
 	for range j.c.opts.Workers {
-		wg.Add(2)
+		wg.Add(1)
 		go func() { defer wg.Done(); j.c.run(ctx, store.ScaledJob, j.reconcileQ, j.reconcile) }()
-		go func() { defer wg.Done(); j.c.run(ctx, store.ScaledJob, j.decideQ, j.decide) }()
 	}
 	return true
 }

@@ -40,7 +40,7 @@ func (j *jobs) reconcile(ctx context.Context, key types.NamespacedName) error {
 	// A ScaledJob needs nothing done on deletion (its Jobs are the
 	// garbage collector's): KEDA's finalizer, which ScaledJobs migrated
 	// from KEDA carry, is taken off.
-	if slices.Contains(sj.Finalizers, kedav1.Finalizer) {
+	if slices.Contains(sj.Finalizers, kedav1.Finalizer) && c.leading() {
 		if err := c.patchFinalizers(ctx, "scaledjobs", sj, slices.DeleteFunc(slices.Clone(sj.Finalizers), func(f string) bool { return f == kedav1.Finalizer })); err != nil {
 			return err
 		}

@@ -34,12 +34,13 @@ func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject
 	var owner store.Owner
 	var fb *kedav1.Fallback
 	var current int32
+	var decided bool
 	var mods *modifiers
 	var triggers []watched
 	if t != nil {
 		t.mu.RLock()
 		if !t.refused {
-			owner, current, mods, triggers = t.owner, t.replicas, t.mods, t.triggers
+			owner, current, decided, mods, triggers = t.owner, t.replicas, t.decided, t.mods, t.triggers
 			if t.so != nil {
 				fb = t.so.Spec.Fallback
 			}
@@ -56,8 +57,16 @@ func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject
 	if mods != nil && strings.EqualFold(metric, kedav1.CompositeMetricName) {
 		entries := c.opts.Store.Owner(owner)
 		parts := make([]part, 0, len(triggers))
+		falling := false
 		for _, tw := range triggers {
 			parts = append(parts, part{name: tw.name, metric: tw.spec.MetricName, entry: entries[tw.index]})
+			falling = falling || inFallback(fb, entries[tw.index].Failures)
+		}
+		if falling && !decided {
+			var err error
+			if current, err = c.currentReplicas(ctx, t); err != nil {
+				return kedav1.CompositeMetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s: fallback: %w", kedav1.CompositeMetricName, namespace, scaledObject, err)
+			}
 		}
 		v, err := mods.value(parts, fb, current, ready)
 		if err != nil {
@@ -73,6 +82,12 @@ func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject
 	case !ok || !e.Known && e.Failures == 0:
 		return w.spec.MetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s has no value yet", w.spec.MetricName, namespace, scaledObject)
 	case inFallback(fb, e.Failures):
+		if !decided {
+			var err error
+			if current, err = c.currentReplicas(ctx, t); err != nil {
+				return w.spec.MetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s: fallback: %w", w.spec.MetricName, namespace, scaledObject, err)
+			}
+		}
 		v, err := fallbackMetric(w.spec.Target, fallbackReplicas(fb, current), w.metricType, ready)
 		if err != nil {
 			return w.spec.MetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s: %w", w.spec.MetricName, namespace, scaledObject, err)
@@ -82,6 +97,23 @@ func (c *Controller) ExternalMetric(ctx context.Context, namespace, scaledObject
 		return w.spec.MetricName, 0, fmt.Errorf("metric %s of ScaledObject %s/%s: reading it failed %d time(s): %s", w.spec.MetricName, namespace, scaledObject, e.Failures, e.Err)
 	}
 	return w.spec.MetricName, e.Value, nil
+}
+
+// currentReplicas reads the target's replicas from its /scale: a fallback
+// needs them where no decision has counted them yet (a standby, which
+// does not decide, or before the first decision).
+func (c *Controller) currentReplicas(ctx context.Context, t *target) (int32, error) {
+	t.mu.RLock()
+	so, gvkr := t.so, t.gvkr
+	t.mu.RUnlock()
+	if so == nil || gvkr.Resource == "" {
+		return 0, fmt.Errorf("the scale target is not resolved yet")
+	}
+	sc, err := c.scales.Scales(so.Namespace).Get(ctx, schema.GroupResource{Group: gvkr.Group, Resource: gvkr.Resource}, so.Spec.ScaleTargetRef.Name, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	return sc.Spec.Replicas, nil
 }
 
 // readyReplicas counts the target's pods that are running and ready, as

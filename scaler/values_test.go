@@ -227,3 +227,21 @@ func TestExternalMetricValueFallback(t *testing.T) {
 		t.Fatalf("AverageValue fallback = %d %v, want 8000", milli, err)
 	}
 }
+
+// TestFallbackOnAStandby: a replica that has not decided (a standby: its
+// decisions wait for the election) has no count of the target's replicas;
+// a fallback by current replicas reads them from /scale, so every replica
+// serves the HPA the same value.
+func TestFallbackOnAStandby(t *testing.T) {
+	so := testSO(nil, func(s *kedav1.ScaledObjectSpec) {
+		s.Triggers = []kedav1.ScaleTrigger{{Type: "webhook", Name: "a"}}
+		s.Fallback = &kedav1.Fallback{FailureThreshold: 1, Replicas: 2, Behavior: kedav1.FallbackBehaviorCurrentReplicas}
+	})
+	h := newValuesHarness(t, so, 5) // /scale says 5
+	tg := h.c.targets[types.NamespacedName{Namespace: "ns", Name: "worker"}]
+	tg.replicas, tg.decided = 0, false // never decided here
+	h.fail(0, 2)
+	if _, milli, err := h.get(t, "s0-webhook-a"); err != nil || milli != 10000 {
+		t.Fatalf("fallback on a standby = %d %v, want 5 current replicas × target 2", milli, err)
+	}
+}

@@ -126,7 +126,12 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", o.WatchNamespace, "only this namespace (default: all)")
 	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", o.WatchLabelSelector, "only ScaledObjects these labels select, e.g. \"autoscaler=pushscale\" (default: all)")
 	fs.StringVar(&o.ClusterTriggerAuthTargetCheck, "cluster-trigger-auth-target-check", o.ClusterTriggerAuthTargetCheck, "a trigger using a ClusterTriggerAuthentication's credentials with a target it does not allow (annotation pushscale.io/allowed-targets): enforce (Ready=False), warn (an Event) or off (KEDA's behaviour)")
-	fs.StringVar(&o.ClusterObjectNamespace, "cluster-object-namespace", o.ClusterObjectNamespace, "namespace of ClusterTriggerAuthentication Secrets and saved webhook levels (default: $POD_NAMESPACE, else pushscale-system)")
+	fs.StringVar(&o.ClusterObjectNamespace, "cluster-object-namespace", o.ClusterObjectNamespace, "namespace of ClusterTriggerAuthentication Secrets, saved webhook levels and the leader Lease (default: $POD_NAMESPACE, else pushscale-system)")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect one leader among the replicas on the Lease pushscale-leader: it alone writes; standbys serve the metrics API and forward webhook requests to it")
+	fs.DurationVar(&o.LeaderElectLeaseDuration, "leader-elect-lease-duration", o.LeaderElectLeaseDuration, "how long a leader's Lease holds without renewal: the longest failover after a crash (plus the retry period)")
+	fs.DurationVar(&o.LeaderElectRenewDeadline, "leader-elect-renew-deadline", o.LeaderElectRenewDeadline, "how long the leader retries renewing before it stops writing and exits")
+	fs.DurationVar(&o.LeaderElectRetryPeriod, "leader-elect-retry-period", o.LeaderElectRetryPeriod, "how often standbys try to take the Lease and the leader renews it")
+	fs.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "IP at which the other replicas reach this one's webhook listener, published on the Lease while it leads (default: $POD_IP)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

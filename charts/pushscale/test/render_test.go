@@ -166,7 +166,7 @@ func TestAllValues(t *testing.T) {
 	for _, e := range list(c, "env") {
 		env = append(env, str(e, "name"))
 	}
-	if want := []string{"POD_NAMESPACE", "GOMEMLIMIT", "PUSHSCALE_KUBE_API_QPS", "GODEBUG"}; !slices.Equal(env, want) {
+	if want := []string{"POD_NAMESPACE", "POD_IP", "POD_NAME", "GOMEMLIMIT", "PUSHSCALE_KUBE_API_QPS", "GODEBUG"}; !slices.Equal(env, want) {
 		t.Errorf("env %q, want %q", env, want)
 	}
 	if got := str(c, "image"); got != "ghcr.io/pushscale/pushscale:v0.1.0-test" {

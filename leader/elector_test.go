@@ -1,0 +1,165 @@
+package leader
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// Short timings: a lease of 3 s, so a handover "at once" (release on
+// cancel) is told apart from one after expiry.
+func testElector(t *testing.T, client *fake.Clientset, identity, address string) *Elector {
+	t.Helper()
+	e, err := New(Options{Client: client, Namespace: "ns", Identity: identity, Address: address,
+		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// run starts e until the returned stop is called; stop returns Start's
+// error.
+func run(e *Elector) (stop func() error, done <-chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- e.Start(ctx) }()
+	return func() error { cancel(); return <-errc }, errc
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func TestElectorOneLeaderAndGracefulHandover(t *testing.T) {
+	client := fake.NewClientset()
+	a := testElector(t, client, "a", "10.0.0.1:8080")
+	stopA, _ := run(a)
+	select {
+	case <-a.Elected():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a was not elected")
+	}
+	waitFor(t, time.Second, "a leading", a.Leading)
+	lease, err := client.CoordinationV1().Leases("ns").Get(context.Background(), LeaseName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lease.Annotations[AddressAnnotation]; got != "10.0.0.1:8080" {
+		t.Fatalf("the Lease's %s is %q, want the leader's address", AddressAnnotation, got)
+	}
+
+	b := testElector(t, client, "b", "10.0.0.2:8080")
+	stopB, _ := run(b)
+	defer func() { _ = stopB() }()
+	waitFor(t, 2*time.Second, "b to see a as the leader", func() bool {
+		id, addr, ok := b.Leader()
+		return ok && id == "a" && addr == "10.0.0.1:8080"
+	})
+	if b.Leading() {
+		t.Fatal("b leads beside a")
+	}
+	select {
+	case <-b.Elected():
+		t.Fatal("b elected beside a")
+	default:
+	}
+
+	stopped := time.Now()
+	if err := stopA(); err != nil {
+		t.Fatalf("a's Start after cancel: %v, want nil", err)
+	}
+	if a.Leading() {
+		t.Fatal("a still leads after its stop")
+	}
+	select {
+	case <-b.Elected():
+	case <-time.After(3 * time.Second):
+		t.Fatal("b did not take over")
+	}
+	// Released on cancel: b takes over within a few retry periods, well
+	// before the 3 s lease would have expired.
+	if took := time.Since(stopped); took > 1500*time.Millisecond {
+		t.Fatalf("handover took %v after a graceful stop, want well under the lease duration", took)
+	}
+	waitFor(t, time.Second, "b leading", b.Leading)
+	lease, err = client.CoordinationV1().Leases("ns").Get(context.Background(), LeaseName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lease.Annotations[AddressAnnotation]; got != "10.0.0.2:8080" {
+		t.Fatalf("after the takeover the Lease's address is %q, want b's", got)
+	}
+}
+
+// TestElectorLosesLease: a leader that cannot renew stops leading before
+// its lease can expire for the others (within the renew deadline) and
+// Start returns ErrLost.
+func TestElectorLosesLease(t *testing.T) {
+	client := fake.NewClientset()
+	// Installed before the campaign (reactors are not safe to add while
+	// the client is used); failing turns the apiserver away.
+	var failing atomic.Bool
+	unreachable := func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failing.Load() {
+			return true, nil, errors.New("apiserver unreachable")
+		}
+		return false, nil, nil
+	}
+	client.PrependReactor("update", "leases", unreachable)
+	client.PrependReactor("get", "leases", unreachable)
+	a := testElector(t, client, "a", "")
+	_, done := run(a)
+	select {
+	case <-a.Elected():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a was not elected")
+	}
+	waitFor(t, time.Second, "a leading", a.Leading)
+	failing.Store(true)
+	took := waitFor(t, 3*time.Second, "a to stop leading", func() bool { return !a.Leading() })
+	// The last renewal was at most a retry period before the failures.
+	if took > 2*time.Second+200*time.Millisecond {
+		t.Fatalf("a kept leading %v without renewing, more than the renew deadline", took)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrLost) {
+			t.Fatalf("Start returned %v, want ErrLost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Start did not return after the lease was lost")
+	}
+}
+
+func TestAlways(t *testing.T) {
+	e := Always(nil)
+	if !e.Leading() {
+		t.Fatal("Always does not lead")
+	}
+	select {
+	case <-e.Elected():
+	default:
+		t.Fatal("Always is not elected")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
