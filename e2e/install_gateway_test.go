@@ -1,19 +1,19 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -106,7 +106,7 @@ func TestInstallKustomize(t *testing.T) {
 		t.Fatalf("caBundle %d bytes, Secret ca.crt %d bytes", len(caBundle), len(want))
 	}
 	leaf := parseCertificate(t, secret.Data["tls.crt"])
-	if !hasString(leaf.DNSNames, "pushscale-metrics-api.pushscale-system.svc") || !hasString(leaf.DNSNames, "pushscale-admission.pushscale-system.svc") {
+	if !slices.Contains(leaf.DNSNames, "pushscale-metrics-api.pushscale-system.svc") || !slices.Contains(leaf.DNSNames, "pushscale-admission.pushscale-system.svc") {
 		t.Fatalf("the serving certificate's names %v lack the Services' <service>.<namespace>.svc", leaf.DNSNames)
 	}
 
@@ -186,7 +186,7 @@ func TestInstallKustomize(t *testing.T) {
 		_, checks["create a Pod"] = sa.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: template}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		_, checks["read another Secret of its own namespace"] = sa.CoreV1().Secrets(installNamespace).Get(ctx, "someone-elses", metav1.GetOptions{})
 		for what, err := range checks {
-			if !forbidden(err) {
+			if !apierrors.IsForbidden(err) {
 				t.Errorf("the gateway's role must not %s: got %v", what, err)
 			}
 		}
@@ -292,15 +292,6 @@ func secretKeyBody(pemData []byte) string {
 	return lines[1]
 }
 
-func hasString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // createScaledObject creates a webhook ScaledObject on target with the
 // extra spec lines.
 func (c *installCluster) createScaledObject(ctx context.Context, ns, name, target, extra string) error {
@@ -349,20 +340,5 @@ func (c *installCluster) waitReplicas(t *testing.T, ns, name string, want int32,
 			return false, err
 		}
 		return d.Spec.Replicas != nil && *d.Spec.Replicas == want, fmt.Errorf("spec.replicas %v", *d.Spec.Replicas)
-	})
-}
-
-// postLevel sets a webhook stream's level on the installed gateway.
-func (g *installedGateway) postLevel(t *testing.T, ns, stream string, value int) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]int{"value": value})
-	eventually(t, shortWait, fmt.Sprintf("POST %d to stream %s/%s", value, ns, stream), func() (bool, error) {
-		resp, err := http.Post(g.webhook+"/v1/namespaces/"+ns+"/streams/"+stream, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return false, err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode == http.StatusAccepted, fmt.Errorf("%d %s", resp.StatusCode, b)
 	})
 }

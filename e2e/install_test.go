@@ -13,14 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -215,49 +211,13 @@ func (c *installCluster) serviceAccountKubeconfig(t *testing.T, ns, name string)
 	return path
 }
 
-// lockedBuffer collects the gateway's log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // installedGateway is the gateway binary (built as the Dockerfile builds
 // it) run with the Deployment's own arguments and environment, the
 // addresses moved to loopback ports, and the manifests' ServiceAccount as
 // its only identity.
 type installedGateway struct {
-	webhook, metrics string
-	metricsAPIPort   int
-	admissionPort    int
-	logs             *lockedBuffer
-	stop             func()
-}
-
-// buildGateway builds cmd/pushscale with the Dockerfile's flags (static,
-// -trimpath, version stamped; the same build as cmd/pushscale's image test,
-// so the build cache serves both).
-func buildGateway(t *testing.T) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "pushscale")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/pushscale/pushscale/version.Version=v0.0.0-test", "-o", out, "./cmd/pushscale")
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/pushscale: %v\n%s", err, b)
-	}
-	return out
+	*gatewayProcess
+	admissionPort int
 }
 
 // startInstalledGateway runs the binary with container's args and env:
@@ -298,55 +258,10 @@ func startInstalledGateway(t *testing.T, binary string, container corev1.Contain
 			t.Fatalf("env %s: a source this test does not resolve", e.Name)
 		}
 	}
-	logs := &lockedBuffer{}
-	var out io.Writer = logs
-	if os.Getenv("PUSHSCALE_E2E_LOG") != "" {
-		out = io.MultiWriter(logs, os.Stderr)
+	return &installedGateway{
+		gatewayProcess: startGatewayProcess(t, "gateway", binary, args, env, ports[0], ports[1], ports[2]),
+		admissionPort:  ports[3],
 	}
-	cmd := exec.Command(binary, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = out, out
-	// The gateway dies with the test process however that ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	g := &installedGateway{
-		webhook: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), metrics: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
-		metricsAPIPort: ports[2], admissionPort: ports[3], logs: logs,
-	}
-	var once sync.Once
-	g.stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("the gateway stopped with %v", err)
-				}
-			case <-time.After(time.Minute):
-				_ = cmd.Process.Kill()
-				t.Errorf("the gateway did not stop within a minute of SIGTERM")
-			}
-		})
-	}
-	t.Cleanup(func() {
-		g.stop()
-		if t.Failed() {
-			t.Logf("gateway logs:\n%s", tail(logs.String(), 60))
-		}
-	})
-	return g
-}
-
-func tail(s string, lines int) string {
-	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(parts) > lines {
-		parts = parts[len(parts)-lines:]
-	}
-	return strings.Join(parts, "\n")
 }
 
 // servedCertificate returns the leaf certificate served on 127.0.0.1:port.
@@ -395,6 +310,3 @@ func (c *installCluster) podSecurityAdmits(ctx context.Context, ns string, spec 
 	_, err := c.kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	return err
 }
-
-// forbidden reports whether err is the apiserver's 403.
-func forbidden(err error) bool { return apierrors.IsForbidden(err) }

@@ -7,11 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -144,8 +141,7 @@ func TestLeaderElection(t *testing.T) {
 	if w := a.writes(t); w == 0 {
 		t.Fatal("the leader wrote nothing")
 	}
-	// One save interval more, so the level is saved for sure.
-	time.Sleep(time.Second)
+	// The level is saved: the standby read 3 from the saved levels above.
 
 	// SIGKILL: nothing released; the standby waits for the lease to expire.
 	killed := time.Now()
@@ -205,15 +201,7 @@ func TestLeaderElection(t *testing.T) {
 }
 
 // electedGateway is one gateway process of TestLeaderElection.
-type electedGateway struct {
-	name             string
-	webhook, metrics string
-	metricsAPIPort   int
-	cmd              *exec.Cmd
-	done             chan error
-	logs             *lockedBuffer
-	stopOnce         sync.Once
-}
+type electedGateway struct{ *gatewayProcess }
 
 // startElectedGateway runs the gateway binary with leader election on,
 // limited to namespace ns and shard b, its Lease and levels in ns, on
@@ -235,63 +223,8 @@ func startElectedGateway(t *testing.T, binary, ns, name string) *electedGateway 
 		"--leader-elect-renew-deadline=" + leTestRenew.String(), "--leader-elect-retry-period=" + leTestRetry.String(),
 		"--advertise-address=127.0.0.1",
 	}
-	logs := &lockedBuffer{}
-	var out io.Writer = logs
-	if os.Getenv("PUSHSCALE_E2E_LOG") != "" {
-		out = io.MultiWriter(logs, os.Stderr)
-	}
-	cmd := exec.Command(binary, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "POD_NAME=" + name}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	g := &electedGateway{
-		name: name, webhook: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), metrics: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
-		metricsAPIPort: ports[2], cmd: cmd, done: make(chan error, 1), logs: logs,
-	}
-	go func() { g.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		g.stopOnce.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-g.done:
-			case <-time.After(time.Minute):
-				_ = cmd.Process.Kill()
-			}
-		})
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", name, tail(logs.String(), 60))
-		}
-	})
-	return g
-}
-
-// kill sends SIGKILL and waits for the process to end.
-func (g *electedGateway) kill(t *testing.T) {
-	t.Helper()
-	g.stopOnce.Do(func() {
-		_ = g.cmd.Process.Kill()
-		<-g.done
-	})
-}
-
-// term sends SIGTERM and waits for a clean exit.
-func (g *electedGateway) term(t *testing.T) {
-	t.Helper()
-	g.stopOnce.Do(func() {
-		_ = g.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-g.done:
-			if err != nil {
-				t.Errorf("%s stopped with %v after SIGTERM", g.name, err)
-			}
-		case <-time.After(time.Minute):
-			_ = g.cmd.Process.Kill()
-			t.Fatalf("%s did not stop within a minute of SIGTERM", g.name)
-		}
-	})
+	env := []string{"PATH=" + os.Getenv("PATH"), "POD_NAME=" + name}
+	return &electedGateway{startGatewayProcess(t, name, binary, args, env, ports[0], ports[1], ports[2])}
 }
 
 func (g *electedGateway) get(t *testing.T, path string) string {
@@ -357,20 +290,6 @@ func (g *electedGateway) samples(t *testing.T, each func(string)) {
 	for sc.Scan() {
 		each(sc.Text())
 	}
-}
-
-// postLevel sets a stream's level through g's webhook listener.
-func (g *electedGateway) postLevel(t *testing.T, ns, stream string, value int) {
-	t.Helper()
-	eventually(t, shortWait, fmt.Sprintf("%s to accept %d for %s/%s", g.name, value, ns, stream), func() (bool, error) {
-		resp, err := http.Post(g.webhook+"/v1/namespaces/"+ns+"/streams/"+stream, "application/json", strings.NewReader(fmt.Sprintf(`{"value": %d}`, value)))
-		if err != nil {
-			return false, err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode == http.StatusAccepted, fmt.Errorf("%d %s", resp.StatusCode, b)
-	})
 }
 
 // externalMetric asks g's own external metrics API (not the aggregator)
