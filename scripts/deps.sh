@@ -11,6 +11,8 @@ command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
 # wrk: the bench's load generator in a process of its own.
 command -v wrk            >/dev/null 2>&1 || need+=(wrk)
+# protoc: api/externalscaler's generated code is checked against it.
+command -v protoc         >/dev/null 2>&1 || need+=(protobuf-compiler)
 
 if ! command -v go >/dev/null 2>&1; then
   echo "deps: Go 1.26 or newer is required (https://go.dev/dl/); it is not on PATH" >&2
