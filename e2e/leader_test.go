@@ -22,11 +22,12 @@ import (
 )
 
 // Leader election timings of TestLeaderElection: short, so a crash's
-// failover is told apart from a graceful stop's. After a crash client-go
-// takes over the lease duration after the standby last saw it renewed (its
-// reads come every retry period, jittered up to 2.2×), at its next
-// jittered retry: at most lease + 2 × 2.2 × retry. After a graceful stop
-// the lease is released: at most 2.2 × retry.
+// failover is told apart from a graceful stop's. A standby watches the
+// Lease and takes it over when the lease duration has passed since it saw
+// the last renewal: after a crash, at most lease + retry period (the
+// leader renews every retry period), plus the apiserver's round trips.
+// After a graceful stop the lease is released, and the standby takes it at
+// once.
 const (
 	leTestLease = 4 * time.Second
 	leTestRenew = 3 * time.Second
@@ -159,7 +160,7 @@ func TestLeaderElection(t *testing.T) {
 	waitLeader(t, b)
 	failover := time.Since(killed)
 	t.Logf("failover after SIGKILL: %v (lease %v, retry %v)", failover.Round(10*time.Millisecond), leTestLease, leTestRetry)
-	if limit := leTestLease + 44*leTestRetry/10 + 500*time.Millisecond; failover > limit {
+	if limit := leTestLease + leTestRetry + 500*time.Millisecond; failover > limit {
 		t.Fatalf("the standby took %v to lead after the leader was killed, more than %v", failover, limit)
 	}
 	if v := b.sample(t, "pushscale_leader_takeovers_total "); v != 1 {
@@ -190,7 +191,7 @@ func TestLeaderElection(t *testing.T) {
 	handover := time.Since(stopped)
 	t.Logf("handover after SIGTERM: %v from the signal, %v after the process exited (lease %v)",
 		handover.Round(10*time.Millisecond), (handover - graceful).Round(10*time.Millisecond), leTestLease)
-	if handover-graceful > 22*leTestRetry/10+500*time.Millisecond {
+	if handover-graceful > leTestRetry {
 		t.Fatalf("c took %v after b exited to lead: the lease was not released", handover-graceful)
 	}
 	c.postLevel(t, ns, "worker", 5) // the new leader serves the stream itself

@@ -205,6 +205,9 @@ func (e *Elector) Start(ctx context.Context) error {
 		return fmt.Errorf("leader: %w", err)
 	}
 	e.opts.Logger.Info("campaigning for the leader lease", "lease", e.lock.Describe(), "identity", e.opts.Identity, "address", e.opts.Address)
+	if err := e.campaign(ctx); err != nil {
+		return nil
+	}
 	le.Run(ctx)
 	if ctx.Err() == nil {
 		return ErrLost

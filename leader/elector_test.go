@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -162,4 +163,57 @@ func TestAlways(t *testing.T) {
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestElectorTakesOverAtExpiry: a holder that stops renewing without
+// releasing (a crash) is replaced when its lease, counted from the last
+// renewal the candidate saw, expires: not before, and, since the
+// candidate watches the Lease and times the expiry, well within a retry
+// period after (client-go's own loop reads every 1–2.2 retry periods and
+// could take up to 4.4 retry periods more).
+func TestElectorTakesOverAtExpiry(t *testing.T) {
+	client := fake.NewClientset()
+	ctx := context.Background()
+	leases := client.CoordinationV1().Leases("ns")
+	holder, duration := "x", int32(2)
+	now := metav1.NewMicroTime(time.Now())
+	lease, err := leases.Create(ctx, &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: LeaseName, Namespace: "ns"},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration, AcquireTime: &now, RenewTime: &now},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const retry = time.Second
+	b, err := New(Options{Client: client, Namespace: "ns", Identity: "b",
+		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopB, _ := run(b)
+	defer func() { _ = stopB() }()
+	// x renews every 200 ms for 3 s, longer than its 2 s lease: b must
+	// wait all along.
+	for range 15 {
+		time.Sleep(200 * time.Millisecond)
+		renewed := metav1.NewMicroTime(time.Now())
+		lease.Spec.RenewTime = &renewed
+		if lease, err = leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := time.Now()
+	if b.Leading() {
+		t.Fatal("b took the Lease while x renewed it")
+	}
+	select {
+	case <-b.Elected():
+	case <-time.After(10 * time.Second):
+		t.Fatal("b did not take over after x stopped renewing")
+	}
+	took := time.Since(crashed)
+	if lease2s := 2 * time.Second; took < lease2s-50*time.Millisecond || took > lease2s+retry/4 {
+		t.Fatalf("b took over %v after x's last renewal, want the %v lease, plus well under the %v retry period", took, lease2s, retry)
+	}
+	t.Logf("takeover %v after the last renewal (lease 2s, retry %v)", took, retry)
 }
