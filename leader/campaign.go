@@ -121,6 +121,22 @@ func (e *Elector) watchLease(ctx context.Context, wake chan<- struct{}) {
 	}
 }
 
+// releaseIfHeld releases the Lease if this replica still holds it, as
+// client-go does on a graceful stop (no holder, a lease of one second).
+func (e *Elector) releaseIfHeld() {
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.RenewDeadline)
+	defer cancel()
+	old, _, err := e.lock.Get(ctx)
+	if err != nil || old.HolderIdentity != e.opts.Identity {
+		return
+	}
+	now := metav1.NewTime(e.opts.Clock.Now())
+	rec := resourcelock.LeaderElectionRecord{LeaderTransitions: old.LeaderTransitions, LeaseDurationSeconds: 1, AcquireTime: now, RenewTime: now}
+	if err := e.lock.Update(ctx, rec); err != nil {
+		e.campaignError("release", err)
+	}
+}
+
 func (e *Elector) campaignError(op string, err error) {
 	e.opts.Logger.Debug("leader lease "+op+" failed; trying again", "lease", e.lock.Describe(), "error", err)
 }

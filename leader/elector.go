@@ -212,6 +212,9 @@ func (e *Elector) Start(ctx context.Context) error {
 	if ctx.Err() == nil {
 		return ErrLost
 	}
+	// Stopped between the campaign's takeover and client-go's first
+	// renewal, client-go would leave the Lease held until it expires.
+	e.releaseIfHeld()
 	return nil
 }
 

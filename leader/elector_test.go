@@ -217,3 +217,29 @@ func TestElectorTakesOverAtExpiry(t *testing.T) {
 	}
 	t.Logf("takeover %v after the last renewal (lease 2s, retry %v)", took, retry)
 }
+
+// TestReleaseIfHeld: a stop between the campaign's takeover and client-go's
+// first renewal releases the Lease all the same; a Lease held by another
+// replica is left alone.
+func TestReleaseIfHeld(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ holder, want string }{{"b", ""}, {"x", "x"}} {
+		client := fake.NewClientset()
+		holder, duration := tc.holder, int32(15)
+		now := metav1.NewMicroTime(time.Now())
+		if _, err := client.CoordinationV1().Leases("ns").Create(ctx, &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: LeaseName, Namespace: "ns"},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration, AcquireTime: &now, RenewTime: &now},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		testElector(t, client, "b", "").releaseIfHeld()
+		lease, err := client.CoordinationV1().Leases("ns").Get(ctx, LeaseName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := *lease.Spec.HolderIdentity; got != tc.want {
+			t.Errorf("held by %q: after releaseIfHeld the holder is %q, want %q", tc.holder, got, tc.want)
+		}
+	}
+}
