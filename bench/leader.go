@@ -79,7 +79,7 @@ func leaderMethod(rounds int, lease, renew, retry time.Duration) string {
 		"ScaledObject (pollingInterval 300 s, so only push can explain a wake-up) scales a Deployment at 0, and a webhook POST "+
 		"(level 1) for another one sent to the standby, repeated after each 503 as its Retry-After says. Takeover: t0 to the "+
 		"Lease watch seeing the standby hold the Lease. Activation: takeover to a Deployment informer seeing spec.replicas = "+
-		"1; an activation not seen within %s is lost.", lease, renew, retry, leaderNamespace, leaderElsewhere, rounds, leaderActivationWait)
+		"1 (the POST's retries after a 503 or 502 count in it); an activation not seen within %s is lost.", lease, renew, retry, leaderNamespace, leaderElsewhere, rounds, leaderActivationWait)
 }
 
 // measureLeader runs the part.
@@ -498,9 +498,13 @@ func printLeader(w io.Writer, r *LeaderResult) {
 	wrap(w, "   method: ", r.Method)
 	bound := time.Duration((r.LeaseS + r.RetryS) * float64(time.Second))
 	for _, s := range r.Stops {
-		fmt.Fprintf(w, "   %s (%d rounds): takeover p50 %s, max %s after the signal (lease + retry period %s); leader exited after p50 %s; "+
+		limit := ""
+		if s.Signal == "SIGKILL" {
+			limit = fmt.Sprintf(" (lease + retry period: %s)", bound)
+		}
+		fmt.Fprintf(w, "   %s, %d round(s): takeover p50 %s, max %s after the signal%s; leader exited after p50 %s; "+
 			"activation after the takeover p50 %s, max %s; lost %d\n",
-			s.Signal, s.Rounds, fmtMs(s.Takeover.P50Ms), fmtMs(s.Takeover.MaxMs), bound, fmtMs(s.Exit.P50Ms),
+			s.Signal, s.Rounds, fmtMs(s.Takeover.P50Ms), fmtMs(s.Takeover.MaxMs), limit, fmtMs(s.Exit.P50Ms),
 			fmtMs(s.Activation.P50Ms), fmtMs(s.Activation.MaxMs), s.Lost)
 		if s.Released.N > 0 {
 			fmt.Fprintf(w, "      the Lease released p50 %s, max %s after the signal; taken over p50 %s, max %s after the release\n",
