@@ -1,0 +1,134 @@
+package companion
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+)
+
+// Auth resolves the parameters of a TriggerAuthentication. Only
+// namespaced TriggerAuthentications exist for companion mode: the
+// namespace is always the caller's ScaledObjectRef's, so one namespace's
+// request never reaches another's credentials. ClusterTriggerAuthentications
+// are refused: the tenant rules that make them safe
+// (--cluster-trigger-auth-target-check) need the ScaledObject and its
+// ClusterTriggerAuthentication's annotation, which KEDA does not forward.
+type Auth interface {
+	// Resolve returns the parameters of TriggerAuthentication name in
+	// namespace. Errors name the objects and keys, never a value.
+	Resolve(ctx context.Context, namespace, name string) (map[string]string, error)
+}
+
+// KubeAuth reads TriggerAuthentications, Secrets and ConfigMaps from the
+// apiserver at each Resolve (the Server resolves when it first watches a
+// trigger and then every AuthRefresh, not per request).
+type KubeAuth struct {
+	Kube kubernetes.Interface
+	Keda rest.Interface
+}
+
+// NewKubeAuth returns a KubeAuth for cfg.
+func NewKubeAuth(cfg *rest.Config) (*KubeAuth, error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("companion: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	if err := kedav1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("companion: %w", err)
+	}
+	c := rest.CopyConfig(cfg)
+	c.GroupVersion = &kedav1.SchemeGroupVersion
+	c.APIPath = "/apis"
+	c.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
+	keda, err := rest.RESTClientFor(c)
+	if err != nil {
+		return nil, fmt.Errorf("companion: keda.sh client: %w", err)
+	}
+	return &KubeAuth{Kube: kube, Keda: keda}, nil
+}
+
+// Resolve implements Auth.
+func (a *KubeAuth) Resolve(ctx context.Context, namespace, name string) (map[string]string, error) {
+	ta := &kedav1.TriggerAuthentication{}
+	err := a.Keda.Get().Namespace(namespace).Resource("triggerauthentications").Name(name).Do(ctx).Into(ta)
+	if err != nil {
+		return nil, fmt.Errorf("%s: TriggerAuthentication %s/%s: %w", KeyAuthenticationRef, namespace, name, short(err))
+	}
+	return resolveSpec(ctx, a.Kube, namespace, name, &ta.Spec)
+}
+
+// resolveSpec fills the parameters of spec in KEDA's order
+// (configMapTargetRef, then secretTargetRef overwriting).
+func resolveSpec(ctx context.Context, kube kubernetes.Interface, namespace, name string, spec *kedav1.TriggerAuthenticationSpec) (map[string]string, error) {
+	what := fmt.Sprintf("%s: TriggerAuthentication %s/%s", KeyAuthenticationRef, namespace, name)
+	if fields := unserved(spec); len(fields) > 0 {
+		return nil, fmt.Errorf("%s: %s not served in companion mode (secretTargetRef and configMapTargetRef are)", what, strings.Join(fields, ", "))
+	}
+	params := map[string]string{}
+	for _, r := range spec.ConfigMapTargetRef {
+		cm, err := kube.CoreV1().ConfigMaps(namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%s: configMap %s: %w", what, r.Name, short(err))
+		}
+		v, ok := cm.Data[r.Key]
+		if !ok {
+			return nil, fmt.Errorf("%s: configMap %s has no key %q", what, r.Name, r.Key)
+		}
+		params[r.Parameter] = v
+	}
+	for _, r := range spec.SecretTargetRef {
+		s, err := kube.CoreV1().Secrets(namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%s: secret %s: %w", what, r.Name, short(err))
+		}
+		v, ok := s.Data[r.Key]
+		if !ok {
+			return nil, fmt.Errorf("%s: secret %s has no key %q", what, r.Name, r.Key)
+		}
+		params[r.Parameter] = string(v)
+	}
+	return params, nil
+}
+
+// unserved lists the fields of spec companion mode cannot serve: env
+// needs the scale target's containers, which KEDA does not forward; the
+// rest pushscale serves nowhere.
+func unserved(spec *kedav1.TriggerAuthenticationSpec) []string {
+	var f []string
+	add := func(set bool, field string) {
+		if set {
+			f = append(f, field)
+		}
+	}
+	add(len(spec.Env) > 0, "spec.env")
+	add(spec.PodIdentity != nil && spec.PodIdentity.Provider != "" && spec.PodIdentity.Provider != kedav1.PodIdentityProviderNone, "spec.podIdentity")
+	add(spec.HashiCorpVault != nil, "spec.hashiCorpVault")
+	add(spec.AzureKeyVault != nil, "spec.azureKeyVault")
+	add(spec.GCPSecretManager != nil, "spec.gcpSecretManager")
+	add(spec.AwsSecretManager != nil, "spec.awsSecretManager")
+	add(len(spec.BoundServiceAccountToken) > 0, "spec.boundServiceAccountToken")
+	add(spec.OAuth2 != nil, "spec.oauth2")
+	add(spec.FilePath != "", "spec.filePath")
+	return f
+}
+
+// short keeps API errors free of object contents.
+func short(err error) error {
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("not found")
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("forbidden to pushscale's ServiceAccount")
+	}
+	return err
+}
