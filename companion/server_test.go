@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/pushscale/pushscale/store"
 
 	pb "github.com/pushscale/pushscale/api/externalscaler"
+	"github.com/pushscale/pushscale/companion/companiontest"
 )
 
 func TestStreamIsActivePushesOnPost(t *testing.T) {
@@ -269,30 +269,50 @@ func TestAuthenticationFromTheCallersNamespace(t *testing.T) {
 }
 
 func TestMutualTLS(t *testing.T) {
-	ca, other := newCA(t), newCA(t)
-	serverCert := ca.issue(t, "pushscale")
-	cfg, err := ServerTLS(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &serverCert, nil }, ca.file(t))
+	ca, err := companiontest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := companiontest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(ca *companiontest.CA, cn string) *companiontest.Leaf {
+		l, err := ca.Issue(cn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	serverCert := leaf(ca, "pushscale")
+	caFile, err := companiontest.WriteFile(t.TempDir(), "ca.pem", ca.PEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ServerTLS(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &serverCert.TLS, nil }, caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := newHarness(t, harnessOptions{serverTLS: cfg})
-	clientTLS := func(certs ...tls.Certificate) credentials.TransportCredentials {
-		return credentials.NewTLS(&tls.Config{RootCAs: ca.pool(), Certificates: certs, ServerName: "127.0.0.1"})
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	keda := dial(t, h.addr, clientTLS(ca.issue(t, "keda-operator")))
-	if _, err := keda.GetMetricSpec(ctx, webhookRef("a", "w", "jobs")); err != nil {
+	call := func(client *companiontest.Leaf, name string) error {
+		c, conn, err := companiontest.Dial(h.addr, ca, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, err = c.GetMetricSpec(ctx, webhookRef("a", name, "jobs"))
+		return err
+	}
+	if err := call(leaf(ca, "keda-operator"), "w"); err != nil {
 		t.Fatalf("KEDA's certificate: %v", err)
 	}
-	for name, creds := range map[string]credentials.TransportCredentials{
-		"no client certificate":    clientTLS(),
-		"another CA's certificate": clientTLS(other.issue(t, "intruder")),
-	} {
-		_, err := dial(t, h.addr, creds).GetMetricSpec(ctx, webhookRef("a", "w2", "jobs"))
-		if status.Code(err) != codes.Unavailable {
-			t.Errorf("%s: %v, want the handshake refused (Unavailable)", name, err)
-		}
+	if err := call(nil, "w2"); status.Code(err) != codes.Unavailable {
+		t.Errorf("no client certificate: %v, want the handshake refused (Unavailable)", err)
+	}
+	if err := call(leaf(other, "intruder"), "w3"); status.Code(err) != codes.Unavailable {
+		t.Errorf("another CA's certificate: %v, want the handshake refused (Unavailable)", err)
 	}
 	if h.srv.Triggers() != 1 {
 		t.Fatalf("%d triggers: a refused caller made one", h.srv.Triggers())
