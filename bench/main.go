@@ -21,6 +21,8 @@
 //     pollingInterval 1 s, and what idle triggers cost the broker;
 //   - scaledjob: LPUSH → Job created on a ScaledJob by push and by polling
 //     at 1 s, and the Jobs a burst of items creates;
+//   - companion: webhook POST → StreamIsActive true at a client playing
+//     KEDA's operator, against a second gateway in --mode=companion;
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
 //     ScaledObjects.
 //
@@ -97,7 +99,7 @@ const (
 	partRabbitMQ     = "rabbitmq"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partScaledJob, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partScaledJob, partCompanion, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -349,6 +351,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.ScaledJob = s
 			return err
 		}},
+		{partCompanion, "companion", func() error {
+			c, err := measureCompanion(ctx, e, cfg)
+			rep.Companion = c
+			return err
+		}},
 		{partMemory, "memory", func() error {
 			mem, err := measureMemory(ctx, e, cfg)
 			rep.Memory = mem
@@ -398,7 +405,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partScaledJob) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partScaledJob) && !cfg.runs(partCompanion) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

@@ -42,6 +42,7 @@ type Report struct {
 	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
 	RabbitMQ     *RabbitMQResult     `json:"rabbitmq,omitempty"`
 	ScaledJob    *ScaledJobResult    `json:"scaledjob,omitempty"`
+	Companion    *CompanionResult    `json:"companion,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
 	Checks []Check `json:"targets"`
@@ -137,6 +138,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkNATS()
 	r.checkRabbitMQ()
 	r.checkScaledJob()
+	r.checkCompanion()
 	r.checkMemory()
 }
 
@@ -222,6 +224,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if s := r.ScaledJob; s != nil {
 		printScaledJob(w, s)
+	}
+	if c := r.Companion; c != nil {
+		printCompanion(w, c)
 	}
 	if m := r.Memory; m != nil {
 		printMemory(w, m)
