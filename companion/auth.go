@@ -2,11 +2,15 @@ package companion
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/kubernetes"
@@ -28,9 +32,10 @@ type Auth interface {
 	Resolve(ctx context.Context, namespace, name string) (map[string]string, error)
 }
 
-// KubeAuth reads TriggerAuthentications, Secrets and ConfigMaps from the
-// apiserver at each Resolve (the Server resolves when it first watches a
-// trigger and then every AuthRefresh, not per request).
+// KubeAuth reads TriggerAuthentications (get), Secrets and ConfigMaps
+// (list by name: what the gateway's role allows) from the apiserver at
+// each Resolve (the Server resolves when it first watches a trigger and
+// then every AuthRefresh, not per request).
 type KubeAuth struct {
 	Kube kubernetes.Interface
 	Keda rest.Interface
@@ -76,22 +81,40 @@ func resolveSpec(ctx context.Context, kube kubernetes.Interface, namespace, name
 	}
 	params := map[string]string{}
 	for _, r := range spec.ConfigMapTargetRef {
-		cm, err := kube.CoreV1().ConfigMaps(namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		list, err := kube.CoreV1().ConfigMaps(namespace).List(ctx, byName(r.Name))
+		var data map[string]string
+		if err == nil {
+			i := slices.IndexFunc(list.Items, func(c corev1.ConfigMap) bool { return c.Name == r.Name })
+			if i < 0 {
+				err = errNotFound
+			} else {
+				data = list.Items[i].Data
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: configMap %s: %w", what, r.Name, short(err))
 		}
-		v, ok := cm.Data[r.Key]
+		v, ok := data[r.Key]
 		if !ok {
 			return nil, fmt.Errorf("%s: configMap %s has no key %q", what, r.Name, r.Key)
 		}
 		params[r.Parameter] = v
 	}
 	for _, r := range spec.SecretTargetRef {
-		s, err := kube.CoreV1().Secrets(namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		list, err := kube.CoreV1().Secrets(namespace).List(ctx, byName(r.Name))
+		var data map[string][]byte
+		if err == nil {
+			i := slices.IndexFunc(list.Items, func(s corev1.Secret) bool { return s.Name == r.Name })
+			if i < 0 {
+				err = errNotFound
+			} else {
+				data = list.Items[i].Data
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: secret %s: %w", what, r.Name, short(err))
 		}
-		v, ok := s.Data[r.Key]
+		v, ok := data[r.Key]
 		if !ok {
 			return nil, fmt.Errorf("%s: secret %s has no key %q", what, r.Name, r.Key)
 		}
@@ -99,6 +122,15 @@ func resolveSpec(ctx context.Context, kube kubernetes.Interface, namespace, name
 	}
 	return params, nil
 }
+
+// byName lists the one object named name: the gateway's role may list
+// and watch Secrets and ConfigMaps (what its reference cache does), not
+// get them.
+func byName(name string) metav1.ListOptions {
+	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
+}
+
+var errNotFound = errors.New("not found")
 
 // unserved lists the fields of spec companion mode cannot serve: env
 // needs the scale target's containers, which KEDA does not forward; the
@@ -125,8 +157,8 @@ func unserved(spec *kedav1.TriggerAuthenticationSpec) []string {
 // short keeps API errors free of object contents.
 func short(err error) error {
 	switch {
-	case apierrors.IsNotFound(err):
-		return fmt.Errorf("not found")
+	case apierrors.IsNotFound(err), errors.Is(err, errNotFound):
+		return errNotFound
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("forbidden to pushscale's ServiceAccount")
 	}
