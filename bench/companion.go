@@ -12,6 +12,7 @@ import (
 	pb "github.com/pushscale/pushscale/api/externalscaler"
 	"github.com/pushscale/pushscale/companion/companiontest"
 	"github.com/pushscale/pushscale/gateway"
+	"github.com/pushscale/pushscale/gateway/gatewaytest"
 )
 
 const (
@@ -152,10 +153,6 @@ func startCompanion(ctx context.Context, e *env) (*companionGateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	serving, err := ca.Issue("pushscale")
-	if err != nil {
-		return nil, err
-	}
 	keda, err := ca.Issue("keda-operator")
 	if err != nil {
 		return nil, err
@@ -164,27 +161,11 @@ func startCompanion(ctx context.Context, e *env) (*companionGateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	certFile, err1 := companiontest.WriteFile(dir, "tls.crt", serving.CertPEM)
-	keyFile, err2 := companiontest.WriteFile(dir, "tls.key", serving.KeyPEM)
-	caFile, err3 := companiontest.WriteFile(dir, "ca.crt", ca.PEM)
-	if err1 != nil || err2 != nil || err3 != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("companion: certificate files: %v %v %v", err1, err2, err3)
-	}
-	ports, err := freeLoopbackPorts(4)
+	opts, err := gatewaytest.Companion(e.baseOpts, dir, ca)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	opts := e.baseOpts
-	opts.Registry = nil
-	opts.Mode = gateway.ModeCompanion
-	opts.WebhookAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	opts.MetricsAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
-	opts.MetricsAPIAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
-	opts.ExternalScalerAddr = fmt.Sprintf("127.0.0.1:%d", ports[3])
-	opts.ExternalScalerClientCAFile = caFile
-	opts.ManageCertificates, opts.MetricsAPICertFile, opts.MetricsAPIKeyFile = false, certFile, keyFile
 	opts.ClusterObjectNamespace = companionNamespace
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -361,7 +362,7 @@ func (s *Server) refreshAuth(ctx context.Context) {
 		case err != nil:
 			s.log.Warn("external scaler trigger's TriggerAuthentication unreadable", "namespace", t.req.namespace, "scaledObject", t.req.name, "trigger", t.req.id, "err", status.Convert(err).Message())
 			s.remove(t, "authentication")
-		case !sameParams(params, t.params):
+		case !maps.Equal(params, t.params):
 			if _, err := s.watch(t, params); err != nil {
 				s.log.Warn("external scaler trigger refused with its new parameters", "namespace", t.req.namespace, "scaledObject", t.req.name, "trigger", t.req.id, "err", status.Convert(err).Message())
 				s.remove(t, "authentication")
@@ -371,16 +372,4 @@ func (s *Server) refreshAuth(ctx context.Context) {
 		}
 		s.createMu.Unlock()
 	}
-}
-
-func sameParams(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }

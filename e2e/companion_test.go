@@ -14,8 +14,8 @@ import (
 
 	pb "github.com/pushscale/pushscale/api/externalscaler"
 	"github.com/pushscale/pushscale/companion/companiontest"
-	"github.com/pushscale/pushscale/e2e/controlplane"
 	"github.com/pushscale/pushscale/gateway"
+	"github.com/pushscale/pushscale/gateway/gatewaytest"
 	"github.com/pushscale/pushscale/sources/redis/redistest"
 )
 
@@ -36,58 +36,13 @@ func startCompanionGateway(t *testing.T, ns string) *companionGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serving, err := ca.Issue("pushscale-external-scaler")
+	opts, err := gatewaytest.Companion(gw.opts, t.TempDir(), ca)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	certFile, err1 := companiontest.WriteFile(dir, "tls.crt", serving.CertPEM)
-	keyFile, err2 := companiontest.WriteFile(dir, "tls.key", serving.KeyPEM)
-	caFile, err3 := companiontest.WriteFile(dir, "client-ca.crt", ca.PEM)
-	if err1 != nil || err2 != nil || err3 != nil {
-		t.Fatal(err1, err2, err3)
-	}
-	ports, err := controlplane.FreePorts(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := gw.opts
-	opts.Mode = gateway.ModeCompanion
-	opts.WebhookAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	opts.MetricsAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
-	opts.MetricsAPIAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
-	opts.ExternalScalerAddr = fmt.Sprintf("127.0.0.1:%d", ports[3])
-	opts.ExternalScalerClientCAFile = caFile
-	opts.ManageCertificates, opts.MetricsAPICertFile, opts.MetricsAPIKeyFile = false, certFile, keyFile
 	opts.WatchLabelSelector, opts.ClusterObjectNamespace = "", ns
 	opts.Logger = opts.Logger.With("gateway", "companion")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gateway.Run(ctx, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("companion gateway: %v", err)
-			}
-		case <-time.After(time.Minute):
-			t.Error("companion gateway did not stop within a minute")
-		}
-	})
-	eventually(t, longWait, "the companion gateway to be ready", func() (bool, error) {
-		select {
-		case err := <-done:
-			t.Fatalf("companion gateway exited: %v", err)
-		default:
-		}
-		resp, err := http.Get("http://" + opts.MetricsAddr + "/readyz")
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Errorf("readyz: %s", resp.Status)
-	})
+	runExtraGateway(t, "companion gateway", opts)
 	return &companionGateway{opts: opts, ca: ca}
 }
 
@@ -107,25 +62,6 @@ func (c *companionGateway) keda(t *testing.T) pb.ExternalScalerClient {
 	return client
 }
 
-const companionRedisAuth = `
-apiVersion: v1
-kind: Secret
-metadata:
-  name: redis-auth
-stringData:
-  password: %s
----
-apiVersion: keda.sh/v1alpha1
-kind: TriggerAuthentication
-metadata:
-  name: redis-auth
-spec:
-  secretTargetRef:
-  - parameter: password
-    name: redis-auth
-    key: password
-`
-
 // TestCompanionMode: without KEDA, a gRPC client plays KEDA's operator
 // against a gateway in companion mode over mTLS. For a webhook trigger
 // and a Redis list trigger (credentials from a TriggerAuthentication in
@@ -138,7 +74,7 @@ func TestCompanionMode(t *testing.T) {
 	ns := newNamespace(t)
 	const password = "companion-redis-pa55word"
 	redisSrv := redistest.StartServer(t, redistest.ServerOptions{NotifyKeyspaceEvents: "KA", Password: password})
-	apply(t, ns, fmt.Sprintf(companionRedisAuth, password))
+	apply(t, ns, fmt.Sprintf(redisAuth, "", "", password)) // the Secret and TriggerAuthentication redis-auth
 	cg := startCompanionGateway(t, ns)
 	keda := cg.keda(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

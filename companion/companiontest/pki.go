@@ -106,6 +106,27 @@ func WriteFile(dir, name string, data []byte) (string, error) {
 	return p, os.WriteFile(p, data, 0o600)
 }
 
+// ServingFiles issues a serving certificate and writes it, its key and
+// the CA into dir: the files of --metrics-api-cert-file,
+// --metrics-api-key-file and --external-scaler-client-ca-file (one CA
+// signs the server's and the callers' certificates).
+func (ca *CA) ServingFiles(dir string) (certFile, keyFile, caFile string, err error) {
+	serving, err := ca.Issue("pushscale")
+	if err != nil {
+		return "", "", "", err
+	}
+	for _, f := range []struct {
+		path *string
+		name string
+		data []byte
+	}{{&certFile, "tls.crt", serving.CertPEM}, {&keyFile, "tls.key", serving.KeyPEM}, {&caFile, "ca.crt", ca.PEM}} {
+		if *f.path, err = WriteFile(dir, f.name, f.data); err != nil {
+			return "", "", "", err
+		}
+	}
+	return certFile, keyFile, caFile, nil
+}
+
 // Dial connects to a pushscale external scaler at addr as KEDA's operator
 // does with caCert and tlsClientCert: the server verified against
 // serverCA, client presenting client (nil: no client certificate).
