@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -79,46 +77,53 @@ func resolveSpec(ctx context.Context, kube kubernetes.Interface, namespace, name
 	if fields := unserved(spec); len(fields) > 0 {
 		return nil, fmt.Errorf("%s: %s not served in companion mode (secretTargetRef and configMapTargetRef are)", what, strings.Join(fields, ", "))
 	}
-	params := map[string]string{}
-	for _, r := range spec.ConfigMapTargetRef {
-		list, err := kube.CoreV1().ConfigMaps(namespace).List(ctx, byName(r.Name))
-		var data map[string]string
-		if err == nil {
-			i := slices.IndexFunc(list.Items, func(c corev1.ConfigMap) bool { return c.Name == r.Name })
-			if i < 0 {
-				err = errNotFound
-			} else {
-				data = list.Items[i].Data
+	// Each ref reads one object's data as strings: a ConfigMap's as it
+	// is, a Secret's decoded.
+	configMap := func(ctx context.Context, name string) (map[string]string, error) {
+		list, err := kube.CoreV1().ConfigMaps(namespace).List(ctx, byName(name))
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range list.Items {
+			if c.Name == name {
+				return c.Data, nil
 			}
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: configMap %s: %w", what, r.Name, short(err))
-		}
-		v, ok := data[r.Key]
-		if !ok {
-			return nil, fmt.Errorf("%s: configMap %s has no key %q", what, r.Name, r.Key)
-		}
-		params[r.Parameter] = v
+		return nil, errNotFound
 	}
-	for _, r := range spec.SecretTargetRef {
-		list, err := kube.CoreV1().Secrets(namespace).List(ctx, byName(r.Name))
-		var data map[string][]byte
-		if err == nil {
-			i := slices.IndexFunc(list.Items, func(s corev1.Secret) bool { return s.Name == r.Name })
-			if i < 0 {
-				err = errNotFound
-			} else {
-				data = list.Items[i].Data
+	secret := func(ctx context.Context, name string) (map[string]string, error) {
+		list, err := kube.CoreV1().Secrets(namespace).List(ctx, byName(name))
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range list.Items {
+			if s.Name == name {
+				data := make(map[string]string, len(s.Data))
+				for k, v := range s.Data {
+					data[k] = string(v)
+				}
+				return data, nil
 			}
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: secret %s: %w", what, r.Name, short(err))
+		return nil, errNotFound
+	}
+	params := map[string]string{}
+	for _, set := range []struct {
+		kind string
+		refs []kedav1.AuthTargetRef
+		read func(context.Context, string) (map[string]string, error)
+	}{{"configMap", spec.ConfigMapTargetRef, configMap}, {"secret", spec.SecretTargetRef, secret}} {
+		for _, r := range set.refs {
+			data, err := set.read(ctx, r.Name)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s %s: %w", what, set.kind, r.Name, short(err))
+			}
+			v, ok := data[r.Key]
+			if !ok {
+				return nil, fmt.Errorf("%s: %s %s has no key %q", what, set.kind, r.Name, r.Key)
+			}
+			params[r.Parameter] = v
 		}
-		v, ok := data[r.Key]
-		if !ok {
-			return nil, fmt.Errorf("%s: secret %s has no key %q", what, r.Name, r.Key)
-		}
-		params[r.Parameter] = string(v)
 	}
 	return params, nil
 }
