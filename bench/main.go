@@ -24,6 +24,8 @@
 //   - leader: the gateway binary as two processes with leader election,
 //     the leader stopped by SIGKILL and by SIGTERM: takeover time, and
 //     activations pushed meanwhile that were lost;
+//   - companion: webhook POST → StreamIsActive true at a client playing
+//     KEDA's operator, against a second gateway in --mode=companion;
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
 //     ScaledObjects.
 //
@@ -100,7 +102,7 @@ const (
 	partRabbitMQ     = "rabbitmq"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partScaledJob, partLeader, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partScaledJob, partLeader, partCompanion, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -357,6 +359,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.Leader = l
 			return err
 		}},
+		{partCompanion, "companion", func() error {
+			c, err := measureCompanion(ctx, e, cfg)
+			rep.Companion = c
+			return err
+		}},
 		{partMemory, "memory", func() error {
 			mem, err := measureMemory(ctx, e, cfg)
 			rep.Memory = mem
@@ -406,7 +413,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partScaledJob) && !cfg.runs(partLeader) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partScaledJob) && !cfg.runs(partLeader) && !cfg.runs(partCompanion) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

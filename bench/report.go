@@ -43,6 +43,7 @@ type Report struct {
 	RabbitMQ     *RabbitMQResult     `json:"rabbitmq,omitempty"`
 	ScaledJob    *ScaledJobResult    `json:"scaledjob,omitempty"`
 	Leader       *LeaderResult       `json:"leader,omitempty"`
+	Companion    *CompanionResult    `json:"companion,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
 	Checks []Check `json:"targets"`
@@ -139,6 +140,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkRabbitMQ()
 	r.checkScaledJob()
 	r.checkLeader()
+	r.checkCompanion()
 	r.checkMemory()
 }
 
@@ -227,6 +229,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if l := r.Leader; l != nil {
 		printLeader(w, l)
+	}
+	if c := r.Companion; c != nil {
+		printCompanion(w, c)
 	}
 	if m := r.Memory; m != nil {
 		printMemory(w, m)

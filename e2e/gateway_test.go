@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/pushscale/pushscale/e2e/controlplane"
@@ -156,4 +157,37 @@ func waitGatewayReady(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("gateway not ready after 2 minutes (last: %s)", strings.TrimSpace(last))
+}
+
+// runExtraGateway runs a gateway beside the shared one with opts until t
+// ends, and waits until its /readyz answers 200. name is for messages.
+func runExtraGateway(t *testing.T, name string, opts gateway.Options) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gateway.Run(ctx, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		case <-time.After(time.Minute):
+			t.Errorf("%s did not stop within a minute", name)
+		}
+	})
+	eventually(t, longWait, "the "+name+" to be ready", func() (bool, error) {
+		select {
+		case err := <-done:
+			t.Fatalf("%s exited: %v", name, err)
+		default:
+		}
+		resp, err := http.Get("http://" + opts.MetricsAddr + "/readyz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("readyz: %s", resp.Status)
+	})
 }

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -11,7 +9,6 @@ import (
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/e2e/controlplane"
-	"github.com/pushscale/pushscale/gateway"
 )
 
 const (
@@ -102,31 +99,5 @@ func startShardGateway(t *testing.T, ns, selector string) {
 	opts.MetricsAPIAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
 	opts.WatchNamespace, opts.WatchLabelSelector, opts.ClusterObjectNamespace = ns, selector, ns
 	opts.Logger = opts.Logger.With("gateway", "shard")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gateway.Run(ctx, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("shard gateway: %v", err)
-			}
-		case <-time.After(time.Minute):
-			t.Error("shard gateway did not stop within a minute")
-		}
-	})
-	eventually(t, longWait, "the shard gateway to be ready", func() (bool, error) {
-		select {
-		case err := <-done:
-			t.Fatalf("shard gateway exited: %v", err)
-		default:
-		}
-		resp, err := http.Get("http://" + opts.MetricsAddr + "/readyz")
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Errorf("readyz: %s", resp.Status)
-	})
+	runExtraGateway(t, "shard gateway", opts)
 }

@@ -14,9 +14,9 @@ import (
 	"github.com/pushscale/pushscale/sources/redis/redistest"
 )
 
-// redisSO is KEDA's getting-started shape: a list's length with a password
-// from a TriggerAuthentication.
-const redisSO = `
+// redisAuth is the Secret and the TriggerAuthentication redis-auth of
+// redisSO (the password is its third argument).
+const redisAuth = `
 apiVersion: v1
 kind: Secret
 metadata:
@@ -33,7 +33,11 @@ spec:
   - parameter: password
     name: redis-auth
     key: password
----
+`
+
+// redisSO is KEDA's getting-started shape: a list's length with a password
+// from a TriggerAuthentication.
+const redisSO = redisAuth + `---
 apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
 metadata:

@@ -26,9 +26,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/workqueue"
 
 	"github.com/pushscale/pushscale/admission"
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/companion"
 	"github.com/pushscale/pushscale/gateway/clientgo"
 	"github.com/pushscale/pushscale/leader"
 	"github.com/pushscale/pushscale/metricsapi"
@@ -53,6 +55,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	opts.certificateDefaults()
 	opts.leaderDefaults()
+	opts.companionDefaults()
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -105,6 +108,13 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		defer admissionLn.Close()
 	}
+	var externalScalerLn net.Listener
+	if opts.ExternalScalerAddr != "" {
+		if externalScalerLn, err = net.Listen("tcp", opts.ExternalScalerAddr); err != nil {
+			return fmt.Errorf("gateway: --external-scaler-addr %s: %w", opts.ExternalScalerAddr, err)
+		}
+		defer externalScalerLn.Close()
+	}
 
 	// One writer: the elector campaigns with the plain client; everything
 	// that writes for the leader alone (the controller, the level saver)
@@ -137,7 +147,13 @@ func Run(ctx context.Context, opts Options) error {
 	// Built in dependency order: the store and the sources tell the
 	// controller, which needs both, through a Notifier it binds.
 	notifier := &scaler.Notifier{}
-	st := store.New(notifier.Notify)
+	var ext *companion.Server // set below, before anything can notify
+	st := store.New(func(o store.Owner) {
+		notifier.Notify(o)
+		if ext != nil {
+			ext.Notify(o)
+		}
+	})
 	saver := newLevelSaver(writerKube, opts.ClusterObjectNamespace, opts.WebhookSaveInterval, log, reg)
 	saver.leading = elector.Leading
 	events := webhook.NewEventsCounter()
@@ -165,44 +181,29 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 
-	ctrl, err := scaler.New(scaler.Options{
-		Notifier: notifier,
-		Config:   writerCfg, Sources: mgr, Store: st,
-		Leadership:                    ctrlLead,
-		WatchNamespace:                opts.WatchNamespace,
-		WatchLabelSelector:            opts.WatchLabelSelector,
-		ClusterObjectNamespace:        opts.ClusterObjectNamespace,
-		ClusterTriggerAuthTargetCheck: sources.TargetCheck(opts.ClusterTriggerAuthTargetCheck),
-		Logger:                        log,
-		Metrics:                       scaler.NewMetrics(reg),
-		QueueMetrics:                  queueMetrics,
-	})
-	if err != nil {
-		return err
-	}
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "pushscale_reference_watches",
-		Help: "Secrets and ConfigMaps watched because triggers reference them (TriggerAuthentications, *FromEnv variables); at most 64 per object.",
-	}, func() float64 { return float64(ctrl.ReferenceWatches()) }))
 	tlsCerts, err := newServingCerts(opts, cfg, kube, log, reg)
 	if err != nil {
 		return err
 	}
-	api := &metricsAPI{opts: metricsapi.Options{
-		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig, Cert: tlsCerts.metricsAPI,
-		Logger: log.With("component", "metricsapi"),
-	}, values: ctrl, log: log, preflight: func(ctx context.Context) error {
-		_, err := kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{})
-		return err
-	}}
-	if _, err := metricsapi.New(api.opts, ctrl); err != nil {
-		return err
+	if externalScalerLn != nil {
+		if ext, err = newExternalScaler(opts, externalScalerLn, tlsCerts.metricsAPI, cfg, mgr, st, log, reg); err != nil {
+			return err
+		}
 	}
+	// Companion mode: no controller, no metrics API (KEDA has both).
+	var ctrl *scaler.Controller
+	var api *metricsAPI
+	if !opts.companion() {
+		if ctrl, api, err = newStandalone(opts, cfg, writerCfg, kube, mgr, st, notifier, ctrlLead, tlsCerts, queueMetrics, log, reg); err != nil {
+			return err
+		}
+	}
+	ready := readiness(ctrl, api, ext, tlsCerts)
 
 	g, gctx := errgroup.WithContext(ctx)
 	// Health first: /healthz answers while the levels load (/readyz waits
 	// for the controller).
-	metricsSrv := newServer(healthRouter(reg, ctrl, api, elector), defaultLimits)
+	metricsSrv := newServer(healthRouter(reg, ready, elector), defaultLimits)
 	g.Go(func() error { return serve(gctx, metricsSrv, func() error { return metricsSrv.Serve(metricsLn) }) })
 
 	// Levels saved by an earlier run come back before any trigger is
@@ -240,18 +241,22 @@ func Run(ctx context.Context, opts Options) error {
 		close(lead.promoted)
 		return saver.Start(gctx, hook)
 	})
-	g.Go(func() error { return ctrl.Start(gctx) })
 	for _, run := range tlsCerts.runners {
 		g.Go(func() error { return run(gctx) })
 	}
-	g.Go(func() error {
-		// Serving starts with a certificate: /readyz waits for both.
-		if !tlsCerts.waitReady(gctx) {
-			return nil
-		}
-		return api.Start(gctx)
-	})
-
+	if ctrl != nil {
+		g.Go(func() error { return ctrl.Start(gctx) })
+		g.Go(func() error {
+			// Serving starts with a certificate: /readyz waits for both.
+			if !tlsCerts.waitReady(gctx) {
+				return nil
+			}
+			return api.Start(gctx)
+		})
+	}
+	if ext != nil {
+		g.Go(func() error { return ext.Start(gctx) })
+	}
 	webhookSrv := newServer(webhookHandler(opts, hook.Handler(), elector, tlsCerts.webhook, log, reg), webhookLimits(opts))
 	g.Go(func() error {
 		if tlsCerts.webhook != nil {
@@ -278,34 +283,87 @@ func Run(ctx context.Context, opts Options) error {
 		})
 	}
 
-	log.Info("pushscale gateway started", "webhook", webhookLn.Addr().String(), "metrics", metricsLn.Addr().String(),
+	log.Info("pushscale gateway started", "mode", opts.Mode, "webhook", webhookLn.Addr().String(), "metrics", metricsLn.Addr().String(), "externalScaler", opts.ExternalScalerAddr,
 		"metricsAPI", opts.MetricsAPIAddr, "leaderElect", opts.LeaderElect, "identity", elector.Identity(), "watchNamespace", opts.WatchNamespace, "watchLabelSelector", opts.WatchLabelSelector, "levelsRestored", len(levels))
 	err = g.Wait()
 	log.Info("pushscale gateway stopped")
 	return err
 }
 
-func healthRouter(reg *prometheus.Registry, ctrl *scaler.Controller, api *metricsAPI, elector *leader.Elector) http.Handler {
+// newStandalone builds what standalone mode adds to the sources: the
+// ScaledObject and ScaledJob controller and the external metrics API.
+func newStandalone(opts Options, cfg, writerCfg *rest.Config, kube kubernetes.Interface, mgr *sources.Manager, st *store.Store, notifier *scaler.Notifier,
+	ctrlLead scaler.Leadership, tlsCerts *servingCerts, queueMetrics workqueue.MetricsProvider, log *slog.Logger, reg *prometheus.Registry) (*scaler.Controller, *metricsAPI, error) {
+	ctrl, err := scaler.New(scaler.Options{
+		Notifier: notifier,
+		Config:   writerCfg, Sources: mgr, Store: st,
+		Leadership:                    ctrlLead,
+		WatchNamespace:                opts.WatchNamespace,
+		WatchLabelSelector:            opts.WatchLabelSelector,
+		ClusterObjectNamespace:        opts.ClusterObjectNamespace,
+		ClusterTriggerAuthTargetCheck: sources.TargetCheck(opts.ClusterTriggerAuthTargetCheck),
+		Logger:                        log,
+		Metrics:                       scaler.NewMetrics(reg),
+		QueueMetrics:                  queueMetrics,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pushscale_reference_watches",
+		Help: "Secrets and ConfigMaps watched because triggers reference them (TriggerAuthentications, *FromEnv variables); at most 64 per object.",
+	}, func() float64 { return float64(ctrl.ReferenceWatches()) }))
+	api := &metricsAPI{opts: metricsapi.Options{
+		Addr: opts.MetricsAPIAddr, Kubeconfig: opts.Kubeconfig, Cert: tlsCerts.metricsAPI,
+		Logger: log.With("component", "metricsapi"),
+	}, values: ctrl, log: log, preflight: func(ctx context.Context) error {
+		_, err := kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{})
+		return err
+	}}
+	if _, err := metricsapi.New(api.opts, ctrl); err != nil {
+		return nil, nil, err
+	}
+	return ctrl, api, nil
+}
+
+// readiness is /readyz's question: "" when ready, else why not. In
+// standalone mode the controller and the metrics API must be ready; in
+// companion mode (ctrl nil) the serving certificate must exist.
+func readiness(ctrl *scaler.Controller, api *metricsAPI, ext *companion.Server, certs *servingCerts) func() string {
+	return func() string {
+		switch {
+		case ctrl != nil && !ctrl.Ready():
+			return "not ready: informers syncing or triggers without a first value"
+		case api != nil && api.Addr() == "":
+			return "not ready: external metrics API not serving yet"
+		case ext != nil && !certs.ready():
+			return "not ready: no serving certificate for the external scaler yet"
+		}
+		return ""
+	}
+}
+
+func healthRouter(reg *prometheus.Registry, notReady func() string, elector *leader.Elector) http.Handler {
 	r := chi.NewRouter()
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		switch {
-		case !ctrl.Ready():
-			http.Error(w, "not ready: informers syncing or triggers without a first value", http.StatusServiceUnavailable)
-		case api.Addr() == "":
-			http.Error(w, "not ready: external metrics API not serving yet", http.StatusServiceUnavailable)
-		case !elector.Leading():
-			// Ready all the same: a standby serves the metrics API and
-			// forwards webhook requests, so it stays in the Services.
+		if why := notReady(); why != "" {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
+		}
+		if !elector.Leading() {
+			// Ready all the same: a standby serves the metrics API (or
+			// the external scaler) and forwards webhook requests, so it
+			// stays in the Services.
 			leaderID, _, ok := elector.Leader()
 			if !ok {
 				leaderID = "none at the moment"
 			}
 			_, _ = fmt.Fprintf(w, "ok: standby (leader: %s)\n", leaderID)
-		default:
-			_, _ = w.Write([]byte("ok\n"))
+			return
 		}
+		_, _ = w.Write([]byte("ok\n"))
 	})
 	return r
 }

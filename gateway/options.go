@@ -168,6 +168,27 @@ type Options struct {
 	// to one.
 	AdvertiseAddress string `envconfig:"ADVERTISE_ADDRESS"`
 
+	// Mode is standalone (pushscale replaces KEDA) or companion (beside
+	// KEDA: sources, webhook streams and the external scaler server only;
+	// see ModeCompanion). "": standalone.
+	Mode string `envconfig:"MODE" default:"standalone"`
+	// ExternalScalerAddr serves KEDA's external scaler protocol over TLS
+	// (package companion) for triggers of type external-push whose
+	// scalerAddress points here; "" turns it off. It needs
+	// ExternalScalerClientCAFile.
+	ExternalScalerAddr string `envconfig:"EXTERNAL_SCALER_ADDR"`
+	// ExternalScalerClientCAFile is the CA bundle (PEM) a caller's client
+	// certificate must verify against; callers without one are refused at
+	// the handshake. Re-read when it changes.
+	ExternalScalerClientCAFile string `envconfig:"EXTERNAL_SCALER_CLIENT_CA_FILE"`
+	// ExternalScalerMaxTriggers and ExternalScalerMaxTriggersPerNamespace
+	// bound the triggers watched for external scaler callers;
+	// ExternalScalerIdleTimeout unwatches one no stream and no call used
+	// for that long. Zero: the defaults (10000, 1000, 10m).
+	ExternalScalerMaxTriggers             int           `envconfig:"EXTERNAL_SCALER_MAX_TRIGGERS" default:"10000"`
+	ExternalScalerMaxTriggersPerNamespace int           `envconfig:"EXTERNAL_SCALER_MAX_TRIGGERS_PER_NAMESPACE" default:"1000"`
+	ExternalScalerIdleTimeout             time.Duration `envconfig:"EXTERNAL_SCALER_IDLE_TIMEOUT" default:"10m"`
+
 	// Logger overrides LogLevel's logger when set.
 	Logger *slog.Logger `ignored:"true"`
 	// Registry receives the gateway's metrics; default a new registry.
@@ -268,6 +289,7 @@ func (o Options) validate() error {
 	if _, err := labels.Parse(o.WatchLabelSelector); err != nil {
 		errs = append(errs, fmt.Errorf("--watch-label-selector %q: %w", o.WatchLabelSelector, err))
 	}
+	errs = append(errs, o.validateCompanion()...)
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

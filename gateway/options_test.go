@@ -30,6 +30,16 @@ func TestOptionsValidate(t *testing.T) {
 		{"bad target check", func(o *Options) { o.ClusterTriggerAuthTargetCheck = "strict" }, `--cluster-trigger-auth-target-check "strict"`},
 		{"streams per namespace beyond what a ConfigMap holds", func(o *Options) { o.WebhookMaxStreamsPerNamespace = 5000 }, "--webhook-max-streams-per-namespace 5000"},
 		{"label selector", func(o *Options) { o.WatchLabelSelector = "team in (a,b),!legacy" }, ""},
+		{"companion mode", func(o *Options) {
+			o.Mode, o.ExternalScalerAddr, o.ExternalScalerClientCAFile = ModeCompanion, ":9443", "ca.pem"
+		}, ""},
+		{"bad mode", func(o *Options) { o.Mode = "sidecar" }, `--mode "sidecar"`},
+		{"companion mode without the external scaler", func(o *Options) { o.Mode = ModeCompanion }, "--mode=companion needs --external-scaler-addr"},
+		{"external scaler without a client CA", func(o *Options) { o.ExternalScalerAddr = ":9443" }, "--external-scaler-addr needs --external-scaler-client-ca-file"},
+		{"companion mode with the admission webhook", func(o *Options) {
+			o.Mode, o.ExternalScalerAddr, o.ExternalScalerClientCAFile = ModeCompanion, ":9443", "ca.pem"
+			o.AdmissionAddr, o.AdmissionTLSCertFile, o.AdmissionTLSKeyFile = ":8443", "c.pem", "k.pem"
+		}, "--admission-addr: not in companion mode"},
 		{"bad label selector", func(o *Options) { o.WatchLabelSelector = "team in a" }, `--watch-label-selector "team in a"`},
 		{"admission webhook", func(o *Options) {
 			o.AdmissionAddr, o.AdmissionTLSCertFile, o.AdmissionTLSKeyFile = ":9443", "c.pem", "k.pem"

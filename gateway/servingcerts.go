@@ -139,3 +139,17 @@ func (sc *servingCerts) waitReady(ctx context.Context) bool {
 		return false
 	}
 }
+
+// ready reports whether the managed certificate exists (always with
+// files).
+func (sc *servingCerts) ready() bool {
+	if sc.managed == nil {
+		return true
+	}
+	select {
+	case <-sc.managed.Ready():
+		return true
+	default:
+		return false
+	}
+}

@@ -132,6 +132,12 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	fs.DurationVar(&o.LeaderElectRenewDeadline, "leader-elect-renew-deadline", o.LeaderElectRenewDeadline, "how long the leader retries renewing before it stops writing and exits")
 	fs.DurationVar(&o.LeaderElectRetryPeriod, "leader-elect-retry-period", o.LeaderElectRetryPeriod, "how often standbys try to take the Lease and the leader renews it")
 	fs.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "IP at which the other replicas reach this one's webhook listener, published on the Lease while it leads (default: $POD_IP)")
+	fs.StringVar(&o.Mode, "mode", o.Mode, "standalone (pushscale instead of KEDA) or companion (beside KEDA: sources, webhook streams and the external scaler server only; no controllers, no APIService)")
+	fs.StringVar(&o.ExternalScalerAddr, "external-scaler-addr", o.ExternalScalerAddr, "address of KEDA's external scaler protocol (gRPC over TLS) for external-push triggers naming a pushscaleType (default: off; needs --external-scaler-client-ca-file)")
+	fs.StringVar(&o.ExternalScalerClientCAFile, "external-scaler-client-ca-file", o.ExternalScalerClientCAFile, "CA bundle (PEM) that external scaler callers' client certificates must verify against (KEDA's operator); re-read when it changes")
+	fs.IntVar(&o.ExternalScalerMaxTriggers, "external-scaler-max-triggers", o.ExternalScalerMaxTriggers, "most triggers watched for external scaler callers")
+	fs.IntVar(&o.ExternalScalerMaxTriggersPerNamespace, "external-scaler-max-triggers-per-namespace", o.ExternalScalerMaxTriggersPerNamespace, "most triggers watched for external scaler callers in one namespace")
+	fs.DurationVar(&o.ExternalScalerIdleTimeout, "external-scaler-idle-timeout", o.ExternalScalerIdleTimeout, "unwatch an external scaler trigger no stream and no call used for this long")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

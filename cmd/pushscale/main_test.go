@@ -124,3 +124,23 @@ func TestParseCertificates(t *testing.T) {
 		t.Errorf("flags: manage %v names %q", o.ManageCertificates, o.CertificateDNSNames)
 	}
 }
+
+// TestParseCompanion: standalone by default; --mode and the external
+// scaler's flags and environment variables reach the Options.
+func TestParseCompanion(t *testing.T) {
+	o, err := parse(nil, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Mode != "standalone" || o.ExternalScalerAddr != "" || o.ExternalScalerMaxTriggers != 10000 || o.ExternalScalerIdleTimeout != 10*time.Minute {
+		t.Errorf("defaults: mode %q addr %q max %d idle %v", o.Mode, o.ExternalScalerAddr, o.ExternalScalerMaxTriggers, o.ExternalScalerIdleTimeout)
+	}
+	t.Setenv("PUSHSCALE_EXTERNAL_SCALER_CLIENT_CA_FILE", "/etc/keda-ca/ca.crt")
+	o, err = parse([]string{"--mode=companion", "--external-scaler-addr", ":9443"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Mode != "companion" || o.ExternalScalerAddr != ":9443" || o.ExternalScalerClientCAFile != "/etc/keda-ca/ca.crt" {
+		t.Errorf("flags and environment: %q %q %q", o.Mode, o.ExternalScalerAddr, o.ExternalScalerClientCAFile)
+	}
+}
