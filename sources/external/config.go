@@ -123,7 +123,7 @@ func validPort(p string) bool {
 // checkTLS builds the TLS configuration once to check the material, and
 // names the parameter at fault (KEDA's names), never its content.
 func (c Config) checkTLS(l *sources.Lookup) error {
-	if !c.TLS() {
+	if !c.TLS() && c.key == "" {
 		return nil
 	}
 	if c.ca != "" {

@@ -278,7 +278,6 @@ func (s *Source) retried(k store.Key) {
 	}
 }
 
-
 // afterFunc is clock.Clock's AfterFunc on c (the real clock and the
 // testing clocks have it), time's otherwise.
 func afterFunc(c clock.WithTicker, d time.Duration, f func()) stopper {
