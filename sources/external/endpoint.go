@@ -43,11 +43,10 @@ func ref(c Config) *pb.ScaledObjectRef {
 	return &pb.ScaledObjectRef{Name: c.Name, Namespace: c.Namespace, ScalerMetadata: c.ScalerMetadata()}
 }
 
-// rpcError is err of call to c's scaler: its gRPC code and message (the
-// scaler's words, never a secret of ours).
+// rpcError is err of call to c's scaler, its gRPC status (the scaler's
+// words or grpc's, never a secret of ours) wrapped.
 func rpcError(c Config, call string, err error) error {
-	st := status.Convert(err)
-	return fmt.Errorf("%s: %s of scalerAddress %s: %s: %s", c.Type, call, c.ScalerAddress, st.Code(), st.Message())
+	return fmt.Errorf("%s: %s of scalerAddress %s: %w", c.Type, call, c.ScalerAddress, err)
 }
 
 // endpoint is one gRPC connection (address and TLS settings), shared by

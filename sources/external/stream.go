@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	pb "github.com/pushscale/pushscale/api/externalscaler"
 	"github.com/pushscale/pushscale/store"
 )
 
@@ -62,21 +63,67 @@ func (e *endpoint) stream(ctx context.Context, r *resource) (healthy bool, err e
 		}
 		return false, rpcError(r.c, "StreamIsActive", err)
 	}
-	e.s.d.Scheduler.SetPush(e.id, r.id.Name, store.Push{Healthy: true, Reason: ReasonSubscribed,
-		Message: "the scaler streams its activity (StreamIsActive): true activates at once, false is read and honoured"})
 	e.s.d.Scheduler.Hint(r.id, false) // what changed while no stream was open
-	for {
-		m, err := st.Recv()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return true, fmt.Errorf("%s: StreamIsActive of scalerAddress %s: ended by the scaler", r.c.Type, r.c.ScalerAddress)
+
+	// Recv runs in a goroutine of its own, ended by cancel (deferred above)
+	// and waited for, so that the stream can be called Subscribed once it
+	// has lived for subscribedAfter: grpc opens a stream before the
+	// scaler answers, and a scaler without StreamIsActive refuses it only
+	// then.
+	type recv struct {
+		m   *pb.IsActiveResponse
+		err error
+	}
+	msgs := make(chan recv)
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		for {
+			m, err := st.Recv()
+			select {
+			case msgs <- recv{m, err}:
+			case <-sctx.Done():
+				return
 			}
-			return healthy, rpcError(r.c, "StreamIsActive", err)
+			if err != nil {
+				return
+			}
 		}
-		healthy = true
-		e.s.d.Scheduler.Hint(r.id, m.GetResult())
+	}()
+	grace := e.s.d.Clock.NewTimer(subscribedAfter)
+	defer grace.Stop()
+	graceC := grace.C()
+	subscribed := func() {
+		if graceC != nil {
+			graceC = nil
+			e.s.d.Scheduler.SetPush(e.id, r.id.Name, store.Push{Healthy: true, Reason: ReasonSubscribed,
+				Message: "the scaler streams its activity (StreamIsActive): true activates at once, false is read and honoured"})
+		}
+	}
+	for {
+		select {
+		case <-sctx.Done():
+			return healthy, sctx.Err()
+		case <-graceC:
+			subscribed()
+		case got := <-msgs:
+			if got.err != nil {
+				if errors.Is(got.err, io.EOF) {
+					return true, fmt.Errorf("%s: StreamIsActive of scalerAddress %s: ended by the scaler", r.c.Type, r.c.ScalerAddress)
+				}
+				return healthy, rpcError(r.c, "StreamIsActive", got.err)
+			}
+			subscribed()
+			healthy = true
+			e.s.d.Scheduler.Hint(r.id, got.m.GetResult())
+		}
 	}
 }
+
+// subscribedAfter is how long a stream lives, without a message, before
+// it is reported Subscribed.
+const subscribedAfter = time.Second
 
 // sleep waits d on the source's clock; false when ctx ended first.
 func (e *endpoint) sleep(ctx context.Context, d time.Duration) bool {

@@ -31,6 +31,9 @@ type Options struct {
 	TLS *tls.Config
 	// NoStream makes StreamIsActive answer Unimplemented.
 	NoStream bool
+	// IntOnly leaves the float fields 0, as a scaler built before KEDA
+	// 2.17 does: integers only.
+	IntOnly bool
 }
 
 // Server is a running external scaler. Its methods are safe for
@@ -225,9 +228,11 @@ func (s *Server) GetMetricSpec(_ context.Context, ref *pb.ScaledObjectRef) (*pb.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.called("GetMetricSpec", ref)
-	return &pb.GetMetricSpecResponse{MetricSpecs: []*pb.MetricSpec{{
-		MetricName: s.opts.MetricName, TargetSize: int64(s.opts.Target), TargetSizeFloat: s.opts.Target,
-	}}}, nil
+	spec := &pb.MetricSpec{MetricName: s.opts.MetricName, TargetSize: int64(s.opts.Target), TargetSizeFloat: s.opts.Target}
+	if s.opts.IntOnly {
+		spec.TargetSizeFloat = 0
+	}
+	return &pb.GetMetricSpecResponse{MetricSpecs: []*pb.MetricSpec{spec}}, nil
 }
 
 // GetMetrics answers the value set, as float and as integer.
@@ -236,7 +241,9 @@ func (s *Server) GetMetrics(_ context.Context, req *pb.GetMetricsRequest) (*pb.G
 	defer s.mu.Unlock()
 	s.called("GetMetrics", req.GetScaledObjectRef())
 	s.names = append(s.names, req.GetMetricName())
-	return &pb.GetMetricsResponse{MetricValues: []*pb.MetricValue{{
-		MetricName: req.GetMetricName(), MetricValue: int64(s.value), MetricValueFloat: s.value,
-	}}}, nil
+	v := &pb.MetricValue{MetricName: req.GetMetricName(), MetricValue: int64(s.value), MetricValueFloat: s.value}
+	if s.opts.IntOnly {
+		v.MetricValueFloat = 0
+	}
+	return &pb.GetMetricsResponse{MetricValues: []*pb.MetricValue{v}}, nil
 }
