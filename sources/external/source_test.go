@@ -40,24 +40,20 @@ type env struct {
 func newEnv(t *testing.T, disablePush bool) *env {
 	t.Helper()
 	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
-	sched := sources.NewScheduler(sources.SchedulerOptions{Source: Type, Sink: e.sink, ActiveMinInterval: 10 * time.Millisecond})
-	d := sources.Deps{Name: Type, Sink: e.sink, Scheduler: sched,
-		Logger:  slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Recheck: func(store.Owner) { e.recheck.Add(1) }}
+	d := sourcetest.NewDeps(t, e.sink) // its Scheduler runs until t ends
+	d.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d.Recheck = func(store.Owner) { e.recheck.Add(1) }
 	if disablePush {
 		d.DisablePush = map[string]bool{TypePush: true}
 	}
 	e.src = New(d, testOptions)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	go func() { done <- sched.Start(ctx) }()
-	go func() { done <- e.src.Start(ctx) }()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.src.Start(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("Start = %v", err)
-			}
+		if err := <-stopped; err != nil {
+			t.Errorf("Start = %v", err)
 		}
 		if t.Failed() {
 			t.Logf("source log:\n%s", e.logs)
