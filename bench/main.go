@@ -19,6 +19,9 @@
 //   - rabbitmq: publish → spec.replicas = 1 through a shadow queue, through
 //     the default exchange (polled) and with push disabled, at
 //     pollingInterval 1 s, and what idle triggers cost the broker;
+//   - external: an external scaler's StreamIsActive true → spec.replicas
+//     = 1 on external-push triggers, and its IsActive polled at 1 s on
+//     external triggers;
 //   - scaledjob: LPUSH → Job created on a ScaledJob by push and by polling
 //     at 1 s, and the Jobs a burst of items creates;
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
@@ -97,7 +100,7 @@ const (
 	partRabbitMQ     = "rabbitmq"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partScaledJob, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partExternal, partScaledJob, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -342,6 +345,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 		{partRabbitMQ, "rabbitmq", func() error {
 			r, err := measureRabbitMQ(ctx, e, cfg)
 			rep.RabbitMQ = r
+			return err
+		}},
+		{partExternal, "external", func() error {
+			x, err := measureExternal(ctx, e, cfg)
+			rep.External = x
 			return err
 		}},
 		{partScaledJob, "scaledjob", func() error {

@@ -36,6 +36,12 @@ type Options struct {
 	IntOnly bool
 }
 
+// state is what the scaler says of one ScaledObject.
+type state struct {
+	value  float64
+	active bool
+}
+
 // Server is a running external scaler. Its methods are safe for
 // concurrent use.
 type Server struct {
@@ -48,7 +54,8 @@ type Server struct {
 	done    chan struct{} // closed when Serve of gs returns
 	value   float64
 	active  bool
-	streams map[chan bool]struct{}
+	objects map[string]state     // by ScaledObject name: what SetFor and PushTo set
+	streams map[chan bool]string // open streams, by the name they asked for
 	calls   map[string]int
 	names   []string // metric names GetMetrics was asked for
 	meta    map[string]string
@@ -73,7 +80,7 @@ func New(addr string, opts Options) (*Server, error) {
 	if opts.Target == 0 {
 		opts.Target = 5
 	}
-	s := &Server{opts: opts, addr: addr, streams: make(map[chan bool]struct{}), calls: make(map[string]int)}
+	s := &Server{opts: opts, addr: addr, objects: make(map[string]state), streams: make(map[chan bool]string), calls: make(map[string]int)}
 	if err := s.Restart(); err != nil {
 		return nil, err
 	}
@@ -128,30 +135,63 @@ func (s *Server) Stop() {
 	}
 }
 
-// Set sets the metric value and the activity without telling any stream.
+// Set sets the metric value and the activity of every ScaledObject
+// without telling any stream.
 func (s *Server) Set(value float64, active bool) {
 	s.mu.Lock()
 	s.value, s.active = value, active
+	clear(s.objects)
 	s.mu.Unlock()
 }
 
-// Push sets the metric value and the activity and sends the activity on
-// every open stream.
+// Push is Set, then the activity sent on every open stream.
 func (s *Server) Push(value float64, active bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.value, s.active = value, active
+	clear(s.objects)
 	for ch := range s.streams {
-		select {
-		case ch <- active:
-		default: // the stream is behind: it sends the latest next
-			select {
-			case <-ch:
-			default:
-			}
-			ch <- active
+		send(ch, active)
+	}
+}
+
+// SetFor sets the metric value and the activity of ScaledObject name
+// only, without telling its streams.
+func (s *Server) SetFor(name string, value float64, active bool) {
+	s.mu.Lock()
+	s.objects[name] = state{value, active}
+	s.mu.Unlock()
+}
+
+// PushTo is SetFor, then the activity sent on the streams of name.
+func (s *Server) PushTo(name string, value float64, active bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.objects[name] = state{value, active}
+	for ch, n := range s.streams {
+		if n == name {
+			send(ch, active)
 		}
 	}
+}
+
+// send puts active on ch, replacing a value the stream has not sent yet:
+// a stream that is behind sends the latest. Called with s.mu held, the
+// only sender.
+func send(ch chan bool, active bool) {
+	select {
+	case <-ch:
+	default:
+	}
+	ch <- active
+}
+
+// of returns what the scaler says of ScaledObject name.
+func (s *Server) of(name string) state {
+	if st, ok := s.objects[name]; ok {
+		return st
+	}
+	return state{s.value, s.active}
 }
 
 // Streams is the number of open StreamIsActive calls.
@@ -168,7 +208,8 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
-// MetricNames are the metric names GetMetrics was asked for.
+// MetricNames are the metric names GetMetrics was asked for (the first
+// thousand).
 func (s *Server) MetricNames() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -192,7 +233,7 @@ func (s *Server) IsActive(_ context.Context, ref *pb.ScaledObjectRef) (*pb.IsAct
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.called("IsActive", ref)
-	return &pb.IsActiveResponse{Result: s.active}, nil
+	return &pb.IsActiveResponse{Result: s.of(ref.GetName()).active}, nil
 }
 
 // StreamIsActive sends the activity on every Push until the client goes
@@ -204,7 +245,7 @@ func (s *Server) StreamIsActive(ref *pb.ScaledObjectRef, st grpc.ServerStreaming
 	ch := make(chan bool, 1)
 	s.mu.Lock()
 	s.called("StreamIsActive", ref)
-	s.streams[ch] = struct{}{}
+	s.streams[ch] = ref.GetName()
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -240,8 +281,11 @@ func (s *Server) GetMetrics(_ context.Context, req *pb.GetMetricsRequest) (*pb.G
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.called("GetMetrics", req.GetScaledObjectRef())
-	s.names = append(s.names, req.GetMetricName())
-	v := &pb.MetricValue{MetricName: req.GetMetricName(), MetricValue: int64(s.value), MetricValueFloat: s.value}
+	if len(s.names) < 1000 {
+		s.names = append(s.names, req.GetMetricName())
+	}
+	value := s.of(req.GetScaledObjectRef().GetName()).value
+	v := &pb.MetricValue{MetricName: req.GetMetricName(), MetricValue: int64(value), MetricValueFloat: value}
 	if s.opts.IntOnly {
 		v.MetricValueFloat = 0
 	}
