@@ -99,6 +99,11 @@ func (e *env) externalSeries(ctx context.Context, srv *externaltest.Server, name
 	if _, _, err := e.settleDeployments(ctx, ns, n, 2*time.Minute); err != nil {
 		return nil, err
 	}
+	calls := func() string {
+		return fmt.Sprintf("GetMetricSpec %d, GetMetrics %d, IsActive %d, StreamIsActive %d",
+			srv.Calls("GetMetricSpec"), srv.Calls("GetMetrics"), srv.Calls("IsActive"), srv.Calls("StreamIsActive"))
+	}
+	progress("external %s: scaler calls so far: %s", name, calls())
 	activate := func(_ context.Context, target string) error {
 		if push {
 			srv.PushTo(target, 1, true)
@@ -110,7 +115,7 @@ func (e *env) externalSeries(ctx context.Context, srv *externaltest.Server, name
 	if s.Schedule, s.ToReplicas, s.PublishRTT, err = activateAll(ctx, objs, seen, activate, push, polling); err != nil {
 		return nil, err
 	}
-	progress("external %s: p50 %s, p99 %s", name, fmtMs(s.ToReplicas.P50Ms), fmtMs(s.ToReplicas.P99Ms))
+	progress("external %s: p50 %s, p99 %s; scaler calls so far: %s", name, fmtMs(s.ToReplicas.P50Ms), fmtMs(s.ToReplicas.P99Ms), calls())
 	stopWatch()
 	// Active targets are read every second until their ScaledObjects are
 	// gone: wait for that, so that the next series runs on a quiet gateway.
