@@ -19,6 +19,9 @@
 //   - rabbitmq: publish → spec.replicas = 1 through a shadow queue, through
 //     the default exchange (polled) and with push disabled, at
 //     pollingInterval 1 s, and what idle triggers cost the broker;
+//   - external: an external scaler's StreamIsActive true → spec.replicas
+//     = 1 on external-push triggers, and its IsActive polled at 1 s on
+//     external triggers;
 //   - scaledjob: LPUSH → Job created on a ScaledJob by push and by polling
 //     at 1 s, and the Jobs a burst of items creates;
 //   - leader: the gateway binary as two processes with leader election,
@@ -102,7 +105,7 @@ const (
 	partRabbitMQ     = "rabbitmq"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partScaledJob, partLeader, partCompanion, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partExternal, partScaledJob, partLeader, partCompanion, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -349,6 +352,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.RabbitMQ = r
 			return err
 		}},
+		{partExternal, "external", func() error {
+			x, err := measureExternal(ctx, e, cfg)
+			rep.External = x
+			return err
+		}},
 		{partScaledJob, "scaledjob", func() error {
 			s, err := measureScaledJob(ctx, e, cfg)
 			rep.ScaledJob = s
@@ -413,7 +421,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partScaledJob) && !cfg.runs(partLeader) && !cfg.runs(partCompanion) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partExternal) && !cfg.runs(partScaledJob) && !cfg.runs(partLeader) && !cfg.runs(partCompanion) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

@@ -36,6 +36,10 @@ type soSpec struct {
 	// rabbitmq, when set, makes the trigger `type: rabbitmq` with this
 	// metadata.
 	rabbitmq map[string]string
+	// external, when set, makes the trigger of type externalType
+	// (external or external-push) with this metadata.
+	external     map[string]string
+	externalType string
 	// pollingInterval in seconds; 0 leaves KEDA's default (30).
 	pollingInterval int32
 }
@@ -100,6 +104,9 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 	}
 	if s.rabbitmq != nil {
 		tr = kedav1.ScaleTrigger{Type: "rabbitmq", Metadata: s.rabbitmq}
+	}
+	if s.external != nil {
+		tr = kedav1.ScaleTrigger{Type: s.externalType, Metadata: s.external}
 	}
 	if n := s.nats; n != nil {
 		tr = kedav1.ScaleTrigger{Type: "nats-jetstream", Metadata: map[string]string{

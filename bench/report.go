@@ -41,6 +41,7 @@ type Report struct {
 	Kafka        *KafkaResult        `json:"kafka,omitempty"`
 	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
 	RabbitMQ     *RabbitMQResult     `json:"rabbitmq,omitempty"`
+	External     *ExternalResult     `json:"external,omitempty"`
 	ScaledJob    *ScaledJobResult    `json:"scaledjob,omitempty"`
 	Leader       *LeaderResult       `json:"leader,omitempty"`
 	Companion    *CompanionResult    `json:"companion,omitempty"`
@@ -138,6 +139,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkKafka()
 	r.checkNATS()
 	r.checkRabbitMQ()
+	r.checkExternal()
 	r.checkScaledJob()
 	r.checkLeader()
 	r.checkCompanion()
@@ -223,6 +225,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if n := r.NATS; n != nil {
 		printNATS(w, n)
+	}
+	if x := r.External; x != nil {
+		printExternal(w, x)
 	}
 	if s := r.ScaledJob; s != nil {
 		printScaledJob(w, s)
