@@ -26,6 +26,8 @@ const (
 // Defaults of Options: KEDA's StreamIsActive backoff, 2 s doubling to 1 min.
 const (
 	DefaultTimeout      = 5 * time.Second
+	DefaultParseWait    = time.Second
+	DefaultSpecRefresh  = time.Minute
 	DefaultOpenTimeout  = 10 * time.Second
 	DefaultFirstBackoff = 2 * time.Second
 	DefaultMaxBackoff   = time.Minute
@@ -33,9 +35,18 @@ const (
 
 // Options configure a Source. The zero value is usable.
 type Options struct {
-	// Timeout bounds the GetMetricSpec call of Parse; default 5 s. Reads
-	// are bounded by the Scheduler's read timeout.
+	// Timeout bounds a GetMetricSpec call; default 5 s. Reads are bounded
+	// by the Scheduler's read timeout.
 	Timeout time.Duration
+	// ParseWait bounds how long Parse waits for a trigger's first metric
+	// spec (default 1 s): a scaler that does not answer by then holds
+	// up no reconcile worker (a tenant's unreachable address cannot delay
+	// the others' ScaledObjects); its owner is checked again when it
+	// answers, or after the backoff when it fails.
+	ParseWait time.Duration
+	// SpecRefresh is how often a kept metric spec is asked for again, in
+	// the background, when Parse is called (default 1 min).
+	SpecRefresh time.Duration
 	// OpenTimeout bounds the wait for a connection when a stream is
 	// opened; default 10 s.
 	OpenTimeout time.Duration
@@ -49,6 +60,8 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	sources.Default(&o.Timeout, DefaultTimeout)
+	sources.Default(&o.ParseWait, DefaultParseWait)
+	sources.Default(&o.SpecRefresh, DefaultSpecRefresh)
 	sources.Default(&o.OpenTimeout, DefaultOpenTimeout)
 	sources.Default(&o.FirstBackoff, DefaultFirstBackoff)
 	sources.Default(&o.MaxBackoff, DefaultMaxBackoff)
@@ -71,7 +84,12 @@ type Source struct {
 	specs   map[string]remoteSpec     // by resource id (endpoint, name): the scaler's answer
 	live    map[string]*endpoint      // by endpoint id: connections Parse may borrow
 	retries map[store.Key]*retryTimer // owners to recheck: their spec could not be had
-	stopped bool
+	// fetches are the GetMetricSpec calls in flight, by resource id; one
+	// per id however many Parses ask.
+	fetches   map[string]*specFetch
+	fetchedAt map[string]time.Time // by resource id: when its spec was last asked for
+	specErrs  map[string]error     // by resource id: why the last ask failed (none: it did not)
+	stopped   bool
 }
 
 // remoteSpec is the first metric spec a scaler gave for a trigger.
@@ -112,6 +130,9 @@ func New(d sources.Deps, opts Options) *Source {
 		specs:     make(map[string]remoteSpec),
 		live:      make(map[string]*endpoint),
 		retries:   make(map[store.Key]*retryTimer),
+		fetches:   make(map[string]*specFetch),
+		fetchedAt: make(map[string]time.Time),
+		specErrs:  make(map[string]error),
 	}
 }
 
@@ -119,29 +140,27 @@ func New(d sources.Deps, opts Options) *Source {
 // as KEDA does whenever it builds the HPA): the metric name is
 // s<index>-<the scaler's metricName>, not normalised; the target is
 // targetSizeFloat when > 0, else targetSize. Only the first spec is used.
-// When the scaler cannot answer, the spec it gave before for the same
-// trigger is used; without one, Parse fails and the owner is checked again
-// (Deps.Recheck) after KEDA's backoff, so it becomes Ready once the
-// scaler answers. Parse writes nothing to the sink.
+// A spec the scaler gave is kept and used at once (asked again in the
+// background every SpecRefresh), so Parse blocks only for a trigger's first
+// spec, at most ParseWait, and not at all while the last ask failed (see
+// awaitSpec). Without a spec Parse fails, and the owner is checked again
+// (Deps.Recheck) when the scaler answers, or after KEDA's backoff when it
+// fails, so it becomes Ready once the scaler answers. Parse writes nothing
+// to the sink.
 func (s *Source) Parse(t sources.Trigger) (sources.Spec, error) {
 	c, err := ParseConfig(t)
 	if err != nil {
 		return sources.Spec{}, err
 	}
 	id := s.resourceID(c)
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
-	defer cancel()
-	rs, err := s.fetchSpec(ctx, c, id)
+	if rs, ok := s.cachedSpec(id); ok {
+		s.refreshSpec(c, id)
+		s.retried(t.Key)
+		return rs.spec(t.Key.Trigger), nil
+	}
+	rs, err := s.awaitSpec(c, id, t.Key)
 	if err != nil {
-		s.mu.Lock()
-		old, ok := s.specs[specKey(id)]
-		s.mu.Unlock()
-		if !ok {
-			s.retryLater(t.Key)
-			return sources.Spec{}, err
-		}
-		s.d.Logger.Debug("external: GetMetricSpec failed; the spec given before is kept", "trigger", t.Key.Trigger, "err", err)
-		rs = old
+		return sources.Spec{}, err
 	}
 	s.retried(t.Key)
 	return rs.spec(t.Key.Trigger), nil
@@ -245,6 +264,8 @@ func (s *Source) cachedSpec(id sources.ResourceID) (remoteSpec, bool) {
 func (s *Source) forgetSpec(id sources.ResourceID) {
 	s.mu.Lock()
 	delete(s.specs, specKey(id))
+	delete(s.fetchedAt, specKey(id))
+	delete(s.specErrs, specKey(id))
 	s.mu.Unlock()
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,7 @@ func key(name string, trigger int) store.Key {
 }
 
 // testOptions shorten KEDA's backoff so that reconnects fit in a test.
-var testOptions = Options{Timeout: 2 * time.Second, OpenTimeout: 2 * time.Second, FirstBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+var testOptions = Options{Timeout: 2 * time.Second, ParseWait: 2 * time.Second, OpenTimeout: 2 * time.Second, FirstBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
 
 // env is a source under test with a real Scheduler writing to a recording
 // sink; both run until the test ends.
@@ -317,4 +318,53 @@ func TestBadTLS(t *testing.T) {
 	tr.AuthParams = map[string]string{"caCert": pki.CA, "tlsClientCert": pki.ClientCert, "tlsClientKey": pki.ClientKey}
 	e.watch(tr)
 	e.sink.AwaitPush(t, tr.Key, ReasonSubscribed)
+}
+
+// TestParseDoesNotWaitForAnUnresponsiveScaler: a scaler that accepts
+// connections and never answers holds Parse up for ParseWait at most, and
+// once its ask failed, not at all (a tenant's unreachable address cannot
+// tie up the reconcile workers every ScaledObject shares); the owner is
+// checked again.
+func TestParseDoesNotWaitForAnUnresponsiveScaler(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // held open, silent
+		}
+	}()
+	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
+	d := sourcetest.NewDeps(t, e.sink)
+	d.Recheck = func(store.Owner) { e.recheck.Add(1) }
+	opts := testOptions
+	opts.ParseWait, opts.Timeout = 100*time.Millisecond, 500*time.Millisecond
+	e.src = New(d, opts)
+	tr := sources.Trigger{Key: key("silent", 0), Type: Type, Metadata: map[string]string{"scalerAddress": ln.Addr().String()}, PollingInterval: time.Hour}
+
+	start := time.Now()
+	_, err = e.src.Parse(tr)
+	if err == nil || !strings.Contains(err.Error(), "no answer within 100ms") {
+		t.Fatalf("Parse = %v, want no answer yet", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("Parse waited %v for a silent scaler, want about ParseWait (100ms)", took)
+	}
+	// The ask times out (Timeout): the owner is checked again after the
+	// backoff, and that Parse answers the failure without waiting.
+	sourcetest.Eventually(t, "a recheck after the failed ask", func() bool { return e.recheck.Load() > 0 })
+	start = time.Now()
+	_, err = e.src.Parse(tr)
+	if err == nil || strings.Contains(err.Error(), "no answer within") {
+		t.Fatalf("Parse after a failed ask = %v, want that failure", err)
+	}
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Fatalf("Parse after a failed ask waited %v, want no wait", took)
+	}
 }
