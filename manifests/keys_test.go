@@ -10,6 +10,7 @@ import (
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/external"
 	"github.com/pushscale/pushscale/sources/kafka"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
 	"github.com/pushscale/pushscale/sources/rabbitmq"
@@ -57,7 +58,7 @@ func TestSampleMetadataKeysAreRead(t *testing.T) {
 					}
 					st.AuthParams, st.ClusterAuth = params, ca
 				}
-				md := tr.Metadata
+				md := withLocalScaler(t, tr)
 				parse := func(m map[string]string) (any, error) {
 					tr.Metadata, st.Metadata = m, m
 					return parsed(mgr, tr, st)
@@ -108,6 +109,8 @@ func parsed(mgr *sources.Manager, tr kedav1.ScaleTrigger, st sources.Trigger) (a
 func configParsers() map[string]func(sources.Trigger) (any, error) {
 	m := map[string]func(sources.Trigger) (any, error){
 		webhook.Type:       anyConfig(webhook.ParseConfig),
+		external.Type:      anyConfig(external.ParseConfig),
+		external.TypePush:  anyConfig(external.ParseConfig),
 		kafka.Type:         anyConfig(kafka.ParseConfig),
 		natsjetstream.Type: anyConfig(natsjetstream.ParseConfig),
 		rabbitmq.Type:      anyConfig(rabbitmq.ParseConfig),

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -28,6 +29,8 @@ import (
 	"github.com/pushscale/pushscale/gateway"
 	"github.com/pushscale/pushscale/scaler"
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/external"
+	"github.com/pushscale/pushscale/sources/external/externaltest"
 	"github.com/pushscale/pushscale/store"
 )
 
@@ -41,6 +44,23 @@ func newManager(t *testing.T) *sources.Manager {
 		t.Fatal(err)
 	}
 	return mgr
+}
+
+// withLocalScaler returns tr's metadata, with the scalerAddress of an
+// external or external-push trigger pointed at an external scaler this
+// test runs on loopback: their parser asks the scaler for the metric
+// (GetMetricSpec), and a sample's scaler is nowhere to be reached.
+func withLocalScaler(t *testing.T, tr kedav1.ScaleTrigger) map[string]string {
+	t.Helper()
+	if tr.Type != external.Type && tr.Type != external.TypePush {
+		return tr.Metadata
+	}
+	if _, ok := tr.Metadata["scalerAddress"]; !ok {
+		return tr.Metadata
+	}
+	md := maps.Clone(tr.Metadata)
+	md["scalerAddress"] = externaltest.Start(t, externaltest.Options{MetricName: "jobs", Target: 1}).Addr()
+	return md
 }
 
 // TestSamples checks every sample as the gateway would check it: the
@@ -134,7 +154,7 @@ func (s *sample) checkTriggers(t *testing.T, mgr *sources.Manager, used map[stri
 		}
 		st := sources.Trigger{
 			Key:  store.Key{Owner: store.Owner{Kind: kind, Namespace: "default", Name: name, UID: "sample"}, Trigger: i},
-			Type: tr.Type, Name: tr.Name, Metadata: tr.Metadata, PollingInterval: poll,
+			Type: tr.Type, Name: tr.Name, Metadata: withLocalScaler(t, tr), PollingInterval: poll,
 		}
 		if ref := tr.AuthenticationRef; ref != nil {
 			params, ca, err := s.resolveAuth(ref, used)
