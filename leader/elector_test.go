@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	testingclock "k8s.io/utils/clock/testing"
 )
 
 // Short timings: a lease of 3 s, so a handover "at once" (release on
@@ -167,55 +168,70 @@ func TestAlways(t *testing.T) {
 
 // TestElectorTakesOverAtExpiry: a holder that stops renewing without
 // releasing (a crash) is replaced when its lease, counted from the last
-// renewal the candidate saw, expires: not before, and, since the
-// candidate watches the Lease and times the expiry, well within a retry
-// period after (client-go's own loop reads every 1–2.2 retry periods and
-// could take up to 4.4 retry periods more).
+// renewal the candidate saw, expires: not before, and at once after (the
+// candidate watches the Lease and times the expiry; client-go's own loop
+// reads every 1–2.2 retry periods and could take up to 4.4 retry periods
+// more). The candidate's clock is fake, so the expiry is exact however
+// busy the machine is.
 func TestElectorTakesOverAtExpiry(t *testing.T) {
 	client := fake.NewClientset()
 	ctx := context.Background()
 	leases := client.CoordinationV1().Leases("ns")
+	fc := testingclock.NewFakeClock(time.Now())
 	holder, duration := "x", int32(2)
-	now := metav1.NewMicroTime(time.Now())
+	renewed := metav1.NewMicroTime(fc.Now())
 	lease, err := leases.Create(ctx, &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: LeaseName, Namespace: "ns"},
-		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration, AcquireTime: &now, RenewTime: &now},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration, AcquireTime: &renewed, RenewTime: &renewed},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const retry = time.Second
-	b, err := New(Options{Client: client, Namespace: "ns", Identity: "b",
-		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: retry})
+	b, err := New(Options{Client: client, Namespace: "ns", Identity: "b", Clock: fc,
+		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	stopB, _ := run(b)
 	defer func() { _ = stopB() }()
-	// x renews every 200 ms for 3 s, longer than its 2 s lease: b must
-	// wait all along.
-	for range 15 {
-		time.Sleep(200 * time.Millisecond)
-		renewed := metav1.NewMicroTime(time.Now())
-		lease.Spec.RenewTime = &renewed
+	// settled waits (in real time) until b has seen the Lease as renewed
+	// last and waits on its timer.
+	settled := func(what string) {
+		t.Helper()
+		waitFor(t, 10*time.Second, what, func() bool {
+			o := b.lock.observed()
+			return o.holder == "x" && o.renew.Equal(lease.Spec.RenewTime.Time) && fc.HasWaiters()
+		})
+	}
+	settled("b to see x's lease")
+	// x renews three times, a second apart on b's clock, past its first
+	// lease: b must wait all along.
+	for range 3 {
+		fc.Step(time.Second)
+		now := metav1.NewMicroTime(fc.Now())
+		lease.Spec.RenewTime = &now
 		if lease, err = leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		settled("b to see x's renewal")
 	}
-	crashed := time.Now()
-	if b.Leading() {
-		t.Fatal("b took the Lease while x renewed it")
+	// x crashed after its last renewal: 1.9 s later its lease still holds.
+	fc.Step(time.Second)
+	settled("b's next read")
+	fc.Step(900 * time.Millisecond)
+	settled("b's timer for the expiry")
+	select {
+	case <-b.Elected():
+		t.Fatal("b took the Lease before it expired")
+	case <-time.After(200 * time.Millisecond):
 	}
+	// At 2 s it expires, and b takes it at once.
+	fc.Step(100 * time.Millisecond)
 	select {
 	case <-b.Elected():
 	case <-time.After(10 * time.Second):
-		t.Fatal("b did not take over after x stopped renewing")
+		t.Fatal("b did not take over when x's lease expired")
 	}
-	took := time.Since(crashed)
-	if lease2s := 2 * time.Second; took < lease2s-50*time.Millisecond || took > lease2s+retry/4 {
-		t.Fatalf("b took over %v after x's last renewal, want the %v lease, plus well under the %v retry period", took, lease2s, retry)
-	}
-	t.Logf("takeover %v after the last renewal (lease 2s, retry %v)", took, retry)
 }
 
 // TestReleaseIfHeld: a stop between the campaign's takeover and client-go's
