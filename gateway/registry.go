@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/cron"
 	"github.com/pushscale/pushscale/sources/kafka"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
 	"github.com/pushscale/pushscale/sources/rabbitmq"
@@ -20,6 +21,7 @@ func registry(opts Options, newWebhook func(d sources.Deps) *webhook.Source) sou
 		kafka.Family(kafka.Options{}),
 		natsjetstream.Family(natsjetstream.Options{}),
 		rabbitmq.Family(rabbitmq.Options{IdlePollInterval: opts.RabbitMQIdlePollInterval}),
+		cron.Family(),
 	}
 }
 
