@@ -5,6 +5,7 @@ import (
 	"github.com/pushscale/pushscale/sources/cron"
 	"github.com/pushscale/pushscale/sources/kafka"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
+	"github.com/pushscale/pushscale/sources/prometheus"
 	"github.com/pushscale/pushscale/sources/rabbitmq"
 	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
@@ -22,6 +23,7 @@ func registry(opts Options, newWebhook func(d sources.Deps) *webhook.Source) sou
 		natsjetstream.Family(natsjetstream.Options{}),
 		rabbitmq.Family(rabbitmq.Options{IdlePollInterval: opts.RabbitMQIdlePollInterval}),
 		cron.Family(),
+		prometheus.Family(),
 	}
 }
 

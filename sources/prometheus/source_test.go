@@ -1,0 +1,172 @@
+package prometheus
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/prometheus/promtest"
+	"github.com/pushscale/pushscale/sources/sourcetest"
+	"github.com/pushscale/pushscale/store"
+)
+
+func TestConformance(t *testing.T) {
+	api := &promtest.API{Bearer: token}
+	srv := sourcetest.StartHTTP(t, api)
+	tr := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "authModes", "bearer"), map[string]string{"bearerToken": token})
+	sourcetest.Conformance(t, func(d sources.Deps) sources.Source { return New(d) }, tr)
+}
+
+// run watches tr on a new source whose Scheduler writes to a fresh sink,
+// and runs it until the test ends.
+func run(t *testing.T, tr sources.Trigger) *sourcetest.Sink {
+	t.Helper()
+	sink := sourcetest.NewSink()
+	s := New(sourcetest.NewDeps(t, sink))
+	if err := s.Watch(tr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return sink
+}
+
+// TestReadsWithBearer: the query reaches the server with the token, the
+// namespace and the query parameters; the sample is recorded; the trigger
+// says it is polled.
+func TestReadsWithBearer(t *testing.T) {
+	api := &promtest.API{Bearer: token}
+	api.Set(42)
+	srv := sourcetest.StartHTTP(t, api)
+	tr := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "authModes", "bearer", "namespace", "team-a", "queryParameters", "dedup=false"),
+		map[string]string{"bearerToken": token})
+	sink := run(t, tr)
+	k := tr.Key
+	sink.AwaitValue(t, k, 42)
+	if p := sink.AwaitPush(t, k, "NotSupported"); p.Healthy {
+		t.Fatalf("push %+v", p)
+	}
+	q := api.Queries()[0]
+	if q.Get("query") != validMetadata()["query"] || q.Get("namespace") != "team-a" || q.Get("dedup") != "false" || q.Get("time") == "" {
+		t.Fatalf("query parameters %v", q)
+	}
+}
+
+// TestBasicAuthAndCustomHeaders: basic credentials and custom headers are
+// sent.
+func TestBasicAuthAndCustomHeaders(t *testing.T) {
+	api := &promtest.API{User: "reader", Password: "p4ssw0rd-x"}
+	api.Set(3)
+	var tenant string
+	srv := sourcetest.StartHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tenant = r.Header.Get("X-Scope-OrgID")
+		api.ServeHTTP(w, r)
+	}))
+	tr := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "customHeaders", "X-Scope-OrgID=tenant1"),
+		map[string]string{"authModes": "basic", "username": "reader", "password": "p4ssw0rd-x"})
+	sink := run(t, tr)
+	sink.AwaitValue(t, tr.Key, 3)
+	if tenant != "tenant1" {
+		t.Fatalf("X-Scope-OrgID %q", tenant)
+	}
+}
+
+// TestRefusedCredentials: a 401 fails the trigger naming the
+// TriggerAuthentication parameter, not its value.
+func TestRefusedCredentials(t *testing.T) {
+	api := &promtest.API{Bearer: "the-right-t0ken"}
+	srv := sourcetest.StartHTTP(t, api)
+	tr := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "authModes", "bearer"), map[string]string{"bearerToken": token})
+	sink := run(t, tr)
+	var failed string
+	sink.Await(t, "a failed read", func() bool {
+		for _, c := range sink.Calls() {
+			if c.Op == sourcetest.OpFail {
+				failed = c.Err
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(failed, "refused the credentials (authModes bearer: bearerToken)") || !strings.Contains(failed, "401") {
+		t.Errorf("error %q does not say which credentials were refused", failed)
+	}
+	if strings.Contains(failed, token) {
+		t.Errorf("error shows the token: %s", failed)
+	}
+}
+
+// TestNullValues: an empty result is 0 with ignoreNullValues (KEDA's
+// default) and an error without.
+func TestNullValues(t *testing.T) {
+	api := &promtest.API{}
+	srv := sourcetest.StartHTTP(t, api)
+	ignore := promTrigger(edit(validMetadata(), "serverAddress", srv.URL()), nil)
+	strict := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "ignoreNullValues", "false"), nil)
+	strict.Key = store.Key{Owner: ignore.Key.Owner, Trigger: 1}
+	sink := sourcetest.NewSink()
+	s := New(sourcetest.NewDeps(t, sink))
+	for _, tr := range []sources.Trigger{ignore, strict} {
+		if err := s.Watch(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Start(ctx) }()
+	sink.AwaitValue(t, ignore.Key, 0)
+	sink.Await(t, "the strict trigger to fail", func() bool {
+		for _, c := range sink.Calls() {
+			if c.Op == sourcetest.OpFail && c.Key == strict.Key && strings.Contains(c.Err, "ignoreNullValues is false") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestHostileServer: an endless answer is cut at the bound, a server that
+// never answers at the timeout.
+func TestHostileServer(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		timeout string
+		wantErr string
+	}{
+		{"endless answer", func(w http.ResponseWriter, r *http.Request) {
+			chunk := []byte(strings.Repeat(" ", 64<<10))
+			for i := 0; i < 64; i++ {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, "5s", "answer too large"},
+		{"silent server", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		}, "200", "Timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := sourcetest.StartHTTP(t, tc.handler)
+			tr := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "timeout", tc.timeout), nil)
+			sink := run(t, tr)
+			sink.Await(t, "a failed read", func() bool {
+				for _, c := range sink.Calls() {
+					if c.Op == sourcetest.OpFail && strings.Contains(c.Err, tc.wantErr) {
+						return true
+					}
+				}
+				return false
+			})
+		})
+	}
+}
