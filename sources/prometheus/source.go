@@ -7,10 +7,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/httpclient"
-	"github.com/pushscale/pushscale/store"
 )
 
 // maxAnswer bounds a query API answer: one series is a few hundred bytes;
@@ -47,43 +45,26 @@ func (s *Source) binding(_ sources.Trigger, c Config) sources.Binding[*server, *
 		Endpoint:    id,
 		NewEndpoint: func() (*server, error) { return newServer(s, id, c) },
 		Resource:    fmt.Sprintf("query %q namespace %q params %v ignoreNullValues=%t", c.Query, c.Namespace, c.QueryParameters, c.IgnoreNullValues),
-		NewResource: func(ep *server, _ sources.ResourceID) *query { return &query{srv: ep, c: c} },
+		NewResource: func(ep *server, _ sources.ResourceID) *query { return &query{s: s, srv: ep, c: c} },
 	}
 }
 
 // server is one Prometheus server as one set of credentials reaches it.
-// It has no push path: Prometheus pushes nothing.
-type server struct {
-	s      *Source
-	id     string
-	client *http.Client
-}
+type server = httpclient.Polled[*query]
 
 func newServer(s *Source, id string, c Config) (*server, error) {
 	client, err := httpclient.NewClient(Type, c.Timeout, c.auth.TLS(c.UnsafeSSL))
 	if err != nil {
 		return nil, err
 	}
-	return &server{s: s, id: id, client: client}, nil
+	return httpclient.NewPolled[*query](s.Deps.Scheduler, id, client,
+		"Prometheus has no push: the query is run every pollingInterval, as KEDA does"), nil
 }
-
-// Run reports that nothing is pushed, then waits.
-func (e *server) Run(ctx context.Context) {
-	e.s.Deps.Scheduler.SetPush(e.id, "", store.Push{Reason: v1alpha1.ReasonNotSupported,
-		Message: "Prometheus has no push: the query is run every pollingInterval, as KEDA does"})
-	<-ctx.Done()
-}
-
-// Close closes idle connections.
-func (e *server) Close() { e.client.CloseIdleConnections() }
-
-// Add and Remove have nothing to do: the Scheduler polls.
-func (e *server) Add(*query)    {}
-func (e *server) Remove(*query) {}
 
 // query is one instant query on a server, shared by the triggers that run
 // the same one.
 type query struct {
+	s   *Source
 	srv *server
 	c   Config
 }
@@ -92,7 +73,7 @@ type query struct {
 // credential.
 func (q *query) Read(ctx context.Context) (float64, error) {
 	c := q.c
-	req, err := http.NewRequest(http.MethodGet, c.queryURL(q.srv.s.Deps.Clock.Now()), nil)
+	req, err := http.NewRequest(http.MethodGet, c.queryURL(q.s.Deps.Clock.Now()), nil)
 	if err != nil {
 		return 0, fmt.Errorf("prometheus: serverAddress: %w", err)
 	}
@@ -100,7 +81,7 @@ func (q *query) Read(ctx context.Context) (float64, error) {
 		req.Header.Set(k, v)
 	}
 	c.auth.Apply(req)
-	body, err := httpclient.Get(ctx, q.srv.client, req, maxAnswer)
+	body, err := httpclient.Get(ctx, q.srv.Client, req, maxAnswer)
 	var status *httpclient.StatusError
 	switch {
 	case errors.As(err, &status) && status.Refused():
