@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
+	"github.com/pushscale/pushscale/sources/metricsapi/metricsapitest"
+	"github.com/pushscale/pushscale/sources/sourcetest"
+)
+
+// metricsAPISO is KEDA's metrics-api shape with basic credentials from a
+// TriggerAuthentication.
+const metricsAPISO = `
+apiVersion: v1
+kind: Secret
+metadata:
+  name: api-auth
+stringData:
+  username: reader
+  password: %[3]s
+---
+apiVersion: keda.sh/v1alpha1
+kind: TriggerAuthentication
+metadata:
+  name: api-auth
+spec:
+  secretTargetRef:
+  - parameter: username
+    name: api-auth
+    key: username
+  - parameter: password
+    name: api-auth
+    key: password
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: %[1]s
+spec:
+  scaleTargetRef:
+    name: %[1]s
+  pollingInterval: 1
+  cooldownPeriod: 2
+  maxReplicaCount: 5
+  triggers:
+  - type: metrics-api
+    metadata:
+      url: %[2]s/api/stats
+      format: %[4]s
+      valueLocation: queue.pending
+      targetValue: "2"
+      authMode: basic
+    authenticationRef:
+      name: api-auth
+`
+
+// apiTarget creates the Deployment name and its ScaledObject reading srv.
+func apiTarget(t *testing.T, ns, name string, srv *sourcetest.HTTPServer, password, format string) {
+	t.Helper()
+	if _, err := env.kube.AppsV1().Deployments(ns).Create(context.Background(), deployment(ns, name, 0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, ns, fmt.Sprintf(metricsAPISO, name, srv.URL(), password, format))
+}
+
+// TestMetricsAPIScalesZeroToNAndBack: a value above 0 wakes the target
+// (polled every pollingInterval), a larger one scales it 1→N through the
+// HPA, 0 returns it to 0.
+func TestMetricsAPIScalesZeroToNAndBack(t *testing.T) {
+	ns := newNamespace(t)
+	const password = "m3trics-e2e-passw0rd"
+	api := &metricsapitest.API{User: "reader", Password: password}
+	srv := sourcetest.StartHTTP(t, api)
+	apiTarget(t, ns, "api-app", srv, password, "json")
+	waitCondition(t, ns, "api-app", kedav1.ConditionReady, metav1.ConditionTrue, "")
+	pushHealthyIs(t, ns, "api-app", metav1.ConditionFalse, "NotSupported")
+	api.Set(1)
+	waitReplicas(t, ns, "api-app", 1, shortWait)
+	api.Set(8)
+	waitReplicas(t, ns, "api-app", 4, longWait) // 8 / targetValue 2
+	api.Set(0)
+	waitReplicas(t, ns, "api-app", 0, longWait)
+	if got := scaledObject(t, ns, "api-app").Status.ExternalMetricNames; len(got) != 1 || got[0] != "s0-metric-api-queue-pending" {
+		t.Errorf("externalMetricNames %v", got)
+	}
+	if strings.Contains(gwLogs.String(), password) {
+		t.Fatal("the password appears in the gateway's logs")
+	}
+}
+
+// TestMetricsAPIRestartLosesNoActivation: work that appears while the
+// endpoint is down wakes the target once it answers again on the same
+// port.
+func TestMetricsAPIRestartLosesNoActivation(t *testing.T) {
+	ns := newNamespace(t)
+	api := &metricsapitest.API{User: "reader", Password: "pw-restart"}
+	srv := sourcetest.StartHTTP(t, api)
+	apiTarget(t, ns, "api-restart", srv, "pw-restart", "json")
+	waitCondition(t, ns, "api-restart", kedav1.ConditionReady, metav1.ConditionTrue, "")
+	srv.Stop()
+	waitCondition(t, ns, "api-restart", kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonTriggerError)
+	api.Set(3)
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitReplicas(t, ns, "api-restart", 1, longWait)
+	waitCondition(t, ns, "api-restart", kedav1.ConditionReady, metav1.ConditionTrue, "")
+}
+
+// TestMetricsAPIRefusedCredentials: a wrong password is Ready=False, with
+// the password nowhere in status, Events or logs, and the refusal naming
+// the username and password parameters where the metric is asked for.
+func TestMetricsAPIRefusedCredentials(t *testing.T) {
+	ns := newNamespace(t)
+	api := &metricsapitest.API{User: "reader", Password: "the-right-passw0rd"}
+	api.Set(5)
+	srv := sourcetest.StartHTTP(t, api)
+	const wrong = "wr0ng-m3trics-passw0rd"
+	apiTarget(t, ns, "api-refused", srv, wrong, "json")
+	waitCondition(t, ns, "api-refused", kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonTriggerError)
+	if api.Refusals() == 0 {
+		t.Fatal("the endpoint refused nothing")
+	}
+	if got := replicas(t, ns, "api-refused"); got != 0 {
+		t.Fatalf("%d replicas with refused credentials", got)
+	}
+	noSecretAnywhere(t, ns, "api-refused", wrong)
+	assertMetricError(t, ns, "api-refused", "s0-metric-api-queue-pending", "username and password", wrong)
+}
+
+// TestMetricsAPIBadMetadata: format xml (which KEDA fails to read) is
+// Ready=False naming the field and the value.
+func TestMetricsAPIBadMetadata(t *testing.T) {
+	ns := newNamespace(t)
+	srv := sourcetest.StartHTTP(t, &metricsapitest.API{})
+	apiTarget(t, ns, "api-bad", srv, "unused-passw0rd", "xml")
+	c := waitCondition(t, ns, "api-bad", kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonScaledObjectCheckFailed)
+	if !strings.Contains(c.Message, `format "xml"`) {
+		t.Errorf("Ready message %q does not name format", c.Message)
+	}
+}
