@@ -3,12 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/sources/metricsapi/metricsapitest"
 	"github.com/pushscale/pushscale/sources/sourcetest"
 )
@@ -77,20 +75,7 @@ func TestMetricsAPIScalesZeroToNAndBack(t *testing.T) {
 	api := &metricsapitest.API{User: "reader", Password: password}
 	srv := sourcetest.StartHTTP(t, api)
 	apiTarget(t, ns, "api-app", srv, password, "json")
-	waitCondition(t, ns, "api-app", kedav1.ConditionReady, metav1.ConditionTrue, "")
-	pushHealthyIs(t, ns, "api-app", metav1.ConditionFalse, "NotSupported")
-	api.Set(1)
-	waitReplicas(t, ns, "api-app", 1, shortWait)
-	api.Set(8)
-	waitReplicas(t, ns, "api-app", 4, longWait) // 8 / targetValue 2
-	api.Set(0)
-	waitReplicas(t, ns, "api-app", 0, longWait)
-	if got := scaledObject(t, ns, "api-app").Status.ExternalMetricNames; len(got) != 1 || got[0] != "s0-metric-api-queue-pending" {
-		t.Errorf("externalMetricNames %v", got)
-	}
-	if strings.Contains(gwLogs.String(), password) {
-		t.Fatal("the password appears in the gateway's logs")
-	}
+	pollsZeroToNAndBack(t, ns, "api-app", api.Set, "s0-metric-api-queue-pending", password)
 }
 
 // TestMetricsAPIRestartLosesNoActivation: work that appears while the
@@ -101,15 +86,7 @@ func TestMetricsAPIRestartLosesNoActivation(t *testing.T) {
 	api := &metricsapitest.API{User: "reader", Password: "pw-restart"}
 	srv := sourcetest.StartHTTP(t, api)
 	apiTarget(t, ns, "api-restart", srv, "pw-restart", "json")
-	waitCondition(t, ns, "api-restart", kedav1.ConditionReady, metav1.ConditionTrue, "")
-	srv.Stop()
-	waitCondition(t, ns, "api-restart", kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonTriggerError)
-	api.Set(3)
-	if err := srv.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	waitReplicas(t, ns, "api-restart", 1, longWait)
-	waitCondition(t, ns, "api-restart", kedav1.ConditionReady, metav1.ConditionTrue, "")
+	restartLosesNoActivation(t, ns, "api-restart", srv, api.Set)
 }
 
 // TestMetricsAPIRefusedCredentials: a wrong password is Ready=False, with
@@ -122,15 +99,7 @@ func TestMetricsAPIRefusedCredentials(t *testing.T) {
 	srv := sourcetest.StartHTTP(t, api)
 	const wrong = "wr0ng-m3trics-passw0rd"
 	apiTarget(t, ns, "api-refused", srv, wrong, "json")
-	waitCondition(t, ns, "api-refused", kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonTriggerError)
-	if api.Refusals() == 0 {
-		t.Fatal("the endpoint refused nothing")
-	}
-	if got := replicas(t, ns, "api-refused"); got != 0 {
-		t.Fatalf("%d replicas with refused credentials", got)
-	}
-	noSecretAnywhere(t, ns, "api-refused", wrong)
-	assertMetricError(t, ns, "api-refused", "s0-metric-api-queue-pending", "username and password", wrong)
+	assertRefused(t, ns, "api-refused", api.Refusals, wrong, "s0-metric-api-queue-pending", "username and password")
 }
 
 // TestMetricsAPIBadMetadata: format xml (which KEDA fails to read) is
@@ -139,8 +108,5 @@ func TestMetricsAPIBadMetadata(t *testing.T) {
 	ns := newNamespace(t)
 	srv := sourcetest.StartHTTP(t, &metricsapitest.API{})
 	apiTarget(t, ns, "api-bad", srv, "unused-passw0rd", "xml")
-	c := waitCondition(t, ns, "api-bad", kedav1.ConditionReady, metav1.ConditionFalse, kedav1.ReasonScaledObjectCheckFailed)
-	if !strings.Contains(c.Message, `format "xml"`) {
-		t.Errorf("Ready message %q does not name format", c.Message)
-	}
+	assertBadMetadata(t, ns, "api-bad", `format "xml"`)
 }

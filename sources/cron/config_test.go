@@ -17,17 +17,7 @@ func valid() map[string]string {
 	return map[string]string{"timezone": "Etc/UTC", "start": "0 10 * * *", "end": "0 11 * * *", "desiredReplicas": "3"}
 }
 
-func with(kv ...string) map[string]string {
-	md := valid()
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "<absent>" {
-			delete(md, kv[i])
-			continue
-		}
-		md[kv[i]] = kv[i+1]
-	}
-	return md
-}
+func with(kv ...string) map[string]string { return sourcetest.Edit(valid(), kv...) }
 
 func TestParseConfig(t *testing.T) {
 	tests := []struct {

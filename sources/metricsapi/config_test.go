@@ -1,7 +1,6 @@
 package metricsapi
 
 import (
-	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -20,17 +19,7 @@ func validMetadata() map[string]string {
 	return map[string]string{"url": "http://app.default:8080/stats", "valueLocation": "queue.pending", "targetValue": "5"}
 }
 
-func edit(m map[string]string, kv ...string) map[string]string {
-	m = maps.Clone(m)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "<absent>" {
-			delete(m, kv[i])
-		} else {
-			m[kv[i]] = kv[i+1]
-		}
-	}
-	return m
-}
+var edit = sourcetest.Edit
 
 func TestParseConfig(t *testing.T) {
 	tests := []struct {

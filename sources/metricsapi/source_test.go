@@ -1,7 +1,6 @@
 package metricsapi
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,37 +17,10 @@ func TestConformance(t *testing.T) {
 	sourcetest.Conformance(t, func(d sources.Deps) sources.Source { return New(d) }, tr)
 }
 
-// run watches tr on a new source whose Scheduler writes to a fresh sink,
-// and runs it until the test ends.
+// run watches tr on a new source and runs it until the test ends.
 func run(t *testing.T, tr sources.Trigger) *sourcetest.Sink {
 	t.Helper()
-	sink := sourcetest.NewSink()
-	s := New(sourcetest.NewDeps(t, sink))
-	if err := s.Watch(tr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return sink
-}
-
-// awaitFail waits for a failed read whose error contains text, and
-// returns the error.
-func awaitFail(t *testing.T, sink *sourcetest.Sink, text string) string {
-	t.Helper()
-	var msg string
-	sink.Await(t, "a failed read containing "+text, func() bool {
-		for _, c := range sink.Calls() {
-			if c.Op == sourcetest.OpFail && strings.Contains(c.Err, text) {
-				msg = c.Err
-				return true
-			}
-		}
-		return false
-	})
-	return msg
+	return sourcetest.Watch(t, func(d sources.Deps) sources.Source { return New(d) }, tr)
 }
 
 // TestReadsWithAPIKey: the key is sent in KEDA's header, the value at the
@@ -86,7 +58,7 @@ func TestAPIKeyInQuery(t *testing.T) {
 				auth["keyParamName"] = tc.param
 			}
 			sink := run(t, apiTrigger(md, auth))
-			msg := awaitFail(t, sink, "refused the credentials (authModes apiKey: apiKey)")
+			msg := sink.AwaitFail(t, "refused the credentials (authModes apiKey: apiKey)")
 			if got != apiKey {
 				t.Errorf("query parameter %s = %q, want the key", tc.want, got)
 			}
@@ -106,7 +78,7 @@ func TestBasicAndBearer(t *testing.T) {
 	ok := apiTrigger(edit(validMetadata(), "url", srv.URL(), "authModes", "basic"), map[string]string{"username": "reader", "password": "p4ssw0rd-x"})
 	run(t, ok).AwaitValue(t, ok.Key, 2)
 	bad := apiTrigger(edit(validMetadata(), "url", srv.URL(), "authModes", "basic"), map[string]string{"username": "reader", "password": "wr0ng-passw0rd"})
-	msg := awaitFail(t, run(t, bad), "refused the credentials (authModes basic: username and password)")
+	msg := run(t, bad).AwaitFail(t, "refused the credentials (authModes basic: username and password)")
 	if strings.Contains(msg, "wr0ng") {
 		t.Errorf("error shows the password: %s", msg)
 	}
@@ -129,5 +101,5 @@ func TestEndlessAnswer(t *testing.T) {
 			}
 		}
 	}))
-	awaitFail(t, run(t, apiTrigger(edit(validMetadata(), "url", srv.URL()), nil)), "answer too large")
+	run(t, apiTrigger(edit(validMetadata(), "url", srv.URL()), nil)).AwaitFail(t, "answer too large")
 }

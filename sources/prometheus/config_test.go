@@ -1,7 +1,6 @@
 package prometheus
 
 import (
-	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +19,7 @@ func validMetadata() map[string]string {
 	return map[string]string{"serverAddress": "http://prometheus.monitoring:9090", "query": "sum(rate(http_requests_total[1m]))", "threshold": "100"}
 }
 
-// edit returns m with each key set to its value ("<absent>": removed).
-func edit(m map[string]string, kv ...string) map[string]string {
-	m = maps.Clone(m)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "<absent>" {
-			delete(m, kv[i])
-		} else {
-			m[kv[i]] = kv[i+1]
-		}
-	}
-	return m
-}
+var edit = sourcetest.Edit
 
 func TestParseConfig(t *testing.T) {
 	bearer := map[string]string{"bearerToken": token}

@@ -1,7 +1,6 @@
 package prometheus
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,20 +19,10 @@ func TestConformance(t *testing.T) {
 	sourcetest.Conformance(t, func(d sources.Deps) sources.Source { return New(d) }, tr)
 }
 
-// run watches tr on a new source whose Scheduler writes to a fresh sink,
-// and runs it until the test ends.
+// run watches tr on a new source and runs it until the test ends.
 func run(t *testing.T, tr sources.Trigger) *sourcetest.Sink {
 	t.Helper()
-	sink := sourcetest.NewSink()
-	s := New(sourcetest.NewDeps(t, sink))
-	if err := s.Watch(tr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return sink
+	return sourcetest.Watch(t, func(d sources.Deps) sources.Source { return New(d) }, tr)
 }
 
 // TestReadsWithBearer: the query reaches the server with the token, the
@@ -83,16 +72,7 @@ func TestRefusedCredentials(t *testing.T) {
 	srv := sourcetest.StartHTTP(t, api)
 	tr := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "authModes", "bearer"), map[string]string{"bearerToken": token})
 	sink := run(t, tr)
-	var failed string
-	sink.Await(t, "a failed read", func() bool {
-		for _, c := range sink.Calls() {
-			if c.Op == sourcetest.OpFail {
-				failed = c.Err
-				return true
-			}
-		}
-		return false
-	})
+	failed := sink.AwaitFail(t, "401")
 	if !strings.Contains(failed, "refused the credentials (authModes bearer: bearerToken)") || !strings.Contains(failed, "401") {
 		t.Errorf("error %q does not say which credentials were refused", failed)
 	}
@@ -109,25 +89,11 @@ func TestNullValues(t *testing.T) {
 	ignore := promTrigger(edit(validMetadata(), "serverAddress", srv.URL()), nil)
 	strict := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "ignoreNullValues", "false"), nil)
 	strict.Key = store.Key{Owner: ignore.Key.Owner, Trigger: 1}
-	sink := sourcetest.NewSink()
-	s := New(sourcetest.NewDeps(t, sink))
-	for _, tr := range []sources.Trigger{ignore, strict} {
-		if err := s.Watch(tr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = s.Start(ctx) }()
+	sink := sourcetest.Watch(t, func(d sources.Deps) sources.Source { return New(d) }, ignore, strict)
 	sink.AwaitValue(t, ignore.Key, 0)
-	sink.Await(t, "the strict trigger to fail", func() bool {
-		for _, c := range sink.Calls() {
-			if c.Op == sourcetest.OpFail && c.Key == strict.Key && strings.Contains(c.Err, "ignoreNullValues is false") {
-				return true
-			}
-		}
-		return false
-	})
+	if msg := sink.AwaitFail(t, "ignoreNullValues is false"); !strings.Contains(msg, "the result is empty") {
+		t.Errorf("error %q", msg)
+	}
 }
 
 // TestHostileServer: an endless answer is cut at the bound, a server that
@@ -158,15 +124,7 @@ func TestHostileServer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := sourcetest.StartHTTP(t, tc.handler)
 			tr := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "timeout", tc.timeout), nil)
-			sink := run(t, tr)
-			sink.Await(t, "a failed read", func() bool {
-				for _, c := range sink.Calls() {
-					if c.Op == sourcetest.OpFail && strings.Contains(c.Err, tc.wantErr) {
-						return true
-					}
-				}
-				return false
-			})
+			run(t, tr).AwaitFail(t, tc.wantErr)
 		})
 	}
 }
