@@ -13,7 +13,8 @@
 // every pollingInterval, jittered, as KEDA does, and the trigger reports
 // PushHealthy=False NotSupported. Triggers reading the same URL the same
 // way share one request. Answers are bounded to 4 MiB and every request by
-// timeout (default 3 s, KEDA's).
+// timeout (default 3 s, KEDA's). The read schedule bounds every read to 10 s
+// (sources.SchedulerOptions.ReadTimeout): a longer timeout is cut there.
 //
 // # Formats
 //

@@ -40,8 +40,9 @@ type api = httpclient.Polled[*endpointValue]
 // with the same credentials, and one request among those that read the
 // same URL the same way.
 func (s *Source) binding(_ sources.Trigger, c Config) sources.Binding[*api, *endpointValue] {
-	// The URL's query may hold a key: it is hashed with the credentials.
-	id := fmt.Sprintf("%s://%s auth=%s:%s unsafeSsl=%t timeout=%s", c.URL.Scheme, c.URL.Host, c.auth, s.Hash(c.auth.Secret()), c.UnsafeSSL, c.Timeout)
+	// The URL's user information and query may hold keys: they are
+	// hashed with the credentials.
+	id := fmt.Sprintf("%s://%s auth=%s:%s unsafeSsl=%t timeout=%s", c.URL.Scheme, c.URL.Host, c.auth, s.Hash(c.auth.Secret()+"\x00"+c.URL.User.String()), c.UnsafeSSL, c.Timeout)
 	return sources.Binding[*api, *endpointValue]{
 		Endpoint: id,
 		NewEndpoint: func() (*api, error) {

@@ -22,7 +22,8 @@
 // null, NaN and ±Inf read as 0 with ignoreNullValues (the default) and are
 // errors without it. A range vector or a string is an error (KEDA reads
 // them as empty). Answers are bounded to 1 MiB and every request by
-// timeout (default 3 s, KEDA's).
+// timeout (default 3 s, KEDA's). The read schedule bounds every read to 10 s
+// (sources.SchedulerOptions.ReadTimeout): a longer timeout is cut there.
 //
 // # Differences from KEDA
 //

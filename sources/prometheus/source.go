@@ -39,7 +39,9 @@ func New(d sources.Deps) *Source {
 // the triggers that name the same, and one read among those that run the
 // same query there.
 func (s *Source) binding(_ sources.Trigger, c Config) sources.Binding[*server, *query] {
-	secret := c.auth.Secret() + "\x00" + fmt.Sprint(c.headers)
+	// The whole address (its user information and query included), the
+	// credentials and the headers, which may hold keys, are hashed.
+	secret := c.auth.Secret() + "\x00" + fmt.Sprint(c.headers) + "\x00" + c.ServerAddress.String()
 	id := fmt.Sprintf("%s auth=%s:%s unsafeSsl=%t timeout=%s", httpclient.Safe(c.ServerAddress), c.auth, s.Hash(secret), c.UnsafeSSL, c.Timeout)
 	return sources.Binding[*server, *query]{
 		Endpoint:    id,

@@ -3,6 +3,7 @@ package prometheus
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,5 +127,35 @@ func TestHostileServer(t *testing.T) {
 			tr := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "timeout", tc.timeout), nil)
 			run(t, tr).AwaitFail(t, tc.wantErr)
 		})
+	}
+}
+
+// TestTriggersShareOnlyWhatIsTheSame: two triggers with the same query
+// share one request only when their server, credentials and headers are
+// the same; each gets what its own credentials read.
+func TestTriggersShareOnlyWhatIsTheSame(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := sourcetest.StartHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		mu.Lock()
+		seen[auth]++
+		mu.Unlock()
+		v := "1"
+		if auth == "Bearer tok-b" {
+			v = "2"
+		}
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"scalar","result":[1,"` + v + `"]}}`))
+	}))
+	a := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "authModes", "bearer"), map[string]string{"bearerToken": "tok-a"})
+	b := promTrigger(edit(validMetadata(), "serverAddress", srv.URL(), "authModes", "bearer"), map[string]string{"bearerToken": "tok-b"})
+	b.Key = store.Key{Owner: a.Key.Owner, Trigger: 1}
+	sink := sourcetest.Watch(t, func(d sources.Deps) sources.Source { return New(d) }, a, b)
+	sink.AwaitValue(t, a.Key, 1)
+	sink.AwaitValue(t, b.Key, 2)
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["Bearer tok-a"] == 0 || seen["Bearer tok-b"] == 0 {
+		t.Fatalf("requests by credential: %v", seen)
 	}
 }
