@@ -119,3 +119,13 @@ func restartLosesNoActivation(t *testing.T, ns, name string, srv *sourcetest.HTT
 	waitReplicas(t, ns, name, 1, longWait)
 	waitCondition(t, ns, name, kedav1.ConditionReady, metav1.ConditionTrue, "")
 }
+
+// scaledTarget creates Deployment ns/name at 0 replicas, then the objects
+// of manifest (its ScaledObject and what that needs).
+func scaledTarget(t *testing.T, ns, name, manifest string) {
+	t.Helper()
+	if _, err := env.kube.AppsV1().Deployments(ns).Create(context.Background(), deployment(ns, name, 0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, ns, manifest)
+}

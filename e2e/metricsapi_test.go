@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pushscale/pushscale/sources/metricsapi/metricsapitest"
 	"github.com/pushscale/pushscale/sources/sourcetest"
@@ -60,10 +57,7 @@ spec:
 // apiTarget creates the Deployment name and its ScaledObject reading srv.
 func apiTarget(t *testing.T, ns, name string, srv *sourcetest.HTTPServer, password, format string) {
 	t.Helper()
-	if _, err := env.kube.AppsV1().Deployments(ns).Create(context.Background(), deployment(ns, name, 0), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	apply(t, ns, fmt.Sprintf(metricsAPISO, name, srv.URL(), password, format))
+	scaledTarget(t, ns, name, fmt.Sprintf(metricsAPISO, name, srv.URL(), password, format))
 }
 
 // TestMetricsAPIScalesZeroToNAndBack: a value above 0 wakes the target

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pushscale/pushscale/sources/prometheus/promtest"
 	"github.com/pushscale/pushscale/sources/sourcetest"
@@ -56,10 +53,7 @@ spec:
 // with token.
 func promTarget(t *testing.T, ns, name string, srv *sourcetest.HTTPServer, token, threshold string) {
 	t.Helper()
-	if _, err := env.kube.AppsV1().Deployments(ns).Create(context.Background(), deployment(ns, name, 0), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	apply(t, ns, fmt.Sprintf(promSO, name, srv.URL(), token, threshold))
+	scaledTarget(t, ns, name, fmt.Sprintf(promSO, name, srv.URL(), token, threshold))
 }
 
 // TestPrometheusScalesZeroToNAndBack: a sample above 0 wakes the target
