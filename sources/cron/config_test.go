@@ -104,6 +104,8 @@ func TestAt(t *testing.T) {
 		{"window across midnight, after midnight", with("start", "0 22 * * *", "end", "0 6 * * *"), day(5, 0, 0), 3, true, day(6, 0, 0)},
 		{"window across midnight, daytime", with("start", "0 22 * * *", "end", "0 6 * * *"), day(12, 0, 0), 0, false, day(22, 0, 0)},
 		{"a start firing again inside keeps it open", with("start", "0 * * * *", "end", "30 18 * * *"), day(18, 10, 0), 3, true, day(18, 30, 0)},
+		{"edges in the same minute: inside, as KEDA (the end comes no later than the start)", with("start", "0 * * * *", "end", "0 18 * * *"), day(17, 59, 0), 3, true, day(18, 0, 0)},
+		{"and at that minute the end wins", with("start", "0 * * * *", "end", "0 18 * * *"), day(18, 0, 0), 0, false, day(19, 0, 0)},
 		{"zone: 10:00 in Berlin is 09:00 UTC", with("timezone", "Europe/Berlin"), time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC), 3, true, time.Date(2026, 12, 7, 11, 0, 0, 0, berlin)},
 	}
 	for _, tc := range tests {
