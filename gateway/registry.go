@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/cron"
 	"github.com/pushscale/pushscale/sources/external"
 	"github.com/pushscale/pushscale/sources/kafka"
+	"github.com/pushscale/pushscale/sources/metricsapi"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
+	"github.com/pushscale/pushscale/sources/prometheus"
 	"github.com/pushscale/pushscale/sources/rabbitmq"
 	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
@@ -22,6 +25,9 @@ func registry(opts Options, newWebhook func(d sources.Deps) *webhook.Source) sou
 		natsjetstream.Family(natsjetstream.Options{}),
 		rabbitmq.Family(rabbitmq.Options{IdlePollInterval: opts.RabbitMQIdlePollInterval}),
 		external.Family(external.Options{}),
+		cron.Family(),
+		prometheus.Family(),
+		metricsapi.Family(),
 	}
 }
 
