@@ -4,6 +4,7 @@ import (
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/kafka"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
+	"github.com/pushscale/pushscale/sources/postgresql"
 	"github.com/pushscale/pushscale/sources/rabbitmq"
 	"github.com/pushscale/pushscale/sources/redis"
 	"github.com/pushscale/pushscale/sources/webhook"
@@ -20,6 +21,7 @@ func registry(opts Options, newWebhook func(d sources.Deps) *webhook.Source) sou
 		kafka.Family(kafka.Options{}),
 		natsjetstream.Family(natsjetstream.Options{}),
 		rabbitmq.Family(rabbitmq.Options{IdlePollInterval: opts.RabbitMQIdlePollInterval}),
+		postgresql.Family(postgresql.Options{}),
 	}
 }
 
