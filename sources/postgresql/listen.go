@@ -150,7 +150,7 @@ func (e *endpoint) listen(ctx context.Context, conn **pgx.Conn, listening map[st
 	if fresh {
 		c, err := pgx.ConnectConfig(ctx, e.conf)
 		if err != nil {
-			return fmt.Errorf("postgresql: LISTEN connection to %s: %w", e.server, err)
+			return fmt.Errorf("postgresql: LISTEN connection to %s: %w", e.server, explain(err))
 		}
 		*conn = c
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -94,13 +95,28 @@ func (r *resource) Read(ctx context.Context) (float64, error) {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return 0, errors.New("postgresql: query returned no rows")
 		}
-		return 0, fmt.Errorf("postgresql: query on %s: %w", r.ep.server, err)
+		return 0, fmt.Errorf("postgresql: query on %s: %w", r.ep.server, explain(err))
 	}
 	f, err := toFloat(v)
 	if err != nil {
 		return 0, fmt.Errorf("postgresql: query on %s: %w", r.ep.server, err)
 	}
 	return f, nil
+}
+
+// explain names the fields behind a refused connection: the server's
+// error says what was refused, never the password.
+func explain(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "28P01", "28000": // invalid_password, invalid_authorization_specification
+			return fmt.Errorf("userName and password (or connection) refused: %w", err)
+		case "3D000": // invalid_catalog_name
+			return fmt.Errorf("dbName (or connection): %w", err)
+		}
+	}
+	return err
 }
 
 // toFloat converts the value of a query's first column.

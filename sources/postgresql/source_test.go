@@ -181,7 +181,7 @@ func TestFailuresHideSecrets(t *testing.T) {
 			tr := trigger(key("pw"), s, "x", time.Hour, map[string]string{"notifyChannel": "c"})
 			tr.AuthParams["password"] = wrong
 			return tr
-		}(), "password authentication failed"},
+		}(), "userName and password (or connection) refused"},
 		{"unreachable", func() sources.Trigger {
 			tr := trigger(key("down"), s, "x", time.Hour, map[string]string{"port": "1"})
 			tr.AuthParams["password"] = wrong
