@@ -19,6 +19,8 @@
 //   - rabbitmq: publish → spec.replicas = 1 through a shadow queue, through
 //     the default exchange (polled) and with push disabled, at
 //     pollingInterval 1 s, and what idle triggers cost the broker;
+//   - postgresql: INSERT + NOTIFY → spec.replicas = 1 by LISTEN
+//     (notifyChannel) and with push disabled, at pollingInterval 1 s;
 //   - scaledjob: LPUSH → Job created on a ScaledJob by push and by polling
 //     at 1 s, and the Jobs a burst of items creates;
 //   - leader: the gateway binary as two processes with leader election,
@@ -98,9 +100,10 @@ const (
 	partMemory       = "memory"
 	partNATS         = "nats"
 	partRabbitMQ     = "rabbitmq"
+	partPostgreSQL   = "postgresql"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partScaledJob, partLeader, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partPostgreSQL, partScaledJob, partLeader, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -347,6 +350,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.RabbitMQ = r
 			return err
 		}},
+		{partPostgreSQL, "postgresql", func() error {
+			p, err := measurePostgreSQL(ctx, e, cfg)
+			rep.PostgreSQL = p
+			return err
+		}},
 		{partScaledJob, "scaledjob", func() error {
 			s, err := measureScaledJob(ctx, e, cfg)
 			rep.ScaledJob = s
@@ -406,7 +414,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partScaledJob) && !cfg.runs(partLeader) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partPostgreSQL) && !cfg.runs(partScaledJob) && !cfg.runs(partLeader) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

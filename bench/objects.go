@@ -36,6 +36,9 @@ type soSpec struct {
 	// rabbitmq, when set, makes the trigger `type: rabbitmq` with this
 	// metadata.
 	rabbitmq map[string]string
+	// postgresql, when set, makes the trigger `type: postgresql` with this
+	// metadata.
+	postgresql map[string]string
 	// pollingInterval in seconds; 0 leaves KEDA's default (30).
 	pollingInterval int32
 }
@@ -100,6 +103,9 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 	}
 	if s.rabbitmq != nil {
 		tr = kedav1.ScaleTrigger{Type: "rabbitmq", Metadata: s.rabbitmq}
+	}
+	if s.postgresql != nil {
+		tr = kedav1.ScaleTrigger{Type: "postgresql", Metadata: s.postgresql}
 	}
 	if n := s.nats; n != nil {
 		tr = kedav1.ScaleTrigger{Type: "nats-jetstream", Metadata: map[string]string{

@@ -41,6 +41,7 @@ type Report struct {
 	Kafka        *KafkaResult        `json:"kafka,omitempty"`
 	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
 	RabbitMQ     *RabbitMQResult     `json:"rabbitmq,omitempty"`
+	PostgreSQL   *PostgreSQLResult   `json:"postgresql,omitempty"`
 	ScaledJob    *ScaledJobResult    `json:"scaledjob,omitempty"`
 	Leader       *LeaderResult       `json:"leader,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
@@ -137,6 +138,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkKafka()
 	r.checkNATS()
 	r.checkRabbitMQ()
+	r.checkPostgreSQL()
 	r.checkScaledJob()
 	r.checkLeader()
 	r.checkMemory()
@@ -218,6 +220,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if n := r.RabbitMQ; n != nil {
 		printRabbitMQ(w, n)
+	}
+	if n := r.PostgreSQL; n != nil {
+		printPostgreSQL(w, n)
 	}
 	if n := r.NATS; n != nil {
 		printNATS(w, n)

@@ -132,6 +132,8 @@ func (e *endpoint) Run(ctx context.Context) {
 		if conn != nil {
 			closeConn(conn)
 			conn, listening = nil, make(map[string]bool)
+			// The server may have dropped the read pool's connections too.
+			e.pool.Reset()
 		}
 		e.report(want, store.Push{Reason: ReasonSubscriptionLost,
 			Message: err.Error() + "; the query is read every pollingInterval meanwhile"})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -89,9 +90,18 @@ type resource struct {
 
 // Read runs the query on the endpoint's pool and returns its first
 // column of its first row.
+//
+// A pooled connection the server dropped (a restart) is only found out
+// by using it, unless it was idle for over a second (pgxpool's ping): a
+// read that fails on the connection itself, not with an error of the
+// server, closes the pool's connections and runs once more on a new one.
 func (r *resource) Read(ctx context.Context) (float64, error) {
-	var v any
-	if err := r.ep.pool.QueryRow(ctx, r.query).Scan(&v); err != nil {
+	v, err := r.query1(ctx)
+	if err != nil && ctx.Err() == nil && connectionLost(err) {
+		r.ep.pool.Reset()
+		v, err = r.query1(ctx)
+	}
+	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return 0, errors.New("postgresql: query returned no rows")
 		}
@@ -102,6 +112,27 @@ func (r *resource) Read(ctx context.Context) (float64, error) {
 		return 0, fmt.Errorf("postgresql: query on %s: %w", r.ep.server, err)
 	}
 	return f, nil
+}
+
+// connectionLost reports whether err is the loss of the connection (the
+// server's shutdown notice, SQLSTATE class 57P or 08, or no answer of the
+// server at all) rather than an error of the query.
+func connectionLost(err error) bool {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "57P") || strings.HasPrefix(pe.Code, "08")
+	}
+	var ce *pgconn.ConnectError
+	return !errors.As(err, &ce) // a refused connection attempt is not retried at once
+}
+
+func (r *resource) query1(ctx context.Context) (any, error) {
+	var v any
+	err := r.ep.pool.QueryRow(ctx, r.query).Scan(&v)
+	return v, err
 }
 
 // explain names the fields behind a refused connection: the server's

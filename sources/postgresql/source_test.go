@@ -253,3 +253,26 @@ func TestNothingLostWhileDown(t *testing.T) {
 		"INSERT INTO "+tb+" DEFAULT VALUES; COMMIT")
 	e.sink.AwaitValue(t, k, 1)
 }
+
+// A read right after a server restart, on a pooled connection the server
+// dropped, is run again on a new one: no failure is recorded.
+func TestReadAfterQuickRestart(t *testing.T) {
+	s := pgtest.Start(t)
+	exec(t, s, "CREATE TABLE jobs (id serial)")
+	e := newEnv(t, false)
+	k := key("quick")
+	e.watch(trigger(k, s, "jobs", 300*time.Millisecond, nil))
+	e.sink.AwaitValue(t, k, 0)
+	for range 2 {
+		if err := s.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(t, s, "INSERT INTO jobs DEFAULT VALUES")
+	e.sink.AwaitValue(t, k, 1)
+	for _, c := range e.sink.Calls() {
+		if c.Op == sourcetest.OpFail {
+			t.Errorf("a read failed: %v", c)
+		}
+	}
+}
