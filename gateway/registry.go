@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/etcd"
 	"github.com/pushscale/pushscale/sources/kafka"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
 	"github.com/pushscale/pushscale/sources/postgresql"
@@ -22,6 +23,7 @@ func registry(opts Options, newWebhook func(d sources.Deps) *webhook.Source) sou
 		natsjetstream.Family(natsjetstream.Options{}),
 		rabbitmq.Family(rabbitmq.Options{IdlePollInterval: opts.RabbitMQIdlePollInterval}),
 		postgresql.Family(postgresql.Options{}),
+		etcd.Family(etcd.Options{}),
 	}
 }
 
