@@ -39,6 +39,8 @@ type soSpec struct {
 	// postgresql, when set, makes the trigger `type: postgresql` with this
 	// metadata.
 	postgresql map[string]string
+	// etcd, when set, makes the trigger `type: etcd` with this metadata.
+	etcd map[string]string
 	// pollingInterval in seconds; 0 leaves KEDA's default (30).
 	pollingInterval int32
 }
@@ -103,6 +105,9 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 	}
 	if s.rabbitmq != nil {
 		tr = kedav1.ScaleTrigger{Type: "rabbitmq", Metadata: s.rabbitmq}
+	}
+	if s.etcd != nil {
+		tr = kedav1.ScaleTrigger{Type: "etcd", Metadata: s.etcd}
 	}
 	if s.postgresql != nil {
 		tr = kedav1.ScaleTrigger{Type: "postgresql", Metadata: s.postgresql}

@@ -101,34 +101,12 @@ func (e *env) pgSeries(ctx context.Context, srv *pgtest.Server, pool *pgxpool.Po
 		return nil, err
 	}
 	objs := names(ns[len("bench-"):], n)
-	seen, stopWatch, err := e.watchReplicasOne(ctx, ns, objs)
-	if err != nil {
-		return nil, err
-	}
-	defer stopWatch()
-	polling := time.Second
-	s := &NATSSeries{Name: name, Push: !poll, Activations: n, PollingIntervalS: polling.Seconds()}
-	progress("postgresql %s: %d ScaledObjects", name, n)
-	if s.ReadyS, err = e.createRedisObjects(ctx, ns, objs, func(i int) soSpec { return pgSpec(srv, objs[i], polling) }, 2*time.Minute); err != nil {
-		return nil, err
-	}
-	if s.PushHealth, err = e.waitPushHealth(ctx, ns, objs, want, time.Minute); err != nil {
-		return nil, err
-	}
-	if _, _, err := e.settleDeployments(ctx, ns, n, 2*time.Minute); err != nil {
-		return nil, err
-	}
-	send := func(ctx context.Context, target string) error {
-		quoted := "'" + target + "'" // bench names are [a-z0-9-]
-		_, err := pool.Exec(ctx, "INSERT INTO jobs VALUES ("+quoted+"); SELECT pg_notify("+quoted+", '')", pgx.QueryExecModeSimpleProtocol)
-		return err
-	}
-	if s.Schedule, s.ToReplicas, s.PublishRTT, err = activateAll(ctx, objs, seen, send, s.Push, polling); err != nil {
-		return nil, err
-	}
-	progress("postgresql %s: p50 %s, p99 %s", name, fmtMs(s.ToReplicas.P50Ms), fmtMs(s.ToReplicas.P99Ms))
-	stopWatch()
-	return s, e.deleteNamespace(ctx, ns, 2*time.Minute)
+	return e.timedSeries(ctx, "postgresql", name, ns, objs, !poll, want, func(i int) soSpec { return pgSpec(srv, objs[i], time.Second) },
+		func(ctx context.Context, target string) error {
+			quoted := "'" + target + "'" // bench names are [a-z0-9-]
+			_, err := pool.Exec(ctx, "INSERT INTO jobs VALUES ("+quoted+"); SELECT pg_notify("+quoted+", '')", pgx.QueryExecModeSimpleProtocol)
+			return err
+		})
 }
 
 func printPostgreSQL(w io.Writer, r *PostgreSQLResult) {

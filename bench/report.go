@@ -42,6 +42,7 @@ type Report struct {
 	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
 	RabbitMQ     *RabbitMQResult     `json:"rabbitmq,omitempty"`
 	PostgreSQL   *PostgreSQLResult   `json:"postgresql,omitempty"`
+	Etcd         *EtcdResult         `json:"etcd,omitempty"`
 	ScaledJob    *ScaledJobResult    `json:"scaledjob,omitempty"`
 	Leader       *LeaderResult       `json:"leader,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
@@ -139,6 +140,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkNATS()
 	r.checkRabbitMQ()
 	r.checkPostgreSQL()
+	r.checkEtcd()
 	r.checkScaledJob()
 	r.checkLeader()
 	r.checkMemory()
@@ -223,6 +225,9 @@ func (r *Report) print(w io.Writer) {
 	}
 	if n := r.PostgreSQL; n != nil {
 		printPostgreSQL(w, n)
+	}
+	if n := r.Etcd; n != nil {
+		printEtcd(w, n)
 	}
 	if n := r.NATS; n != nil {
 		printNATS(w, n)
