@@ -4,6 +4,7 @@ import (
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/etcd"
 	"github.com/pushscale/pushscale/sources/kafka"
+	"github.com/pushscale/pushscale/sources/mysql"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
 	"github.com/pushscale/pushscale/sources/postgresql"
 	"github.com/pushscale/pushscale/sources/rabbitmq"
@@ -24,6 +25,7 @@ func registry(opts Options, newWebhook func(d sources.Deps) *webhook.Source) sou
 		rabbitmq.Family(rabbitmq.Options{IdlePollInterval: opts.RabbitMQIdlePollInterval}),
 		postgresql.Family(postgresql.Options{}),
 		etcd.Family(etcd.Options{}),
+		mysql.Family(mysql.Options{}),
 	}
 }
 
