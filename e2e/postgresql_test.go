@@ -78,12 +78,9 @@ func pgExec(t *testing.T, srv *pgtest.Server, sql string) {
 // rows returns it to 0.
 func TestPostgreSQLScalesZeroToNAndBack(t *testing.T) {
 	ns := newNamespace(t)
-	ctx := context.Background()
 	srv := pgtest.Start(t)
 	pgExec(t, srv, "CREATE TABLE jobs (id serial)")
-	if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "pg-worker", 0), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	deploymentAt0(t, ns, "pg-worker")
 	apply(t, ns, pgScaledObject("pg-worker", srv, srv.Password(), 300, "jobs", "      notifyChannel: jobs\n"))
 	eventually(t, shortWait, "Ready and PushHealthy", func() (bool, error) {
 		so := scaledObject(t, ns, "pg-worker")
@@ -117,12 +114,9 @@ func TestPostgreSQLScalesZeroToNAndBack(t *testing.T) {
 // the LISTEN connection is down.
 func TestPostgreSQLRestartLosesNoActivation(t *testing.T) {
 	ns := newNamespace(t)
-	ctx := context.Background()
 	srv := pgtest.Start(t)
 	pgExec(t, srv, "CREATE TABLE jobs (id serial)")
-	if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "pg-restart", 0), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	deploymentAt0(t, ns, "pg-restart")
 	apply(t, ns, pgScaledObject("pg-restart", srv, srv.Password(), 300, "jobs", "      notifyChannel: jobs\n"))
 	pushHealthyIs(t, ns, "pg-restart", metav1.ConditionTrue, "Subscribed")
 	srv.Stop()
@@ -139,12 +133,9 @@ func TestPostgreSQLRestartLosesNoActivation(t *testing.T) {
 // NotSupported.
 func TestPostgreSQLWithoutChannelIsPolled(t *testing.T) {
 	ns := newNamespace(t)
-	ctx := context.Background()
 	srv := pgtest.Start(t)
 	pgExec(t, srv, "CREATE TABLE jobs (id serial)")
-	if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "pg-polled", 0), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	deploymentAt0(t, ns, "pg-polled")
 	apply(t, ns, pgScaledObject("pg-polled", srv, srv.Password(), 1, "jobs", ""))
 	if c := pushHealthyIs(t, ns, "pg-polled", metav1.ConditionFalse, "NotSupported"); !strings.Contains(c.Message, "notifyChannel") {
 		t.Errorf("PushHealthy message %q does not say why", c.Message)
@@ -158,11 +149,8 @@ func TestPostgreSQLWithoutChannelIsPolled(t *testing.T) {
 // nowhere in status, Events or logs.
 func TestPostgreSQLRefusedPassword(t *testing.T) {
 	ns := newNamespace(t)
-	ctx := context.Background()
 	srv := pgtest.Start(t)
-	if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "pg-refused", 0), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	deploymentAt0(t, ns, "pg-refused")
 	const wrong = "wr0ng-pg-" + "passw0rd"
 	apply(t, ns, pgScaledObject("pg-refused", srv, wrong, 1, "jobs", "      notifyChannel: jobs\n"))
 	eventually(t, longWait, "Ready=False and PushHealthy=False naming userName and password", func() (bool, error) {
@@ -171,25 +159,15 @@ func TestPostgreSQLRefusedPassword(t *testing.T) {
 		return r.Status == metav1.ConditionFalse && p.Status == metav1.ConditionFalse && p.Reason == "SubscriptionLost" &&
 			strings.Contains(p.Message, "userName and password"), fmt.Errorf("Ready %+v PushHealthy %+v", r, p)
 	})
-	so := scaledObject(t, ns, "pg-refused")
-	events, err := env.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dump := fmt.Sprintf("%+v %+v %s", so.Status, events.Items, gwLogs.String()); strings.Contains(dump, wrong) {
-		t.Error("the password appears in the status, an Event or the gateway's logs")
-	}
+	noSecretShown(t, ns, "pg-refused", wrong)
 }
 
 // TestPostgreSQLBadMetadata: metadata KEDA refuses is Ready=False naming
 // the field.
 func TestPostgreSQLBadMetadata(t *testing.T) {
 	ns := newNamespace(t)
-	ctx := context.Background()
 	srv := pgtest.Start(t)
-	if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "pg-bad", 0), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	deploymentAt0(t, ns, "pg-bad")
 	so := pgScaledObject("pg-bad", srv, srv.Password(), 1, "jobs", "      sslmode: sometimes\n")
 	so = strings.Replace(so, "      sslmode: disable\n", "", 1)
 	apply(t, ns, so)

@@ -5,26 +5,13 @@ import (
 	"testing"
 
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
 const secret = "s3cret-etcd-pass"
 
 func TestParseConfig(t *testing.T) {
 	base := map[string]string{"endpoints": "10.0.0.1:2379, https://etcd-1:2379", "watchKey": "/jobs/ready", "value": "5"}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == "-" {
-				delete(m, kv[i])
-			} else {
-				m[kv[i]] = kv[i+1]
-			}
-		}
-		return m
-	}
 	for _, tc := range []struct {
 		name    string
 		md      map[string]string
@@ -41,7 +28,7 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("metric name %q", got)
 			}
 		}},
-		{name: "activation, interval, credentials", md: with("activationValue", "1.5", "watchProgressNotifyInterval", "30"),
+		{name: "activation, interval, credentials", md: sourcetest.With(base, "activationValue", "1.5", "watchProgressNotifyInterval", "30"),
 			auth: map[string]string{"username": "u", "password": secret}, check: func(t *testing.T, c Config) {
 				if c.ActivationValue != 1.5 || c.WatchProgressNotifyInterval != 30 || c.username != "u" || c.password != secret {
 					t.Errorf("config %+v", c)
@@ -50,19 +37,19 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("id %q shows the password", id)
 				}
 			}},
-		{name: "password from passwordFromEnv", md: with("passwordFromEnv", "P", "usernameFromEnv", "U"),
+		{name: "password from passwordFromEnv", md: sourcetest.With(base, "passwordFromEnv", "P", "usernameFromEnv", "U"),
 			env: map[string]string{"P": secret, "U": "u"}, check: func(t *testing.T, c Config) {
 				if c.password != secret || c.username != "u" {
 					t.Errorf("credentials not read from the environment")
 				}
 			}},
-		{name: "endpoints required", md: with("endpoints", "-"), wantErr: "etcd: endpoints: required"},
-		{name: "watchKey required", md: with("watchKey", "-"), wantErr: "etcd: watchKey: required"},
-		{name: "value required", md: with("value", "-"), wantErr: "etcd: value: required"},
-		{name: "value not a number", md: with("value", "x"), wantErr: `etcd: value "x": must be a number`},
-		{name: "bad endpoint", md: with("endpoints", "etcd:2379,nohost"), wantErr: `etcd: endpoints "nohost": must be host:port`},
-		{name: "bad endpoint scheme", md: with("endpoints", "ftp://etcd:2379"), wantErr: `etcd: endpoints "ftp://etcd:2379"`},
-		{name: "interval 0", md: with("watchProgressNotifyInterval", "0"), wantErr: `watchProgressNotifyInterval "0": must be a positive whole number`},
+		{name: "endpoints required", md: sourcetest.With(base, "endpoints", "-"), wantErr: "etcd: endpoints: required"},
+		{name: "watchKey required", md: sourcetest.With(base, "watchKey", "-"), wantErr: "etcd: watchKey: required"},
+		{name: "value required", md: sourcetest.With(base, "value", "-"), wantErr: "etcd: value: required"},
+		{name: "value not a number", md: sourcetest.With(base, "value", "x"), wantErr: `etcd: value "x": must be a number`},
+		{name: "bad endpoint", md: sourcetest.With(base, "endpoints", "etcd:2379,nohost"), wantErr: `etcd: endpoints "nohost": must be host:port`},
+		{name: "bad endpoint scheme", md: sourcetest.With(base, "endpoints", "ftp://etcd:2379"), wantErr: `etcd: endpoints "ftp://etcd:2379"`},
+		{name: "interval 0", md: sourcetest.With(base, "watchProgressNotifyInterval", "0"), wantErr: `watchProgressNotifyInterval "0": must be a positive whole number`},
 		{name: "username without password", md: base, auth: map[string]string{"username": "u"}, wantErr: "etcd: username: must be given with password"},
 		{name: "password without username", md: base, auth: map[string]string{"password": secret}, wantErr: "etcd: password: must be given with username"},
 		{name: "bad tls", md: base, auth: map[string]string{"tls": "yes"}, wantErr: "etcd: tls (from TriggerAuthentication): must be one of enable, disable"},

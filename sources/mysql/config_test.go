@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
 const secret = "s3cret-mysql-pass"
@@ -12,20 +13,6 @@ const secret = "s3cret-mysql-pass"
 func TestParseConfig(t *testing.T) {
 	parts := map[string]string{"host": "db.app", "port": "3306", "username": "scaler", "dbName": "jobs",
 		"query": "SELECT count(*) FROM jobs", "queryValue": "5"}
-	with := func(base map[string]string, kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == "-" {
-				delete(m, kv[i])
-			} else {
-				m[kv[i]] = kv[i+1]
-			}
-		}
-		return m
-	}
 	connOnly := map[string]string{"query": "SELECT 1", "queryValue": "2"}
 	for _, tc := range []struct {
 		name    string
@@ -53,7 +40,7 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("dsn %s@%s", c.dsn.User, c.dsn.Addr)
 				}
 			}},
-		{name: "username from the TriggerAuthentication", md: with(parts, "username", "-"), auth: map[string]string{"username": "u2"},
+		{name: "username from the TriggerAuthentication", md: sourcetest.With(parts, "username", "-"), auth: map[string]string{"username": "u2"},
 			check: func(t *testing.T, c Config) {
 				if c.dsn.User != "u2" {
 					t.Errorf("user %q", c.dsn.User)
@@ -66,25 +53,25 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("config %+v", c)
 				}
 			}},
-		{name: "connectionString from connectionStringFromEnv", md: with(connOnly, "connectionStringFromEnv", "DSN"),
+		{name: "connectionString from connectionStringFromEnv", md: sourcetest.With(connOnly, "connectionStringFromEnv", "DSN"),
 			env: map[string]string{"DSN": "u:" + secret + "@tcp(db:3306)/x"}, check: func(t *testing.T, c Config) {
 				if c.DBName != "x" {
 					t.Errorf("config %+v", c)
 				}
 			}},
-		{name: "activation", md: with(parts, "activationQueryValue", "2.5"), check: func(t *testing.T, c Config) {
+		{name: "activation", md: sourcetest.With(parts, "activationQueryValue", "2.5"), check: func(t *testing.T, c Config) {
 			if c.ActivationQueryValue != 2.5 {
 				t.Errorf("config %+v", c)
 			}
 		}},
-		{name: "query required", md: with(parts, "query", "-"), wantErr: "mysql: query: required"},
-		{name: "queryValue required", md: with(parts, "queryValue", "-"), wantErr: "mysql: queryValue: required"},
-		{name: "queryValue not a number", md: with(parts, "queryValue", "x"), wantErr: `mysql: queryValue "x": must be a number`},
-		{name: "activation not a number", md: with(parts, "activationQueryValue", "Inf"), wantErr: `activationQueryValue "Inf": must be a number`},
-		{name: "no host", md: with(parts, "host", "-"), wantErr: "mysql: host: required when connectionString is not given"},
-		{name: "no port", md: with(parts, "port", "-"), wantErr: "mysql: port: required"},
-		{name: "bad port", md: with(parts, "port", "0"), wantErr: `mysql: port "0": must be a port number`},
-		{name: "no username", md: with(parts, "username", "-"), wantErr: "mysql: username: required"},
+		{name: "query required", md: sourcetest.With(parts, "query", "-"), wantErr: "mysql: query: required"},
+		{name: "queryValue required", md: sourcetest.With(parts, "queryValue", "-"), wantErr: "mysql: queryValue: required"},
+		{name: "queryValue not a number", md: sourcetest.With(parts, "queryValue", "x"), wantErr: `mysql: queryValue "x": must be a number`},
+		{name: "activation not a number", md: sourcetest.With(parts, "activationQueryValue", "Inf"), wantErr: `activationQueryValue "Inf": must be a number`},
+		{name: "no host", md: sourcetest.With(parts, "host", "-"), wantErr: "mysql: host: required when connectionString is not given"},
+		{name: "no port", md: sourcetest.With(parts, "port", "-"), wantErr: "mysql: port: required"},
+		{name: "bad port", md: sourcetest.With(parts, "port", "0"), wantErr: `mysql: port "0": must be a port number`},
+		{name: "no username", md: sourcetest.With(parts, "username", "-"), wantErr: "mysql: username: required"},
 		{name: "bad connectionString is not shown", md: connOnly, auth: map[string]string{"connectionString": "u:" + secret + "@tcp(db:3306"},
 			wantErr: "mysql: connectionString (from TriggerAuthentication): is not a valid MySQL DSN"},
 	} {

@@ -3,7 +3,6 @@ package mysql
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -27,17 +26,9 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
 	d := sourcetest.NewDeps(t, e.sink)
-	d.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d.Logger = sourcetest.DebugLogger(e.logs)
 	e.src = New(d, Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.src.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Start = %v", err)
-		}
-	})
+	sourcetest.Run(t, e.src, e.logs)
 	return e
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
 const secret = "s3cret-pass word'\\x"
@@ -12,20 +13,6 @@ const secret = "s3cret-pass word'\\x"
 func TestParseConfig(t *testing.T) {
 	parts := map[string]string{"host": "db.app", "port": "5432", "userName": "scaler", "dbName": "jobs", "sslmode": "disable",
 		"query": "SELECT count(*) FROM jobs", "targetQueryValue": "5"}
-	with := func(base map[string]string, kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == "-" {
-				delete(m, kv[i])
-			} else {
-				m[kv[i]] = kv[i+1]
-			}
-		}
-		return m
-	}
 	connOnly := map[string]string{"query": "SELECT 1", "targetQueryValue": "2.5"}
 	for _, tc := range []struct {
 		name    string
@@ -56,7 +43,7 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("connection %s %s %s:%d", c.conn.User, c.conn.Database, c.conn.Host, c.conn.Port)
 				}
 			}},
-		{name: "password from passwordFromEnv", md: with(parts, "passwordFromEnv", "PGPASS"), env: map[string]string{"PGPASS": secret},
+		{name: "password from passwordFromEnv", md: sourcetest.With(parts, "passwordFromEnv", "PGPASS"), env: map[string]string{"PGPASS": secret},
 			check: func(t *testing.T, c Config) {
 				if c.conn.Password != secret {
 					t.Errorf("password not read from the environment")
@@ -69,38 +56,38 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("config %+v", c)
 				}
 			}},
-		{name: "connection from connectionFromEnv", md: with(connOnly, "connectionFromEnv", "DSN"),
+		{name: "connection from connectionFromEnv", md: sourcetest.With(connOnly, "connectionFromEnv", "DSN"),
 			env: map[string]string{"DSN": "host=db user=u password=pw-1234 dbname=x"},
 			check: func(t *testing.T, c Config) {
 				if c.conn.Host != "db" || c.conn.Database != "x" {
 					t.Errorf("config %+v", c)
 				}
 			}},
-		{name: "connection in metadata is not read (KEDA: authParams or env only)", md: with(connOnly, "connection", "host=db"),
+		{name: "connection in metadata is not read (KEDA: authParams or env only)", md: sourcetest.With(connOnly, "connection", "host=db"),
 			wantErr: "postgresql: host: required when connection is not given"},
-		{name: "activation and notifyChannel", md: with(parts, "activationTargetQueryValue", "1.5", "notifyChannel", "Jobs"),
+		{name: "activation and notifyChannel", md: sourcetest.With(parts, "activationTargetQueryValue", "1.5", "notifyChannel", "Jobs"),
 			check: func(t *testing.T, c Config) {
 				if c.ActivationTargetQueryValue != 1.5 || c.NotifyChannel != "Jobs" {
 					t.Errorf("config %+v", c)
 				}
 			}},
-		{name: "query required", md: with(parts, "query", "-"), wantErr: "postgresql: query: required"},
-		{name: "targetQueryValue required", md: with(parts, "targetQueryValue", "-"), wantErr: "postgresql: targetQueryValue: required"},
-		{name: "targetQueryValue 0", md: with(parts, "targetQueryValue", "0"), wantErr: `postgresql: targetQueryValue "0": must not be 0`},
-		{name: "targetQueryValue not a number", md: with(parts, "targetQueryValue", "five"), wantErr: `postgresql: targetQueryValue "five": must be a number`},
-		{name: "activation not a number", md: with(parts, "activationTargetQueryValue", "NaN"), wantErr: `activationTargetQueryValue "NaN": must be a number`},
-		{name: "no host", md: with(parts, "host", "-"), wantErr: "postgresql: host: required when connection is not given"},
-		{name: "no port", md: with(parts, "port", "-"), wantErr: "postgresql: port: required when connection is not given"},
-		{name: "no userName", md: with(parts, "userName", "-"), wantErr: "postgresql: userName: required"},
-		{name: "no dbName", md: with(parts, "dbName", "-"), wantErr: "postgresql: dbName: required"},
-		{name: "no sslmode", md: with(parts, "sslmode", "-"), wantErr: "postgresql: sslmode: required"},
-		{name: "bad port", md: with(parts, "port", "99999"), wantErr: `postgresql: port "99999": must be a port number`},
-		{name: "bad sslmode", md: with(parts, "sslmode", "maybe"), wantErr: `postgresql: sslmode "maybe": must be one of`},
+		{name: "query required", md: sourcetest.With(parts, "query", "-"), wantErr: "postgresql: query: required"},
+		{name: "targetQueryValue required", md: sourcetest.With(parts, "targetQueryValue", "-"), wantErr: "postgresql: targetQueryValue: required"},
+		{name: "targetQueryValue 0", md: sourcetest.With(parts, "targetQueryValue", "0"), wantErr: `postgresql: targetQueryValue "0": must not be 0`},
+		{name: "targetQueryValue not a number", md: sourcetest.With(parts, "targetQueryValue", "five"), wantErr: `postgresql: targetQueryValue "five": must be a number`},
+		{name: "activation not a number", md: sourcetest.With(parts, "activationTargetQueryValue", "NaN"), wantErr: `activationTargetQueryValue "NaN": must be a number`},
+		{name: "no host", md: sourcetest.With(parts, "host", "-"), wantErr: "postgresql: host: required when connection is not given"},
+		{name: "no port", md: sourcetest.With(parts, "port", "-"), wantErr: "postgresql: port: required when connection is not given"},
+		{name: "no userName", md: sourcetest.With(parts, "userName", "-"), wantErr: "postgresql: userName: required"},
+		{name: "no dbName", md: sourcetest.With(parts, "dbName", "-"), wantErr: "postgresql: dbName: required"},
+		{name: "no sslmode", md: sourcetest.With(parts, "sslmode", "-"), wantErr: "postgresql: sslmode: required"},
+		{name: "bad port", md: sourcetest.With(parts, "port", "99999"), wantErr: `postgresql: port "99999": must be a port number`},
+		{name: "bad sslmode", md: sourcetest.With(parts, "sslmode", "maybe"), wantErr: `postgresql: sslmode "maybe": must be one of`},
 		{name: "bad port from the TriggerAuthentication is not shown", md: parts, auth: map[string]string{"port": "x" + secret},
 			wantErr: "postgresql: port (from TriggerAuthentication): must be a port number"},
 		{name: "bad connection is not shown", md: connOnly, auth: map[string]string{"connection": "postgres://u:" + secret + "@db:notaport/x"},
 			wantErr: "postgresql: connection (from TriggerAuthentication): is not a valid PostgreSQL connection string or URL"},
-		{name: "channel too long", md: with(parts, "notifyChannel", strings.Repeat("c", 64)), wantErr: "notifyChannel"},
+		{name: "channel too long", md: sourcetest.With(parts, "notifyChannel", strings.Repeat("c", 64)), wantErr: "notifyChannel"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseConfig(sources.Trigger{Type: Type, Metadata: tc.md, AuthParams: tc.auth, ResolvedEnv: tc.env})

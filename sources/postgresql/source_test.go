@@ -3,7 +3,6 @@ package postgresql
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -29,21 +28,10 @@ func newEnv(t *testing.T, disablePush bool) *env {
 	t.Helper()
 	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
 	d := sourcetest.NewDeps(t, e.sink)
-	d.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d.Logger = sourcetest.DebugLogger(e.logs)
 	d.DisablePush = map[string]bool{Type: disablePush}
 	e.src = New(d, Options{ReconnectWait: 50 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.src.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Start = %v", err)
-		}
-		if t.Failed() {
-			t.Logf("source log:\n%s", e.logs)
-		}
-	})
+	sourcetest.Run(t, e.src, e.logs)
 	return e
 }
 

@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pushscale/pushscale/e2e/controlplane"
+	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
 // User is the read-only user of a server with authentication.
@@ -40,10 +40,7 @@ type Server struct {
 	clientPort, peerPt int
 	password           string
 	rootPassword       string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc               sourcetest.Process
 }
 
 // Options configure a Server.
@@ -88,8 +85,8 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{dir: dir, bin: bin}
-	if s.clientPort, err = freePort(); err == nil {
-		s.peerPt, err = freePort()
+	if s.clientPort, err = sourcetest.FreePort(); err == nil {
+		s.peerPt, err = sourcetest.FreePort()
 	}
 	if err == nil {
 		err = s.Start()
@@ -139,12 +136,8 @@ func (s *Server) enableAuth() error {
 // Start starts the stopped member on its ports and waits until it is
 // healthy.
 func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return nil
-	}
-	log, err := os.OpenFile(filepath.Join(s.dir, "etcd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logPath := filepath.Join(s.dir, "etcd.log")
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -155,56 +148,25 @@ func (s *Server) Start() error {
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "default="+peer,
 		"--listen-metrics-urls", "", "--unsafe-no-fsync", "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	err = s.proc.Start(cmd, func() error {
+		resp, err := http.Get(client + "/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	}, 60*time.Second, logPath)
+	if err != nil {
 		return fmt.Errorf("etcdtest: %w", err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(client + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-done:
-			s.cmd = nil
-			out, _ := os.ReadFile(filepath.Join(s.dir, "etcd.log"))
-			return fmt.Errorf("etcdtest: etcd exited at start:\n%s", out)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stopLocked()
-			return errors.New("etcdtest: etcd not healthy within 60 s")
-		}
-	}
+	return nil
 }
 
 // Stop stops the member (SIGTERM) and waits for it.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked()
-}
-
-func (s *Server) stopLocked() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
-	s.cmd = nil
-}
+func (s *Server) Stop() { s.proc.Stop(syscall.SIGTERM) }
 
 // Restart stops the member and starts it again.
 func (s *Server) Restart() error {
@@ -248,13 +210,4 @@ func (s *Server) Put(ctx context.Context, key, value string) error {
 	defer cli.Close()
 	_, err = cli.Put(ctx, key, value)
 	return err
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -19,15 +19,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
 // The server's user and database; the password is random per Server.
@@ -42,10 +42,7 @@ type Server struct {
 	port     int
 	password string
 	cred     *syscall.Credential
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc     sourcetest.Process
 }
 
 // Start starts a server that is removed when tb ends.
@@ -108,21 +105,14 @@ func New() (*Server, error) {
 }
 
 func (s *Server) init(install string) error {
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			return fmt.Errorf("mariadbtest: running as root and no user nobody to run mariadbd as: %w", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(s.dir, uid, gid); err != nil {
-			return err
-		}
-	}
 	if err := os.Chmod(s.dir, 0o755); err != nil {
 		return err
 	}
+	cred, err := sourcetest.Unprivileged(s.dir)
+	if err != nil {
+		return fmt.Errorf("mariadbtest: %w", err)
+	}
+	s.cred = cred
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	s.password = "pw-" + hex.EncodeToString(b)
@@ -141,59 +131,38 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = s.dir
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/bin", "HOME=" + s.dir, "LC_ALL=C"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	return cmd
 }
 
 // Start starts the stopped server, on its earlier port if it had one,
 // and waits until it answers.
 func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return nil
-	}
 	if s.port == 0 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		p, err := sourcetest.FreePort()
 		if err != nil {
 			return err
 		}
-		s.port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		s.port = p
 	}
+	logPath := filepath.Join(s.dir, "error.log")
 	cmd := s.command(s.bin, "--no-defaults", "--datadir="+s.data(), "--port="+strconv.Itoa(s.port),
 		"--bind-address=127.0.0.1", "--socket="+s.socket(), "--pid-file="+filepath.Join(s.dir, "mysqld.pid"),
-		"--log-error="+filepath.Join(s.dir, "error.log"), "--tmpdir="+s.dir, "--skip-name-resolve",
+		"--log-error="+logPath, "--tmpdir="+s.dir, "--skip-name-resolve",
 		"--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--innodb-flush-log-at-trx-commit=0",
 		"--skip-log-bin", "--max-connections=200")
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("mariadbtest: mariadbd: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	err := s.proc.Start(cmd, func() error {
 		db, err := s.rootDB()
-		if err == nil {
-			err = db.Ping()
-			db.Close()
-			if err == nil {
-				return nil
-			}
+		if err != nil {
+			return err
 		}
-		select {
-		case <-done:
-			s.cmd = nil
-			out, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
-			return fmt.Errorf("mariadbtest: mariadbd exited at start:\n%s", out)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stopLocked()
-			return fmt.Errorf("mariadbtest: mariadbd did not answer within 60 s: %w", err)
-		}
+		defer db.Close()
+		return db.Ping()
+	}, 60*time.Second, logPath)
+	if err != nil {
+		return fmt.Errorf("mariadbtest: %w", err)
 	}
+	return nil
 }
 
 // rootDB is root over the socket (root has no password there).
@@ -228,25 +197,7 @@ func (s *Server) createUser() error {
 }
 
 // Stop stops the server (SIGTERM) and waits for it.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked()
-}
-
-func (s *Server) stopLocked() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
-	s.cmd = nil
-}
+func (s *Server) Stop() { s.proc.Stop(syscall.SIGTERM) }
 
 // Restart stops the server and starts it again on the same port.
 func (s *Server) Restart() error {

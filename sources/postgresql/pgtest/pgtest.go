@@ -19,16 +19,16 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
 // The server's user and database; the password is random per Server.
@@ -46,10 +46,7 @@ type Server struct {
 	port     int
 	password string
 	cred     *syscall.Credential
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc     sourcetest.Process
 }
 
 // Start starts a server that is removed when tb ends.
@@ -120,22 +117,19 @@ func New() (*Server, error) {
 
 // init creates the data directory as the user the server runs as.
 func (s *Server) init() error {
-	cred, err := unprivileged()
-	if err != nil {
+	if err := os.Chmod(s.dir, 0o755); err != nil {
 		return err
+	}
+	cred, err := sourcetest.Unprivileged(s.dir)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	s.cred = cred
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	s.password = "pw-" + hex.EncodeToString(b)
-	if err := os.Chmod(s.dir, 0o755); err != nil {
-		return err
-	}
 	pwfile := filepath.Join(s.dir, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := s.chown(s.dir); err != nil {
 		return err
 	}
 	cmd := s.command(filepath.Join(s.bin, "initdb"), "-D", s.data(), "-U", User, "--pwfile", pwfile,
@@ -148,54 +142,28 @@ func (s *Server) init() error {
 	return nil
 }
 
-// unprivileged is the credential to run as: nil unless running as root,
-// then the user nobody's.
-func unprivileged() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		return nil, fmt.Errorf("pgtest: running as root and no user nobody to run postgres as: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-func (s *Server) chown(path string) error {
-	if s.cred == nil {
-		return nil
-	}
-	return os.Chown(path, int(s.cred.Uid), int(s.cred.Gid))
-}
-
 func (s *Server) data() string { return filepath.Join(s.dir, "data") }
 
 func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = s.dir
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "HOME=" + s.dir}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	return cmd
 }
 
 // Start starts the stopped server, on its earlier port if it had one,
 // and waits until it answers.
 func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return nil
-	}
 	if s.port == 0 {
-		p, err := freePort()
+		p, err := sourcetest.FreePort()
 		if err != nil {
 			return err
 		}
 		s.port = p
 	}
-	log, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logPath := filepath.Join(s.dir, "postgres.log")
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -205,56 +173,24 @@ func (s *Server) Start() error {
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "dynamic_shared_memory_type=mmap", "-c", "shared_buffers=16MB", "-c", "max_connections=200")
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("pgtest: postgres: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-	deadline := time.Now().Add(startTimeout)
-	for {
+	err = s.proc.Start(cmd, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		c, err := pgx.Connect(ctx, s.url("postgres"))
-		cancel()
 		if err == nil {
-			_ = c.Close(context.Background())
-			return nil
+			_ = c.Close(ctx)
 		}
-		select {
-		case <-done:
-			s.cmd = nil
-			out, _ := os.ReadFile(filepath.Join(s.dir, "postgres.log"))
-			return fmt.Errorf("pgtest: postgres exited at start:\n%s", out)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stopLocked()
-			return fmt.Errorf("pgtest: postgres did not answer within %s: %w", startTimeout, err)
-		}
+		return err
+	}, startTimeout, logPath)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
+	return nil
 }
 
 // Stop stops the server (fast shutdown: clients are disconnected) and
 // waits for it to exit.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked()
-}
-
-func (s *Server) stopLocked() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
-	s.cmd = nil
-}
+func (s *Server) Stop() { s.proc.Stop(syscall.SIGINT) }
 
 // Restart stops the server and starts it again on the same port.
 func (s *Server) Restart() error {
@@ -293,13 +229,4 @@ func (s *Server) Exec(ctx context.Context, sql string, args ...any) error {
 	defer c.Close(context.Background())
 	_, err = c.Exec(ctx, sql, args...)
 	return err
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
