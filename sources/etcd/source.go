@@ -12,6 +12,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
 
 	"github.com/pushscale/pushscale/sources"
@@ -133,6 +135,12 @@ func newEndpoint(s *Source, id string, c Config) (*endpoint, error) {
 		DialKeepAliveTime:    30 * time.Second,
 		DialKeepAliveTimeout: 10 * time.Second,
 		Logger:               zap.NewNop(),
+		// gRPC's default wait between connection attempts grows to 2
+		// minutes: a member back after a restart would be seen that late.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 3 * time.Second},
+			MinConnectTimeout: s.opts.DialTimeout,
+		})},
 	}
 	return &endpoint{s: s, id: id, members: fmt.Sprint(c.Endpoints), conf: conf, wake: sources.NewWake(), watched: make(map[*resource]bool)}, nil
 }
