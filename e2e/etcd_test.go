@@ -79,13 +79,7 @@ func TestEtcdScalesZeroToNAndBack(t *testing.T) {
 	etcdPut(t, srv, "/jobs/etcd-worker", "0")
 	deploymentAt0(t, ns, "etcd-worker")
 	apply(t, ns, etcdScaledObject("etcd-worker", srv, srv.Password(), 300, ""))
-	eventually(t, shortWait, "Ready and PushHealthy", func() (bool, error) {
-		so := scaledObject(t, ns, "etcd-worker")
-		r, _ := so.Status.Conditions.GetCondition(kedav1.ConditionReady)
-		p, _ := so.Status.Conditions.GetCondition(kedav1.ConditionPushHealthy)
-		return r.Status == metav1.ConditionTrue && p.Status == metav1.ConditionTrue && p.Reason == "Subscribed",
-			fmt.Errorf("Ready %+v PushHealthy %+v", r, p)
-	})
+	readyAndPushed(t, ns, "etcd-worker", "Subscribed")
 	start := time.Now()
 	etcdPut(t, srv, "/jobs/etcd-worker", "1")
 	waitReplicas(t, ns, "etcd-worker", 1, shortWait)
@@ -94,12 +88,7 @@ func TestEtcdScalesZeroToNAndBack(t *testing.T) {
 	waitReplicas(t, ns, "etcd-worker", 4, longWait) // 20 / target 5
 	etcdPut(t, srv, "/jobs/etcd-worker", "0")
 	waitReplicas(t, ns, "etcd-worker", 0, longWait)
-	if so := scaledObject(t, ns, "etcd-worker"); so.Status.ExternalMetricNames[0] != "s0-etcd--jobs-etcd-worker" {
-		t.Fatalf("externalMetricNames %v", so.Status.ExternalMetricNames)
-	}
-	if strings.Contains(gwLogs.String(), srv.Password()) {
-		t.Fatal("the etcd password appears in the gateway's logs")
-	}
+	metricNamedNoSecret(t, ns, "etcd-worker", "s0-etcd--jobs-etcd-worker", srv.Password())
 }
 
 // TestEtcdRestartLosesNoActivation: a put right after a member restart

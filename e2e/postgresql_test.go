@@ -82,13 +82,7 @@ func TestPostgreSQLScalesZeroToNAndBack(t *testing.T) {
 	pgExec(t, srv, "CREATE TABLE jobs (id serial)")
 	deploymentAt0(t, ns, "pg-worker")
 	apply(t, ns, pgScaledObject("pg-worker", srv, srv.Password(), 300, "jobs", "      notifyChannel: jobs\n"))
-	eventually(t, shortWait, "Ready and PushHealthy", func() (bool, error) {
-		so := scaledObject(t, ns, "pg-worker")
-		r, _ := so.Status.Conditions.GetCondition(kedav1.ConditionReady)
-		p, _ := so.Status.Conditions.GetCondition(kedav1.ConditionPushHealthy)
-		return r.Status == metav1.ConditionTrue && p.Status == metav1.ConditionTrue && p.Reason == "Subscribed",
-			fmt.Errorf("Ready %+v PushHealthy %+v", r, p)
-	})
+	readyAndPushed(t, ns, "pg-worker", "Subscribed")
 	start := time.Now()
 	pgExec(t, srv, "INSERT INTO jobs DEFAULT VALUES; NOTIFY jobs")
 	waitReplicas(t, ns, "pg-worker", 1, shortWait)
@@ -98,12 +92,7 @@ func TestPostgreSQLScalesZeroToNAndBack(t *testing.T) {
 	waitReplicas(t, ns, "pg-worker", 4, longWait) // 20 rows / target 5
 	pgExec(t, srv, "DELETE FROM jobs")
 	waitReplicas(t, ns, "pg-worker", 0, longWait)
-	if so := scaledObject(t, ns, "pg-worker"); so.Status.ExternalMetricNames[0] != "s0-postgresql" {
-		t.Fatalf("externalMetricNames %v", so.Status.ExternalMetricNames)
-	}
-	if strings.Contains(gwLogs.String(), srv.Password()) {
-		t.Fatal("the PostgreSQL password appears in the gateway's logs")
-	}
+	metricNamedNoSecret(t, ns, "pg-worker", "s0-postgresql", srv.Password())
 }
 
 // TestPostgreSQLRestartLosesNoActivation: a row inserted and notified

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 )
 
 // deploymentAt0 creates Deployment ns/name with no replicas.
@@ -28,5 +30,30 @@ func noSecretShown(t *testing.T, ns, name, secret string) {
 	}
 	if dump := fmt.Sprintf("%+v %+v %s", so.Status, events.Items, gwLogs.String()); strings.Contains(dump, secret) {
 		t.Error("the password appears in the status, an Event or the gateway's logs")
+	}
+}
+
+// readyAndPushed waits (shortWait) until ScaledObject ns/name is Ready and
+// PushHealthy=True with reason.
+func readyAndPushed(t *testing.T, ns, name, reason string) {
+	t.Helper()
+	eventually(t, shortWait, "Ready and PushHealthy "+reason, func() (bool, error) {
+		so := scaledObject(t, ns, name)
+		r, _ := so.Status.Conditions.GetCondition(kedav1.ConditionReady)
+		p, _ := so.Status.Conditions.GetCondition(kedav1.ConditionPushHealthy)
+		return r.Status == metav1.ConditionTrue && p.Status == metav1.ConditionTrue && p.Reason == reason,
+			fmt.Errorf("Ready %+v PushHealthy %+v", r, p)
+	})
+}
+
+// metricNamedNoSecret fails t unless ScaledObject ns/name's first external
+// metric is metric, or when secret is in the gateway's logs.
+func metricNamedNoSecret(t *testing.T, ns, name, metric, secret string) {
+	t.Helper()
+	if got := scaledObject(t, ns, name).Status.ExternalMetricNames; len(got) == 0 || got[0] != metric {
+		t.Fatalf("externalMetricNames %v, want %s first", got, metric)
+	}
+	if strings.Contains(gwLogs.String(), secret) {
+		t.Fatal("the password appears in the gateway's logs")
 	}
 }

@@ -3,7 +3,6 @@ package etcd
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -28,8 +27,8 @@ var authEnv = sources.Order{sources.FromAuth, sources.FromEnv}
 var (
 	fieldEndpoints  = sources.Field[string]{Name: "endpoints", Required: true, Target: true}
 	fieldWatchKey   = sources.Field[string]{Name: "watchKey", Required: true}
-	fieldValue      = sources.Field[float64]{Name: "value", Required: true, Parse: number}
-	fieldActivation = sources.Field[float64]{Name: "activationValue", Parse: number}
+	fieldValue      = sources.Field[float64]{Name: "value", Required: true, Parse: sources.Number}
+	fieldActivation = sources.Field[float64]{Name: "activationValue", Parse: sources.Number}
 	fieldProgress   = sources.Field[int64]{Name: "watchProgressNotifyInterval", Default: DefaultWatchProgressNotifyInterval, Parse: sources.PositiveInt}
 	fieldUsername   = sources.Field[string]{Name: "username", From: authEnv}
 	fieldPassword   = sources.Field[string]{Name: "password", From: authEnv}
@@ -155,15 +154,6 @@ func checkEndpoint(ep string) error {
 		return errors.New("port must be 1–65535")
 	}
 	return nil
-}
-
-// number parses a finite number.
-func number(s string) (float64, error) {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, errors.New("must be a number")
-	}
-	return v, nil
 }
 
 // id identifies the endpoint: the members, the credential (hashed by

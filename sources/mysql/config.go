@@ -1,8 +1,6 @@
 package mysql
 
 import (
-	"errors"
-	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -30,8 +28,8 @@ var (
 	fieldPort       = sources.Field[string]{Name: "port", From: sources.Order{sources.FromMetadata, sources.FromAuth}}
 	fieldDBName     = sources.Field[string]{Name: "dbName", From: sources.Order{sources.FromMetadata, sources.FromAuth}}
 	fieldQuery      = sources.Field[string]{Name: "query", Required: true}
-	fieldTarget     = sources.Field[float64]{Name: "queryValue", Required: true, Parse: number}
-	fieldActivation = sources.Field[float64]{Name: "activationQueryValue", Parse: number}
+	fieldTarget     = sources.Field[float64]{Name: "queryValue", Required: true, Parse: sources.Number}
+	fieldActivation = sources.Field[float64]{Name: "activationQueryValue", Parse: sources.Number}
 )
 
 // Config is the parsed, validated metadata and authentication of one
@@ -140,13 +138,4 @@ func partsDSN(l *sources.Lookup) (*driver.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// number parses a finite number.
-func number(s string) (float64, error) {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, errors.New("must be a number")
-	}
-	return v, nil
 }

@@ -3,7 +3,6 @@ package postgresql
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -35,7 +34,7 @@ var (
 	fieldPassword   = sources.Field[string]{Name: "password", From: authEnv}
 	fieldQuery      = sources.Field[string]{Name: "query", Required: true}
 	fieldTarget     = sources.Field[float64]{Name: "targetQueryValue", Required: true, Parse: nonZero}
-	fieldActivation = sources.Field[float64]{Name: "activationTargetQueryValue", Parse: number}
+	fieldActivation = sources.Field[float64]{Name: "activationTargetQueryValue", Parse: sources.Number}
 	fieldChannel    = sources.Field[string]{Name: "notifyChannel", Parse: channel}
 )
 
@@ -169,19 +168,10 @@ func quote(v string) string {
 	return "'" + strings.ReplaceAll(v, `'`, `\'`) + "'"
 }
 
-// number parses a finite number.
-func number(s string) (float64, error) {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, errors.New("must be a number")
-	}
-	return v, nil
-}
-
 // nonZero parses a finite number other than 0 (KEDA refuses a
 // targetQueryValue of 0).
 func nonZero(s string) (float64, error) {
-	v, err := number(s)
+	v, err := sources.Number(s)
 	if err != nil {
 		return 0, err
 	}
