@@ -333,9 +333,20 @@ func (e *endpoint) watchOnce(ctx context.Context, cli *clientv3.Client, r *resou
 				e.s.Deps.Scheduler.Hint(r.id, false) // what changed before the watch
 				continue
 			}
-			if len(resp.Events) > 0 {
-				e.s.Deps.Scheduler.Hint(r.id, false)
+			if n := len(resp.Events); n > 0 {
+				e.s.Deps.Scheduler.Hint(r.id, atLeastOne(resp.Events[n-1]))
 			}
 		}
 	}
+}
+
+// atLeastOne reports whether ev leaves the key at a value of at least 1:
+// 1 is then a true lower bound of it, and the Scheduler may record it at
+// once (the leading edge) so that a target at zero wakes before the read.
+func atLeastOne(ev *clientv3.Event) bool {
+	if ev.Type != clientv3.EventTypePut {
+		return false
+	}
+	v, err := strconv.ParseFloat(string(ev.Kv.Value), 64)
+	return err == nil && v >= 1
 }

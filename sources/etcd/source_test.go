@@ -186,3 +186,23 @@ func TestWatchSurvivesCompaction(t *testing.T) {
 	put(t, s, "/c", "6")
 	e.sink.AwaitValue(t, k, 6)
 }
+
+// A put of 1 or more on a key last read at 0 records 1 at once (the
+// leading edge), then the value read.
+func TestLeadingEdge(t *testing.T) {
+	s := needServer(t)
+	put(t, s, "/edge", "0")
+	e := newEnv(t, false)
+	k := key("edge")
+	e.watch(trigger(k, s, "/edge", time.Hour))
+	e.sink.AwaitPush(t, k, ReasonSubscribed)
+	e.sink.AwaitValue(t, k, 0)
+	put(t, s, "/edge", "5")
+	e.sink.AwaitValue(t, k, 5)
+	got := e.sink.Records(k)
+	if len(got) < 3 || got[len(got)-2] != 1 {
+		t.Errorf("records %v, want 1 just before 5", got)
+	}
+	put(t, s, "/edge", "0.5") // below 1: no lower bound, the read decides
+	e.sink.AwaitValue(t, k, 0.5)
+}
