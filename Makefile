@@ -48,7 +48,7 @@ bench: deps
 # other for FUZZTIME each (the seeds in testdata/fuzz run in every `go test`;
 # a crash found here is written there: commit it as a new seed).
 FUZZTIME ?= 30s
-FUZZ_PKGS ?= ./sources/webhook/ ./sources/redis/ ./sources/kafka/ ./sources/natsjetstream/ ./sources/rabbitmq/ ./sources/external/ ./companion/ ./sources/cron/ ./sources/prometheus/ ./sources/metricsapi/
+FUZZ_PKGS ?= ./sources/webhook/ ./sources/redis/ ./sources/kafka/ ./sources/natsjetstream/ ./sources/rabbitmq/ ./sources/external/ ./companion/ ./sources/cron/ ./sources/prometheus/ ./sources/metricsapi/ ./sources/postgresql/ ./sources/etcd/ ./sources/mysql/
 fuzz:
 	@for pkg in $(FUZZ_PKGS); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \

@@ -22,6 +22,10 @@
 //   - external: an external scaler's StreamIsActive true → spec.replicas
 //     = 1 on external-push triggers, and its IsActive polled at 1 s on
 //     external triggers;
+//   - postgresql: INSERT + NOTIFY → spec.replicas = 1 by LISTEN
+//     (notifyChannel) and with push disabled, at pollingInterval 1 s;
+//   - etcd: put → spec.replicas = 1 by watch and with push disabled, at
+//     pollingInterval 1 s;
 //   - scaledjob: LPUSH → Job created on a ScaledJob by push and by polling
 //     at 1 s, and the Jobs a burst of items creates;
 //   - leader: the gateway binary as two processes with leader election,
@@ -103,9 +107,11 @@ const (
 	partMemory       = "memory"
 	partNATS         = "nats"
 	partRabbitMQ     = "rabbitmq"
+	partPostgreSQL   = "postgresql"
+	partEtcd         = "etcd"
 )
 
-var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partExternal, partScaledJob, partLeader, partCompanion, partMemory}
+var allParts = []string{partWebhook, partHostile, partRedisLatency, partRedisIdle, partKafka, partNATS, partRabbitMQ, partExternal, partPostgreSQL, partEtcd, partScaledJob, partLeader, partCompanion, partMemory}
 
 // runs reports whether part is selected.
 func (c config) runs(part string) bool { return len(c.parts) == 0 || c.parts[part] }
@@ -357,6 +363,16 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			rep.External = x
 			return err
 		}},
+		{partPostgreSQL, "postgresql", func() error {
+			p, err := measurePostgreSQL(ctx, e, cfg)
+			rep.PostgreSQL = p
+			return err
+		}},
+		{partEtcd, "etcd", func() error {
+			r, err := measureEtcd(ctx, e, cfg)
+			rep.Etcd = r
+			return err
+		}},
 		{partScaledJob, "scaledjob", func() error {
 			s, err := measureScaledJob(ctx, e, cfg)
 			rep.ScaledJob = s
@@ -421,7 +437,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
-	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partExternal) && !cfg.runs(partScaledJob) && !cfg.runs(partLeader) && !cfg.runs(partCompanion) && !cfg.runs(partMemory) {
+	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partExternal) && !cfg.runs(partPostgreSQL) && !cfg.runs(partEtcd) && !cfg.runs(partScaledJob) && !cfg.runs(partLeader) && !cfg.runs(partCompanion) && !cfg.runs(partMemory) {
 		return nil
 	}
 	// Its HPAs would keep the controller manager (and so the apiserver)

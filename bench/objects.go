@@ -40,6 +40,11 @@ type soSpec struct {
 	// (external or external-push) with this metadata.
 	external     map[string]string
 	externalType string
+	// postgresql, when set, makes the trigger `type: postgresql` with this
+	// metadata.
+	postgresql map[string]string
+	// etcd, when set, makes the trigger `type: etcd` with this metadata.
+	etcd map[string]string
 	// pollingInterval in seconds; 0 leaves KEDA's default (30).
 	pollingInterval int32
 }
@@ -107,6 +112,12 @@ func scaledObject(ns, name string, s soSpec) *kedav1.ScaledObject {
 	}
 	if s.external != nil {
 		tr = kedav1.ScaleTrigger{Type: s.externalType, Metadata: s.external}
+	}
+	if s.etcd != nil {
+		tr = kedav1.ScaleTrigger{Type: "etcd", Metadata: s.etcd}
+	}
+	if s.postgresql != nil {
+		tr = kedav1.ScaleTrigger{Type: "postgresql", Metadata: s.postgresql}
 	}
 	if n := s.nats; n != nil {
 		tr = kedav1.ScaleTrigger{Type: "nats-jetstream", Metadata: map[string]string{

@@ -42,6 +42,8 @@ type Report struct {
 	NATS         *NATSResult         `json:"nats_jetstream,omitempty"`
 	RabbitMQ     *RabbitMQResult     `json:"rabbitmq,omitempty"`
 	External     *ExternalResult     `json:"external,omitempty"`
+	PostgreSQL   *PostgreSQLResult   `json:"postgresql,omitempty"`
+	Etcd         *EtcdResult         `json:"etcd,omitempty"`
 	ScaledJob    *ScaledJobResult    `json:"scaledjob,omitempty"`
 	Leader       *LeaderResult       `json:"leader,omitempty"`
 	Companion    *CompanionResult    `json:"companion,omitempty"`
@@ -140,6 +142,8 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkNATS()
 	r.checkRabbitMQ()
 	r.checkExternal()
+	r.checkPostgreSQL()
+	r.checkEtcd()
 	r.checkScaledJob()
 	r.checkLeader()
 	r.checkCompanion()
@@ -222,6 +226,12 @@ func (r *Report) print(w io.Writer) {
 	}
 	if n := r.RabbitMQ; n != nil {
 		printRabbitMQ(w, n)
+	}
+	if n := r.PostgreSQL; n != nil {
+		printPostgreSQL(w, n)
+	}
+	if n := r.Etcd; n != nil {
+		printEtcd(w, n)
 	}
 	if n := r.NATS; n != nil {
 		printNATS(w, n)

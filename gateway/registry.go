@@ -3,10 +3,13 @@ package gateway
 import (
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/cron"
+	"github.com/pushscale/pushscale/sources/etcd"
 	"github.com/pushscale/pushscale/sources/external"
 	"github.com/pushscale/pushscale/sources/kafka"
 	"github.com/pushscale/pushscale/sources/metricsapi"
+	"github.com/pushscale/pushscale/sources/mysql"
 	"github.com/pushscale/pushscale/sources/natsjetstream"
+	"github.com/pushscale/pushscale/sources/postgresql"
 	"github.com/pushscale/pushscale/sources/prometheus"
 	"github.com/pushscale/pushscale/sources/rabbitmq"
 	"github.com/pushscale/pushscale/sources/redis"
@@ -28,6 +31,9 @@ func registry(opts Options, newWebhook func(d sources.Deps) *webhook.Source) sou
 		cron.Family(),
 		prometheus.Family(),
 		metricsapi.Family(),
+		postgresql.Family(postgresql.Options{}),
+		etcd.Family(etcd.Options{}),
+		mysql.Family(mysql.Options{}),
 	}
 }
 

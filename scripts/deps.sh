@@ -9,6 +9,11 @@ need=()
 command -v redis-server   >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
+# postgresql, mariadb-server: the postgresql and mysql sources' tests start
+# their own servers (initdb + postgres, mariadb-install-db + mariadbd) as an
+# unprivileged user on free ports; the packages' own services are not used.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 # wrk: the bench's load generator in a process of its own.
 command -v wrk            >/dev/null 2>&1 || need+=(wrk)
 # protoc: api/externalscaler's generated code is checked against it.

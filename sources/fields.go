@@ -2,6 +2,7 @@ package sources
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -197,6 +198,15 @@ func NonNegativeInt(s string) (int64, error) {
 		return 0, fmt.Errorf("must be a whole number ≥ 0")
 	}
 	return n, nil
+}
+
+// Number parses a finite decimal number.
+func Number(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("must be a number")
+	}
+	return v, nil
 }
 
 // Bool parses true or false as strconv.ParseBool does.

@@ -53,9 +53,9 @@ var (
 	fieldQueue      = sources.Field[string]{Name: "queueName", Required: true}
 	fieldVhost      = sources.Field[string]{Name: "vhostName", From: metaAuth}
 	fieldMode       = sources.Field[string]{Name: "mode"}
-	fieldValue      = sources.Field[float64]{Name: "value", Parse: number}
-	fieldLength     = sources.Field[float64]{Name: "queueLength", Parse: number}
-	fieldActivation = sources.Field[float64]{Name: "activationValue", Parse: number}
+	fieldValue      = sources.Field[float64]{Name: "value", Parse: sources.Number}
+	fieldLength     = sources.Field[float64]{Name: "queueLength", Parse: sources.Number}
+	fieldActivation = sources.Field[float64]{Name: "activationValue", Parse: sources.Number}
 	fieldRegex      = sources.Field[bool]{Name: "useRegex", Parse: sources.Bool}
 	fieldExclude    = sources.Field[bool]{Name: "excludeUnacknowledged", Parse: sources.Bool}
 	fieldPageSize   = sources.Field[int64]{Name: "pageSize", Default: 100, Parse: sources.PositiveInt}
@@ -344,15 +344,6 @@ func (c *Config) readPush(l *sources.Lookup) error {
 		}
 	}
 	return nil
-}
-
-// number parses a finite decimal number.
-func number(s string) (float64, error) {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, errors.New("must be a number")
-	}
-	return v, nil
 }
 
 // duration parses KEDA's durations: a Go duration ("5s") or whole

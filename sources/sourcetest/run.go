@@ -2,6 +2,7 @@ package sourcetest
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"strings"
 	"testing"
@@ -29,6 +30,17 @@ func Edit(m map[string]string, kv ...string) map[string]string {
 // Absent is the value that makes Edit remove a key.
 const Absent = "<absent>"
 
+// With is Edit with "-" as the value that removes a key.
+func With(base map[string]string, kv ...string) map[string]string {
+	kv = append([]string(nil), kv...)
+	for i := 1; i < len(kv); i += 2 {
+		if kv[i] == "-" {
+			kv[i] = Absent
+		}
+	}
+	return Edit(base, kv...)
+}
+
 // Watch builds a source with newSource on NewDeps and a fresh Sink,
 // watches every trigger, and runs the source until t ends (checking that
 // Start then returns nil). It returns the sink.
@@ -41,6 +53,15 @@ func Watch(t *testing.T, newSource func(d sources.Deps) sources.Source, triggers
 			t.Fatalf("Watch(%s) = %v", tr.Name, err)
 		}
 	}
+	Run(t, src, nil)
+	return sink
+}
+
+// Run runs src.Start until t ends, then checks that it returned nil; when
+// t failed, what logs holds (nil: nothing) is printed. Tests that watch
+// real brokers start their source with it.
+func Run(t testing.TB, src interface{ Start(context.Context) error }, logs *LogBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Start(ctx) }()
@@ -49,8 +70,15 @@ func Watch(t *testing.T, newSource func(d sources.Deps) sources.Source, triggers
 		if err := <-done; err != nil {
 			t.Errorf("Start = %v", err)
 		}
+		if t.Failed() && logs != nil {
+			t.Logf("source log:\n%s", logs)
+		}
 	})
-	return sink
+}
+
+// DebugLogger is a text logger at debug level writing to logs.
+func DebugLogger(logs *LogBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // AwaitFail waits for a Fail call whose error contains text and returns

@@ -1,0 +1,232 @@
+// Package pgtest runs a private PostgreSQL server (the Debian package's
+// initdb and postgres, `make deps` installs them) for the postgresql
+// source's tests, the end-to-end tests and the bench. The server listens
+// on a free loopback port, keeps its data, socket and log in a temporary
+// directory, and has one password-protected user (User, scram-sha-256)
+// owning the database DB. PostgreSQL refuses to run as root: when the
+// test runs as root (CI does), initdb and postgres run as the user
+// "nobody", the directory handed to it. A Server can be stopped and
+// started again on the same port with the same data, as a restart would
+// be.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pushscale/pushscale/sources/sourcetest"
+)
+
+// The server's user and database; the password is random per Server.
+const (
+	User = "pushscale"
+	DB   = "app"
+)
+
+// startTimeout bounds one start of the server.
+const startTimeout = 60 * time.Second
+
+// Server is one private PostgreSQL server.
+type Server struct {
+	dir, bin string
+	port     int
+	password string
+	cred     *syscall.Credential
+	proc     sourcetest.Process
+}
+
+// Start starts a server that is removed when tb ends.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// BinDir returns the folder of initdb and postgres: the newest
+// /usr/lib/postgresql/*/bin, else the folder of postgres on PATH.
+func BinDir() (string, error) {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	sort.Slice(matches, func(i, j int) bool { return version(matches[i]) < version(matches[j]) })
+	if len(matches) > 0 {
+		return filepath.Dir(matches[len(matches)-1]), nil
+	}
+	if p, err := exec.LookPath("postgres"); err == nil {
+		if _, err := exec.LookPath("initdb"); err == nil {
+			return filepath.Dir(p), nil
+		}
+	}
+	return "", errors.New("pgtest: postgres and initdb not installed (make deps installs postgresql)")
+}
+
+func version(p string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(p))))
+	return n
+}
+
+// New initialises a data directory and starts the server; Close stops it
+// and removes everything.
+func New() (*Server, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{dir: dir, bin: bin}
+	if err := s.init(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.url("postgres"))
+	if err == nil {
+		_, err = c.Exec(ctx, "CREATE DATABASE "+DB)
+		_ = c.Close(ctx)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("pgtest: creating database %s: %w", DB, err)
+	}
+	return s, nil
+}
+
+// init creates the data directory as the user the server runs as.
+func (s *Server) init() error {
+	if err := os.Chmod(s.dir, 0o755); err != nil {
+		return err
+	}
+	cred, err := sourcetest.Unprivileged(s.dir)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	s.cred = cred
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	s.password = "pw-" + hex.EncodeToString(b)
+	pwfile := filepath.Join(s.dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o644); err != nil {
+		return err
+	}
+	cmd := s.command(filepath.Join(s.bin, "initdb"), "-D", s.data(), "-U", User, "--pwfile", pwfile,
+		"--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync")
+	out, err := cmd.CombinedOutput()
+	_ = os.Remove(pwfile)
+	if err != nil {
+		return fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
+	}
+	return nil
+}
+
+func (s *Server) data() string { return filepath.Join(s.dir, "data") }
+
+func (s *Server) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = s.dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "HOME=" + s.dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	return cmd
+}
+
+// Start starts the stopped server, on its earlier port if it had one,
+// and waits until it answers.
+func (s *Server) Start() error {
+	if s.port == 0 {
+		p, err := sourcetest.FreePort()
+		if err != nil {
+			return err
+		}
+		s.port = p
+	}
+	logPath := filepath.Join(s.dir, "postgres.log")
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd := s.command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "dynamic_shared_memory_type=mmap", "-c", "shared_buffers=16MB", "-c", "max_connections=200")
+	cmd.Stdout, cmd.Stderr = log, log
+	err = s.proc.Start(cmd, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, s.url("postgres"))
+		if err == nil {
+			_ = c.Close(ctx)
+		}
+		return err
+	}, startTimeout, logPath)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	return nil
+}
+
+// Stop stops the server (fast shutdown: clients are disconnected) and
+// waits for it to exit.
+func (s *Server) Stop() { s.proc.Stop(syscall.SIGINT) }
+
+// Restart stops the server and starts it again on the same port.
+func (s *Server) Restart() error {
+	s.Stop()
+	return s.Start()
+}
+
+// Close stops the server and removes its directory.
+func (s *Server) Close() {
+	s.Stop()
+	_ = os.RemoveAll(s.dir)
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// Port is the server's port.
+func (s *Server) Port() int { return s.port }
+
+// Password is User's password.
+func (s *Server) Password() string { return s.password }
+
+// URL is a connection URL of User to DB, password included.
+func (s *Server) URL() string { return s.url(DB) }
+
+func (s *Server) url(db string) string {
+	return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", User, s.password, s.Addr(), db)
+}
+
+// Exec runs SQL statements as User on DB.
+func (s *Server) Exec(ctx context.Context, sql string, args ...any) error {
+	c, err := pgx.Connect(ctx, s.URL())
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	_, err = c.Exec(ctx, sql, args...)
+	return err
+}
