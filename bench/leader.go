@@ -388,7 +388,6 @@ func (e *env) watchLeaseHolder(ctx context.Context, ns string) (<-chan holderSee
 		return nil, nil, err
 	}
 	go func() {
-		defer w.Stop()
 		for {
 			for ev := range w.ResultChan() {
 				at := time.Now()
@@ -405,12 +404,15 @@ func (e *env) watchLeaseHolder(ctx context.Context, ns string) (<-chan holderSee
 				default:
 				}
 			}
+			w.Stop()
 			if wctx.Err() != nil {
 				return
 			}
-			if w, err = leases.Watch(wctx, metav1.ListOptions{FieldSelector: "metadata.name=" + leader.LeaseName}); err != nil {
-				return
+			next, err := leases.Watch(wctx, metav1.ListOptions{FieldSelector: "metadata.name=" + leader.LeaseName})
+			if err != nil {
+				return // waitHolder then says the holder was not seen
 			}
+			w = next
 		}
 	}()
 	return out, cancel, nil
