@@ -159,6 +159,15 @@ func (e *client) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStrea
 			clear(reported)
 		}
 		if ev.reconnected.Swap(false) {
+			// nats.go would reset each ordered consumer by itself, at a
+			// moment nobody reads after: a consumer created again after a
+			// message arrived (deliver new) never delivers it. Create them
+			// again here instead; reconcile hints each stream's resources
+			// once its consumer exists.
+			for stream, p := range pushes {
+				p.stop()
+				delete(pushes, stream)
+			}
 			clear(reported)
 			e.s.Deps.Scheduler.Reconnected(e.id)
 		}
