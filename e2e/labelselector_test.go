@@ -9,6 +9,7 @@ import (
 
 	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/e2e/controlplane"
+	"github.com/pushscale/pushscale/gateway"
 )
 
 const (
@@ -85,9 +86,10 @@ func TestLabelSelector(t *testing.T) {
 }
 
 // startShardGateway runs a second gateway limited to namespace ns and
-// selector until t ends. It serves no external metrics through the
-// aggregator (the shared gateway does) and keeps its webhook levels in ns.
-func startShardGateway(t *testing.T, ns, selector string) {
+// selector until t ends, and returns its options (its addresses). It
+// serves no external metrics through the aggregator (the shared gateway
+// does) and keeps its webhook levels in ns.
+func startShardGateway(t *testing.T, ns, selector string) gateway.Options {
 	t.Helper()
 	ports, err := controlplane.FreePorts(3)
 	if err != nil {
@@ -100,4 +102,5 @@ func startShardGateway(t *testing.T, ns, selector string) {
 	opts.WatchNamespace, opts.WatchLabelSelector, opts.ClusterObjectNamespace = ns, selector, ns
 	opts.Logger = opts.Logger.With("gateway", "shard")
 	runExtraGateway(t, "shard gateway", opts)
+	return opts
 }

@@ -25,7 +25,13 @@ import (
 // samples whose labels contain every one of match (e.g. `resource="secrets"`).
 func kubeRequests(t *testing.T, match ...string) float64 {
 	t.Helper()
-	resp, err := http.Get(gw.metrics + "/metrics")
+	return kubeRequestsAt(t, gw.metrics, match...)
+}
+
+// kubeRequestsAt is kubeRequests of the gateway serving metrics at base.
+func kubeRequestsAt(t *testing.T, base string, match ...string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func (j *jobs) decide(ctx context.Context, key types.NamespacedName) error {
 	if d.Active {
 		t.lastActive = now
 	}
-	lastActive, writeLastActive := t.lastActive, d.Active != wasActive || now.Sub(t.lastActiveAt) >= sj.Spec.PollingIntervalOrDefault()
+	lastActive, writeLastActive := t.lastActive, d.Active != wasActive || now.Sub(t.lastActiveAt) >= refreshEvery(sj.Spec.PollingIntervalOrDefault(), true)
 	prev := t.written
 	j.mu.Unlock()
 	if prev == nil {
