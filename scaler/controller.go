@@ -108,6 +108,8 @@ type Controller struct {
 	selector labels.Selector
 
 	synced atomic.Bool
+	// syncedAt is when synced became true (Unix nanoseconds of the clock).
+	syncedAt atomic.Int64
 
 	mu      sync.RWMutex
 	targets map[types.NamespacedName]*target
@@ -395,6 +397,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); c.runDecisions(ctx, &wg) }()
 	c.waitInitialReconciles(ctx)
+	c.syncedAt.Store(c.clock.Now().UnixNano())
 	c.synced.Store(true)
 	c.log.Info("ScaledObject and ScaledJob informers synced", "scaledObjects", len(c.soInformer.GetIndexer().ListKeys()),
 		"scaledJobs", len(c.jobs.sjInformer.GetIndexer().ListKeys()))
@@ -464,12 +467,21 @@ func (c *Controller) run(ctx context.Context, kind store.Kind, q workqueue.Typed
 // the objects' references (TriggerAuthentications, *FromEnv).
 func (c *Controller) ReferenceWatches() int { return c.refs.Watches() }
 
+// firstValueWait bounds how long Ready waits for the triggers' first
+// values once the informers have synced: a trigger whose system hangs
+// (neither a value nor a failed read) must not keep a replica out of its
+// Service, and with it every other tenant's webhooks and metrics.
+const firstValueWait = 30 * time.Second
+
 // Ready reports whether the informers have synced and every watched
-// trigger has a value (or a failed read): until then the gateway's
-// /readyz fails.
+// trigger has a value (or a failed read), or firstValueWait has passed
+// since they synced: until then the gateway's /readyz fails.
 func (c *Controller) Ready() bool {
 	if !c.synced.Load() {
 		return false
+	}
+	if c.clock.Since(time.Unix(0, c.syncedAt.Load())) >= firstValueWait {
+		return true
 	}
 	if !c.jobs.ready() {
 		return false
