@@ -243,7 +243,8 @@ func TestNothingLostWhileDown(t *testing.T) {
 }
 
 // A read right after a server restart, on a pooled connection the server
-// dropped, is run again on a new one: no failure is recorded.
+// dropped, is run again on a new one: no failure is recorded once the
+// server is back (a poll while it was down fails, as it should).
 func TestReadAfterQuickRestart(t *testing.T) {
 	s := pgtest.Start(t)
 	exec(t, s, "CREATE TABLE jobs (id serial)")
@@ -256,9 +257,10 @@ func TestReadAfterQuickRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	back := len(e.sink.Calls())
 	exec(t, s, "INSERT INTO jobs DEFAULT VALUES")
 	e.sink.AwaitValue(t, k, 1)
-	for _, c := range e.sink.Calls() {
+	for _, c := range e.sink.Calls()[back:] {
 		if c.Op == sourcetest.OpFail {
 			t.Errorf("a read failed: %v", c)
 		}
