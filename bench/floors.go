@@ -9,8 +9,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 )
 
 // ActivationFloor is the floor of every activation figure: what a bare
@@ -167,13 +171,73 @@ func kafkaFigures(ss []*KafkaSeries) []floorFigure {
 	return out
 }
 
-// printScaledJobFloor says why the ScaledJob figures have no floor.
-func (r *Report) printScaledJobFloor(w io.Writer) {
-	if r.Floor == nil {
+// printScaledJobFloor sets the ScaledJob figures beside the Job floor.
+func (r *Report) printScaledJobFloor(w io.Writer, sj *ScaledJobResult) {
+	f := r.JobFloor
+	if f == nil {
 		return
 	}
-	wrap(w, "   ", "floor: none. A ScaledJob activates by creating a Job, not by a scale write, so the scale-write "+
-		"floor does not apply, and a bare Job create seen on the Job watch is not measured yet.")
+	wrap(w, "   job floor: ", f.Method)
+	fmt.Fprintf(w, "   job floor (n=%d): p50 %s, p99 %s; figure ÷ floor:\n", f.ToJob.N, fmtMs(f.ToJob.P50Ms), fmtMs(f.ToJob.P99Ms))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range sj.Series {
+		fmt.Fprintf(tw, "     %s\tp50 %s\t×%s\tp99 %s\t×%s\t\n", s.Name,
+			fmtMs(s.ToJob.P50Ms), ratio(s.ToJob.P50Ms, f.ToJob.P50Ms), fmtMs(s.ToJob.P99Ms), ratio(s.ToJob.P99Ms, f.ToJob.P99Ms))
+	}
+	tw.Flush()
+}
+
+// JobFloor is the ScaledJob figures' floor: a bare Job create by a plain
+// client, seen on the same kind of Job watch the scaledjob part uses.
+type JobFloor struct {
+	Method string  `json:"method"`
+	ToJob  Summary `json:"create_to_job_seen"`
+}
+
+const jobFloorNamespace = "bench-job-floor"
+
+// measureJobFloor creates cfg.activations Jobs (Pods that never run, as
+// the part's), one at a time activationPause apart, and times each create
+// until the Job watch (watchJobs) delivers its Add.
+func measureJobFloor(ctx context.Context, e *env, cfg config) (*JobFloor, error) {
+	n, ns := cfg.activations, jobFloorNamespace
+	res := &JobFloor{Method: fmt.Sprintf("%d Jobs created one at a time, %s apart, by a plain client-go client (QPS 1000 / "+
+		"burst 2000) in a namespace of their own; t0 just before the create, t1 when a Job informer on the namespace (the "+
+		"scaledjob part's watch) delivers the Job's Add. Measured at the start of the scaledjob part.", n, activationPause)}
+	if err := e.ensureNamespace(ctx, ns); err != nil {
+		return nil, err
+	}
+	w, err := e.watchJobs(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	defer w.stop()
+	took := make([]time.Duration, 0, n)
+	for i := range n {
+		if err := sleep(ctx, activationPause); err != nil {
+			return nil, err
+		}
+		job := &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("floor-%d", i), Namespace: ns, Labels: map[string]string{kedav1.LabelScaledJobName: "floor"}},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "job", Image: "registry.invalid/pushscale/bench:1"}},
+			}}},
+		}
+		t0 := time.Now()
+		if _, err := e.kube.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+			return nil, fmt.Errorf("job floor %d: create: %w", i, err)
+		}
+		t1, err := w.next(ctx, "floor", activationTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("job floor %d: %w", i, err)
+		}
+		took = append(took, t1.Sub(t0))
+	}
+	res.ToJob = summarize(took)
+	progress("job floor: bare Job create seen in p50 %.1f ms, p99 %.1f ms", res.ToJob.P50Ms, res.ToJob.P99Ms)
+	w.stop()
+	return res, e.deleteNamespace(ctx, ns, 0)
 }
 
 // targetFloorRatio is DESIGN.md's bound on webhook and Redis push
@@ -186,16 +250,21 @@ const targetFloorRatio = 1.5
 func (r *Report) checkFloors() {
 	f := r.Floor
 	if f == nil {
-		return
+		f = &ActivationFloor{} // the Job floor alone
 	}
 	checks := make([]Check, 0, len(r.Checks)+2)
 	for _, c := range r.Checks {
+		if jf := r.JobFloor; jf != nil && strings.HasPrefix(c.What, "ScaledJob item → Job created, p99") {
+			if got, ok := parseFigure(c.Got); ok {
+				c.Floor, c.Ratio = "p99 "+fmtMs(jf.ToJob.P99Ms), "×"+ratio(got, jf.ToJob.P99Ms)
+			}
+		}
 		if !strings.Contains(c.What, "spec.replicas=1") {
 			checks = append(checks, c)
 			continue
 		}
 		got, ok := parseFigure(c.Got)
-		if !ok {
+		if !ok || r.Floor == nil {
 			checks = append(checks, c)
 			continue
 		}

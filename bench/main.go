@@ -421,6 +421,10 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			return err
 		}},
 		{partScaledJob, "scaledjob", func() error {
+			var err error
+			if rep.JobFloor, err = measureJobFloor(ctx, e, cfg); err != nil {
+				return fmt.Errorf("job floor: %w", err)
+			}
 			s, err := measureScaledJob(ctx, e, cfg)
 			rep.ScaledJob = s
 			return err

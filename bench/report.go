@@ -48,10 +48,11 @@ type Report struct {
 	Leader       *LeaderResult       `json:"leader,omitempty"`
 	Companion    *CompanionResult    `json:"companion,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
-	// Floor is the activation floor, ReadyFloor the 1,000-Ready one
-	// (floors.go, readyfloor.go); Load the rule deciding whether the run
+	// Floor is the activation floor, JobFloor the ScaledJob one,
+	// ReadyFloor the 1,000-Ready one (floors.go, readyfloor.go); Load the rule deciding whether the run
 	// is a result (load.go).
 	Floor      *ActivationFloor `json:"activation_floor,omitempty"`
+	JobFloor   *JobFloor        `json:"job_floor,omitempty"`
 	ReadyFloor *ReadyFloor      `json:"ready_floor,omitempty"`
 	Load       *LoadVerdict     `json:"load_rule,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
@@ -267,7 +268,7 @@ func (r *Report) print(w io.Writer) {
 	}
 	if s := r.ScaledJob; s != nil {
 		printScaledJob(w, s)
-		r.printScaledJobFloor(w)
+		r.printScaledJobFloor(w, s)
 	}
 	if l := r.Leader; l != nil {
 		printLeader(w, l)
