@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -290,13 +291,27 @@ func measureReadyFloor(ctx context.Context, e *env, cfg config, n int, delta map
 	var replayed, notOK int64
 	var mu sync.Mutex
 	start := time.Now()
-	err := forEach(ctx, n, func(ctx context.Context, i int) error {
-		err := e.keda.Post().Namespace(ns).Resource("scaledobjects").
-			Body(scaledObject(ns, objs[i], idleSpec(objs[i], hookAuth))).Do(ctx).Error()
-		if err != nil {
-			return fmt.Errorf("create ScaledObject %s/%s: %w", ns, objs[i], err)
-		}
-		at := time.Since(start)
+	// The creates run as in the figure, createWorkers in flight; as each
+	// is answered, one of createWorkers other workers sends that object's
+	// requests, so a create never waits for a token bucket.
+	g, gctx := errgroup.WithContext(ctx)
+	createdObjs := make(chan int, n)
+	g.Go(func() error {
+		defer close(createdObjs)
+		return forEach(gctx, n, func(ctx context.Context, i int) error {
+			err := e.keda.Post().Namespace(ns).Resource("scaledobjects").
+				Body(scaledObject(ns, objs[i], idleSpec(objs[i], hookAuth))).Do(ctx).Error()
+			if err != nil {
+				return fmt.Errorf("create ScaledObject %s/%s: %w", ns, objs[i], err)
+			}
+			mu.Lock()
+			created = max(created, time.Since(start))
+			mu.Unlock()
+			createdObjs <- i
+			return nil
+		})
+	})
+	send := func(ctx context.Context, i int) error {
 		var sent, bad int64
 		for _, k := range replay {
 			// Object i's share: the counts spread evenly, remainders too.
@@ -322,14 +337,25 @@ func measureReadyFloor(ctx context.Context, e *env, cfg config, n int, delta map
 			}
 		}
 		mu.Lock()
-		created, done = max(created, at), max(done, time.Since(start))
+		done = max(done, time.Since(start))
 		replayed, notOK = replayed+sent, notOK+bad
 		mu.Unlock()
 		return nil
-	})
-	if err != nil {
+	}
+	for range createWorkers {
+		g.Go(func() error {
+			for i := range createdObjs {
+				if err := send(gctx, i); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	done = max(done, created)
 	res.CreatedS, res.DoneS = created.Seconds(), done.Seconds()
 	res.Replayed, res.NotOK = int(replayed), int(notOK)
 	progress("ready floor: %d creates and %d requests in %.1f s", n, replayed, res.DoneS)
@@ -341,8 +367,8 @@ func readyFloorMethod(cfg config, n int, clients []string) string {
 		"pushscale_kube_api_requests_total, scraped before the first create and after the last Ready; it includes "+
 		"what the gateway did meanwhile for other objects, e.g. saving levels), by verb and resource. Then, with the gateway "+
 		"stopped, in a fresh namespace: the same %d ScaledObject creates by the same client (QPS 1000 / burst 2000, %d in flight), "+
-		"and after each create that object's share of those requests (counts spread evenly over the objects), sent by "+
-		"the same worker one after another through one token bucket per gateway client that sent them (%s), each at the "+
+		"and as each create is answered, that object's share of those requests (counts spread evenly over the objects), sent "+
+		"one after another by one of %d other workers through one token bucket per gateway client that sent them (%s), each at the "+
 		"gateway's --kube-api-qps %g / --kube-api-burst %d: an aggregate of %g requests/s. The gateway builds these "+
 		"clients, each with its own bucket at those flags: the clientset of gateway.Run (leader election, serving "+
 		"certificates), a dynamic client (serving certificates), the level saver's clientset, and in the controller "+
@@ -352,7 +378,7 @@ func readyFloorMethod(cfg config, n int, clients []string) string {
 		"Watches (long-lived, not per object), updates (they need the object read first) and unknown resources are left out "+
 		"and marked so. Floor = first create until the last request is answered: no autoscaler with these client budgets "+
 		"can make %d ScaledObjects Ready with these requests sooner on this machine.",
-		n, createWorkers, strings.Join(clients, ", "), cfg.gatewayQPS, cfg.gatewayBurst, cfg.gatewayQPS*float32(len(clients)), n)
+		n, createWorkers, createWorkers, strings.Join(clients, ", "), cfg.gatewayQPS, cfg.gatewayBurst, cfg.gatewayQPS*float32(len(clients)), n)
 }
 
 // printReadyFloor writes the 1,000-Ready floor under the figure.
