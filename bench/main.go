@@ -456,16 +456,21 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 }
 
 // readyFloor measures the 1,000-Ready floor with the gateway stopped,
-// deletes its namespace (no finalizers: no gateway saw it) and starts the
-// gateway again with its first options.
+// deletes what it created (no finalizers: no gateway saw it), starts the
+// gateway again with its first options, and then deletes the namespace:
+// the namespace controller waits for the external metrics API, which the
+// gateway serves.
 func readyFloor(ctx context.Context, e *env, cfg config, n int, delta map[string]float64) (*ReadyFloor, error) {
 	e.stopGateway()
 	f, err := measureReadyFloor(ctx, e, cfg, n, delta)
 	if err == nil {
-		err = e.deleteNamespace(ctx, readyFloorNamespace, 2*time.Minute)
+		err = e.emptyReadyFloor(ctx)
 	}
 	if rerr := e.useGateway(ctx, nil); err == nil {
 		err = rerr
+	}
+	if err == nil {
+		err = e.deleteNamespace(ctx, readyFloorNamespace, 2*time.Minute)
 	}
 	return f, err
 }

@@ -362,6 +362,22 @@ func measureReadyFloor(ctx context.Context, e *env, cfg config, n int, delta map
 	return res, nil
 }
 
+// emptyReadyFloor deletes the floor's objects by collection, so that the
+// gateway started next finds none of its ScaledObjects.
+func (e *env) emptyReadyFloor(ctx context.Context) error {
+	ns, all := readyFloorNamespace, metav1.ListOptions{}
+	if err := e.keda.Delete().Namespace(ns).Resource("scaledobjects").Do(ctx).Error(); err != nil {
+		return fmt.Errorf("delete the ScaledObjects of %s: %w", ns, err)
+	}
+	if err := e.kube.AutoscalingV2().HorizontalPodAutoscalers(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, all); err != nil {
+		return fmt.Errorf("delete the HPAs of %s: %w", ns, err)
+	}
+	if err := e.kube.CoreV1().Events(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, all); err != nil {
+		return fmt.Errorf("delete the Events of %s: %w", ns, err)
+	}
+	return nil
+}
+
 func readyFloorMethod(cfg config, n int, clients []string) string {
 	return fmt.Sprintf("The gateway's apiserver requests while the figure above was measured (its own counter "+
 		"pushscale_kube_api_requests_total, scraped before the first create and after the last Ready; it includes "+
