@@ -36,9 +36,16 @@
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
 //     ScaledObjects.
 //
-// `make bench` runs it; -smoke is a short version at small sizes that
-// fails only when a measurement is impossible; a missed target never
-// fails a run.
+// Each figure is printed beside its floor measured in the same run
+// (floors.go, readyfloor.go): before the first activation part, a bare
+// /scale write seen on the same Deployment watch; in the scaledjob part, a
+// bare Job create; after the 1,000-Ready measurement, the gateway's own
+// apiserver requests replayed by a plain client at its client budgets. A
+// run is called a result only under the load rule of load.go.
+//
+// `make bench` runs it (with -save: a result is kept in bench/results);
+// -smoke is a short version at small sizes that fails only when a
+// measurement is impossible; a missed target never fails a run.
 //
 // It starts its own control plane (package e2e/controlplane) and runs the
 // gateway in this process (gateway.Run) on free loopback ports, as the e2e
