@@ -103,3 +103,16 @@ func TestBuildFloorRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadRuleRefusesALoadedStart(t *testing.T) {
+	m := startLoad(config{maxLoad: 2, maxOtherCores: 1000})
+	m.load1 = 5
+	v := m.stop()
+	if v.Result || !strings.Contains(v.Why, "load average 5.00 > 2") {
+		t.Fatalf("verdict %+v: want NOT A RESULT for the load average", v)
+	}
+	m.load1 = 1
+	if v := m.stop(); !v.Result || v.Why != "" {
+		t.Fatalf("verdict %+v: want a result (other cores bound 1000)", v)
+	}
+}
