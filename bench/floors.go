@@ -250,9 +250,6 @@ const targetFloorRatio = 1.5
 // targets for the webhook and Redis push, each after its figure's check.
 func (r *Report) checkFloors() {
 	f := r.Floor
-	if f == nil {
-		f = &ActivationFloor{} // the Job floor alone
-	}
 	checks := make([]Check, 0, len(r.Checks)+2)
 	for _, c := range r.Checks {
 		if jf := r.JobFloor; jf != nil && strings.HasPrefix(c.What, "ScaledJob item → Job created, p99") {
@@ -265,7 +262,7 @@ func (r *Report) checkFloors() {
 			continue
 		}
 		got, ok := parseFigure(c.Got)
-		if !ok || r.Floor == nil {
+		if !ok || f == nil {
 			checks = append(checks, c)
 			continue
 		}
