@@ -40,9 +40,11 @@ demo: deps
 
 # Figures against DESIGN.md's targets: webhook, Redis push versus polling,
 # memory (about 20 minutes on 2 cores); BENCH_FLAGS=-smoke for a short
-# check, BENCH_FLAGS="-only redis" for some parts, `go run ./bench -h`.
+# check, BENCH_FLAGS="-only redis" for some parts, `go run ./bench -h`. -save keeps
+# the report in bench/results/<date>-<parts>.txt when the run is a result (see the
+# load rule in bench/load.go).
 bench: deps
-	$(GO) run ./bench $(BENCH_FLAGS)
+	$(GO) run ./bench -save $(BENCH_FLAGS)
 
 # Go native fuzzing of every parser of untrusted input, one target after the
 # other for FUZZTIME each (the seeds in testdata/fuzz run in every `go test`;

@@ -36,9 +36,16 @@
 //   - memory: the gateway's heap and RSS with 1,000 and 10,000
 //     ScaledObjects.
 //
-// `make bench` runs it; -smoke is a short version at small sizes that
-// fails only when a measurement is impossible; a missed target never
-// fails a run.
+// Each figure is printed beside its floor measured in the same run
+// (floors.go, readyfloor.go): before the first activation part, a bare
+// /scale write seen on the same Deployment watch; in the scaledjob part, a
+// bare Job create; after the 1,000-Ready measurement, the gateway's own
+// apiserver requests replayed by a plain client at its client budgets. A
+// run is called a result only under the load rule of load.go.
+//
+// `make bench` runs it (with -save: a result is kept in bench/results);
+// -smoke is a short version at small sizes that fails only when a
+// measurement is impossible; a missed target never fails a run.
 //
 // It starts its own control plane (package e2e/controlplane) and runs the
 // gateway in this process (gateway.Run) on free loopback ports, as the e2e
@@ -50,6 +57,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -57,6 +65,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -96,6 +105,10 @@ type config struct {
 	// Hostile: slow-body connections, and connections of each flood.
 	hostileSlow  int
 	hostileConns int
+	// The load rule (load.go), and -save.
+	maxLoad       float64
+	maxOtherCores float64
+	save          bool
 }
 
 // The parts of a run, in the order they run.
@@ -152,6 +165,9 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.memoryBudget, "memory-budget", 7*time.Minute, "time the memory part may grow for after its first batch; it stops at the largest count all Ready in that time")
 	fs.IntVar(&c.hostileSlow, "hostile-slow", 500, "slow-body connections of the hostile part")
 	fs.IntVar(&c.hostileConns, "hostile-conns", 8, "connections of each flood of the hostile part (maximal CloudEvents batches, wrong signatures)")
+	fs.Float64Var(&c.maxLoad, "max-load", float64(runtime.NumCPU()), "a run is a result only if the 1-minute load average before the control plane starts is at most this (default: the number of CPUs)")
+	fs.Float64Var(&c.maxOtherCores, "max-other-cores", 0.25, "a run is a result only if processes other than the bench and its descendants used at most this many cores on average over the run")
+	fs.BoolVar(&c.save, "save", false, "write the printed report to bench/results/<date>-<parts>.txt when the run is a result (make bench sets it)")
 	var memQPS float64
 	fs.Float64Var(&memQPS, "memory-kube-api-qps", 100, "the gateway's --kube-api-qps in the memory part (burst twice that)")
 	if err := fs.Parse(args); err != nil {
@@ -245,6 +261,9 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("-memory-objects %d / -memory-batch %d / -memory-budget %s / -memory-kube-api-qps %g: must be positive",
 			c.memoryObjects, c.memoryBatch, c.memoryBudget, c.memoryQPS))
 	}
+	if c.maxLoad <= 0 || c.maxOtherCores < 0 {
+		errs = append(errs, fmt.Errorf("-max-load %g / -max-other-cores %g: must be positive", c.maxLoad, c.maxOtherCores))
+	}
 	if c.hostileSlow < 0 || c.hostileConns < 0 || c.hostileSlow > 5000 || c.hostileConns > 250 {
 		errs = append(errs, fmt.Errorf("-hostile-slow %d / -hostile-conns %d: 0 to 5000 / 0 to 250", c.hostileSlow, c.hostileConns))
 	}
@@ -275,10 +294,17 @@ func benchMain(cfg config) int {
 
 	start := time.Now()
 	rep := newReport(cfg)
+	load := startLoad(cfg)
 	err := run(ctx, cfg, rep)
+	rep.Load = load.stop() // run has stopped everything it started
 	rep.finish(cfg, err, time.Since(start))
-	rep.print(os.Stdout)
+	var out bytes.Buffer
+	rep.print(&out)
+	os.Stdout.Write(out.Bytes())
 	code := 0
+	if cfg.save {
+		saveResult(cfg, rep, out.Bytes(), err)
+	}
 	if cfg.jsonOut != "" {
 		if werr := rep.writeJSON(cfg.jsonOut); werr != nil {
 			progress("%v", werr)
@@ -295,6 +321,29 @@ func benchMain(cfg config) int {
 	return code
 }
 
+// saveResult writes the report to bench/results when the run is a
+// result, complete and without failures; otherwise it says why not on
+// stderr.
+func saveResult(cfg config, rep *Report, report []byte, err error) {
+	switch {
+	case err != nil || len(rep.Failures) > 0:
+		progress("-save: not saved: the run failed")
+	case cfg.smoke:
+		progress("-save: not saved: a smoke run is no result")
+	case rep.Load == nil:
+		progress("-save: not saved: the load rule was not applied")
+	case !rep.Load.Result:
+		progress("-save: not saved: NOT A RESULT (%s)", rep.Load.Why)
+	default:
+		path, serr := saveReport(filepath.Join(repoRoot(), "bench", "results"), time.Now(), rep.Parts, report)
+		if serr != nil {
+			progress("-save: %v", serr)
+			return
+		}
+		progress("-save: report saved to %s", path)
+	}
+}
+
 // run measures the selected parts in order, filling rep as it goes; the
 // figures measured before an error stay in rep.
 func run(ctx context.Context, cfg config, rep *Report) error {
@@ -304,6 +353,11 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 	}
 	defer e.stop()
 
+	if cfg.runsActivation() {
+		if rep.Floor, err = measureActivationFloor(ctx, e, cfg); err != nil {
+			return fmt.Errorf("activation floor: %w", err)
+		}
+	}
 	if cfg.runs(partWebhook) {
 		if err := runWebhook(ctx, e, cfg, rep); err != nil {
 			return err
@@ -374,6 +428,10 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			return err
 		}},
 		{partScaledJob, "scaledjob", func() error {
+			var err error
+			if rep.JobFloor, err = measureJobFloor(ctx, e, cfg); err != nil {
+				return fmt.Errorf("job floor: %w", err)
+			}
 			s, err := measureScaledJob(ctx, e, cfg)
 			rep.ScaledJob = s
 			return err
@@ -404,6 +462,26 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 	return nil
 }
 
+// readyFloor measures the 1,000-Ready floor with the gateway stopped,
+// deletes what it created (no finalizers: no gateway saw it), starts the
+// gateway again with its first options, and then deletes the namespace:
+// the namespace controller waits for the external metrics API, which the
+// gateway serves.
+func readyFloor(ctx context.Context, e *env, cfg config, n int, delta map[string]float64) (*ReadyFloor, error) {
+	e.stopGateway()
+	f, err := measureReadyFloor(ctx, e, cfg, n, delta)
+	if err == nil {
+		err = e.emptyReadyFloor(ctx)
+	}
+	if rerr := e.useGateway(ctx, nil); err == nil {
+		err = rerr
+	}
+	if err == nil {
+		err = e.deleteNamespace(ctx, readyFloorNamespace, 2*time.Minute)
+	}
+	return f, err
+}
+
 // runWebhook is the webhook part: activation latency, ingest throughput,
 // and cfg.objects ScaledObjects to Ready.
 func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
@@ -427,16 +505,27 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("throughput: %w", err)
 	}
+	kube0, err := e.scrapeKubeRequests(ctx)
+	if err != nil {
+		return fmt.Errorf("scale: %w", err)
+	}
 	scale, urls, err := measureScale(ctx, e, cfg, scaleObjs)
 	if err != nil {
 		return fmt.Errorf("scale: %w", err)
 	}
 	rep.Scale = scale
+	kube1, err := e.scrapeKubeRequests(ctx)
+	if err != nil {
+		return fmt.Errorf("scale: %w", err)
+	}
 	many, err := measureManyStreams(ctx, e, cfg, urls)
 	if err != nil {
 		return fmt.Errorf("throughput: %w", err)
 	}
 	rep.Throughput = append(rep.Throughput, many)
+	if rep.ReadyFloor, err = readyFloor(ctx, e, cfg, len(scaleObjs), counterDelta(kube0, kube1)); err != nil {
+		return fmt.Errorf("ready floor: %w", err)
+	}
 	if !cfg.runs(partRedisLatency) && !cfg.runs(partRedisIdle) && !cfg.runs(partKafka) && !cfg.runs(partNATS) && !cfg.runs(partRabbitMQ) && !cfg.runs(partExternal) && !cfg.runs(partPostgreSQL) && !cfg.runs(partEtcd) && !cfg.runs(partScaledJob) && !cfg.runs(partLeader) && !cfg.runs(partCompanion) && !cfg.runs(partMemory) {
 		return nil
 	}

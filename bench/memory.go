@@ -35,7 +35,7 @@ type ScaleResult struct {
 const scaleNamespace = "bench-scale"
 
 // scaleReadyTimeout bounds the wait for every ScaledObject to be Ready;
-// well above the 30 s target so a miss is still measured.
+// well above the 15 s target so a miss is still measured.
 const scaleReadyTimeout = 3 * time.Minute
 
 // prepareScale creates the namespace and the cfg.objects Deployments (at

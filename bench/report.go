@@ -19,7 +19,7 @@ import (
 const (
 	targetActivationP99 = 25.0   // ms
 	targetEventsPerS    = 50_000 // on 2 cores
-	targetReadyS        = 30.0   // 1,000 ScaledObjects
+	targetReadyS        = 15.0   // 1,000 ScaledObjects
 )
 
 // Report is everything the bench prints, also written as JSON.
@@ -48,6 +48,13 @@ type Report struct {
 	Leader       *LeaderResult       `json:"leader,omitempty"`
 	Companion    *CompanionResult    `json:"companion,omitempty"`
 	Memory       *MemoryResult       `json:"memory,omitempty"`
+	// Floor is the activation floor, JobFloor the ScaledJob one,
+	// ReadyFloor the 1,000-Ready one (floors.go, readyfloor.go); Load the rule deciding whether the run
+	// is a result (load.go).
+	Floor      *ActivationFloor `json:"activation_floor,omitempty"`
+	JobFloor   *JobFloor        `json:"job_floor,omitempty"`
+	ReadyFloor *ReadyFloor      `json:"ready_floor,omitempty"`
+	Load       *LoadVerdict     `json:"load_rule,omitempty"`
 	// Checks compare figures with the targets; a miss never fails the run.
 	Checks []Check `json:"targets"`
 	// Failures are measurements that did not hold (any non-202 answer, a
@@ -63,6 +70,10 @@ type Check struct {
 	Target string `json:"target"`
 	Got    string `json:"got"`
 	Pass   bool   `json:"pass"`
+	// Floor and Ratio set the figure beside its floor measured in the
+	// same run (activation latencies, 1,000 Ready); "" when it has none.
+	Floor string `json:"floor,omitempty"`
+	Ratio string `json:"ratio_to_floor,omitempty"`
 }
 
 func newReport(cfg config) *Report {
@@ -148,6 +159,8 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkLeader()
 	r.checkCompanion()
 	r.checkMemory()
+	r.checkFloors()
+	r.checkReadyFloor()
 }
 
 // checkValidity notes a throughput run whose figure does not hold: an
@@ -202,45 +215,60 @@ func (r *Report) print(w io.Writer) {
 	fmt.Fprintf(w, "pushscale bench (%s run, %.0f s; parts: %s)\n", r.Mode, r.ElapsedS, strings.Join(r.Parts, ", "))
 	fmt.Fprintf(w, "host:    %s\n", r.Host)
 	fmt.Fprintf(w, "         load average %s at the start, %s at the end (other work on this machine shares the CPUs)\n", r.LoadStart, r.LoadEnd)
+	r.printLoad(w)
 	fmt.Fprintf(w, "gateway: %s\n", r.Gateway)
+	if f := r.Floor; f != nil {
+		printActivationFloor(w, f)
+	}
 	if l := r.Latency; l != nil {
 		r.printLatency(w, l)
+		r.printFloor(w, []floorFigure{{"webhook POST → spec.replicas=1", l.ToReplicas}})
 	}
 	if len(r.Throughput) > 0 {
 		r.printThroughput(w)
 	}
 	if s := r.Scale; s != nil {
 		r.printScale(w, s)
+		r.printReadyFloor(w)
 	}
 	if h := r.Hostile; h != nil {
 		printHostile(w, h)
+		r.printFloor(w, []floorFigure{{"POST → spec.replicas=1 under hostile load", h.ToReplicas}})
 	}
 	if l := r.RedisLatency; l != nil {
 		printRedisLatency(w, l)
+		r.printFloor(w, redisFigures(l.Series))
 	}
 	if i := r.RedisIdle; i != nil {
 		printRedisIdle(w, i)
 	}
 	if k := r.Kafka; k != nil {
 		printKafka(w, k)
+		r.printFloor(w, kafkaFigures(k.Series))
 	}
 	if n := r.RabbitMQ; n != nil {
 		printRabbitMQ(w, n)
+		r.printFloor(w, seriesFigures(n.Series))
 	}
 	if n := r.PostgreSQL; n != nil {
 		printPostgreSQL(w, n)
+		r.printFloor(w, seriesFigures(n.Series))
 	}
 	if n := r.Etcd; n != nil {
 		printEtcd(w, n)
+		r.printFloor(w, seriesFigures(n.Series))
 	}
 	if n := r.NATS; n != nil {
 		printNATS(w, n)
+		r.printFloor(w, seriesFigures(n.Series))
 	}
 	if x := r.External; x != nil {
 		printExternal(w, x)
+		r.printFloor(w, seriesFigures(x.Series))
 	}
 	if s := r.ScaledJob; s != nil {
 		printScaledJob(w, s)
+		r.printScaledJobFloor(w, s)
 	}
 	if l := r.Leader; l != nil {
 		printLeader(w, l)
@@ -354,12 +382,17 @@ func (r *Report) printChecks(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "   \t\ttarget\tgot\tfloor (this run)\tgot ÷ floor\t")
 	for _, c := range r.Checks {
 		verdict := "PASS"
 		if !c.Pass {
 			verdict = "MISS"
 		}
-		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\t\n", verdict, c.What, c.Target, c.Got)
+		floor, ratio := c.Floor, c.Ratio
+		if floor == "" {
+			floor, ratio = "-", "-"
+		}
+		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\t%s\t%s\t\n", verdict, c.What, c.Target, c.Got, floor, ratio)
 	}
 	tw.Flush()
 	for _, f := range r.Failures {
