@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -34,13 +33,14 @@ import (
 // User is the read-only user of a server with authentication.
 const User = "scaler"
 
-// Server is one private etcd member.
+// Server is one private etcd member. Its Daemon's Stop stops it (SIGTERM)
+// and waits for it; Close also removes its data.
 type Server struct {
-	dir, bin           string
+	*sourcetest.Daemon
+	bin                string
 	clientPort, peerPt int
 	password           string
 	rootPassword       string
-	proc               sourcetest.Process
 }
 
 // Options configure a Server.
@@ -80,11 +80,11 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "etcdtest-")
+	d, err := sourcetest.NewDaemon("etcdtest-", syscall.SIGTERM)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, bin: bin}
+	s := &Server{Daemon: d, bin: bin}
 	if s.clientPort, err = sourcetest.FreePort(); err == nil {
 		s.peerPt, err = sourcetest.FreePort()
 	}
@@ -136,19 +136,12 @@ func (s *Server) enableAuth() error {
 // Start starts the stopped member on its ports and waits until it is
 // healthy.
 func (s *Server) Start() error {
-	logPath := filepath.Join(s.dir, "etcd.log")
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
 	client, peer := "http://"+s.Addr(), fmt.Sprintf("http://127.0.0.1:%d", s.peerPt)
-	cmd := exec.Command(s.bin, "--name", "default", "--data-dir", filepath.Join(s.dir, "data"),
+	cmd := exec.Command(s.bin, "--name", "default", "--data-dir", filepath.Join(s.Dir, "data"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "default="+peer,
 		"--listen-metrics-urls", "", "--unsafe-no-fsync", "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = log, log
-	err = s.proc.Start(cmd, func() error {
+	err := s.Launch(cmd, "etcd.log", func() error {
 		resp, err := http.Get(client + "/health")
 		if err != nil {
 			return err
@@ -158,26 +151,17 @@ func (s *Server) Start() error {
 			return errors.New(resp.Status)
 		}
 		return nil
-	}, 60*time.Second, logPath)
+	}, 60*time.Second)
 	if err != nil {
 		return fmt.Errorf("etcdtest: %w", err)
 	}
 	return nil
 }
 
-// Stop stops the member (SIGTERM) and waits for it.
-func (s *Server) Stop() { s.proc.Stop(syscall.SIGTERM) }
-
 // Restart stops the member and starts it again.
 func (s *Server) Restart() error {
 	s.Stop()
 	return s.Start()
-}
-
-// Close stops the member and removes its data.
-func (s *Server) Close() {
-	s.Stop()
-	_ = os.RemoveAll(s.dir)
 }
 
 // Addr is the member's client host:port.
