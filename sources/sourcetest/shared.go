@@ -36,6 +36,18 @@ func (s *Shared[S]) Get(t testing.TB) S {
 	return s.srv
 }
 
+// Started returns the server that start starts, closed when tb ends; an
+// error fails tb. A test server's package offers it as Start(tb).
+func Started[S interface{ Close() }](tb testing.TB, start func() (S, error)) S {
+	tb.Helper()
+	s, err := start()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
 // Main is a package's TestMain: it runs the tests, closes the server if
 // one started, and exits with the tests' code.
 func (s *Shared[S]) Main(m *testing.M) {

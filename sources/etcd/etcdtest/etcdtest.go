@@ -52,12 +52,7 @@ type Options struct {
 // Start starts a server that is removed when tb ends.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
-	s, err := New(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.Close)
-	return s
+	return sourcetest.Started(tb, func() (*Server, error) { return New(opts) })
 }
 
 // Binary returns the cached etcd binary, building the control plane's

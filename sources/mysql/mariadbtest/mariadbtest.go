@@ -46,12 +46,7 @@ type Server struct {
 // Start starts a server that is removed when tb ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := New()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.Close)
-	return s
+	return sourcetest.Started(tb, New)
 }
 
 func lookPath(names ...string) (string, error) {
