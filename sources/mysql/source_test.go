@@ -96,16 +96,7 @@ func TestFailuresHideSecrets(t *testing.T) {
 			if err := e.Src.Watch(tc.tr); err != nil {
 				t.Fatal(err)
 			}
-			var msg string
-			e.Sink.Await(t, "a failed read", func() bool {
-				for _, c := range e.Sink.Calls() {
-					if c.Key == tc.tr.Key && c.Op == sourcetest.OpFail {
-						msg = c.Err
-						return true
-					}
-				}
-				return false
-			})
+			msg := e.Sink.AwaitFailOf(t, tc.tr.Key)
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q does not say %q", msg, tc.want)
 			}
