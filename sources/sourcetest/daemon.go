@@ -3,10 +3,12 @@ package sourcetest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -21,6 +23,7 @@ type Daemon struct {
 	Dir  string
 	stop syscall.Signal
 	cred *syscall.Credential
+	port int
 }
 
 // NewDaemon makes the temporary directory of a server (named pattern, as
@@ -32,6 +35,22 @@ func NewDaemon(pattern string, stop syscall.Signal) (*Daemon, error) {
 	}
 	return &Daemon{Dir: dir, stop: stop}, nil
 }
+
+// KeepPort chooses the server's TCP port on 127.0.0.1 (free then) at the
+// first call; later calls keep it, so that a restarted server listens
+// where it did.
+func (d *Daemon) KeepPort() error {
+	if d.port != 0 {
+		return nil
+	}
+	p, err := FreePort()
+	d.port = p
+	return err
+}
+
+// Port is the server's TCP port (see KeepPort); Addr its host:port.
+func (d *Daemon) Port() int    { return d.port }
+func (d *Daemon) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(d.port)) }
 
 // Unprivileged opens Dir to every user and hands it to the user the
 // server runs as: see Unprivileged.

@@ -14,11 +14,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -37,10 +35,10 @@ const User = "scaler"
 // and waits for it; Close also removes its data.
 type Server struct {
 	*sourcetest.Daemon
-	bin                string
-	clientPort, peerPt int
-	password           string
-	rootPassword       string
+	bin          string
+	peerPt       int
+	password     string
+	rootPassword string
 }
 
 // Options configure a Server.
@@ -80,7 +78,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Daemon: d, bin: bin}
-	if s.clientPort, err = sourcetest.FreePort(); err == nil {
+	if err = s.KeepPort(); err == nil {
 		s.peerPt, err = sourcetest.FreePort()
 	}
 	if err == nil {
@@ -158,9 +156,6 @@ func (s *Server) Restart() error {
 	s.Stop()
 	return s.Start()
 }
-
-// Addr is the member's client host:port.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort)) }
 
 // Password is User's password ("" without authentication).
 func (s *Server) Password() string { return s.password }

@@ -14,7 +14,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +38,6 @@ const (
 type Server struct {
 	*sourcetest.Daemon
 	bin      string
-	port     int
 	password string
 }
 
@@ -120,15 +118,11 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 // Start starts the stopped server, on its earlier port if it had one,
 // and waits until it answers.
 func (s *Server) Start() error {
-	if s.port == 0 {
-		p, err := sourcetest.FreePort()
-		if err != nil {
-			return err
-		}
-		s.port = p
+	if err := s.KeepPort(); err != nil {
+		return err
 	}
 	logPath := filepath.Join(s.Dir, "error.log")
-	cmd := s.command(s.bin, "--no-defaults", "--datadir="+s.data(), "--port="+strconv.Itoa(s.port),
+	cmd := s.command(s.bin, "--no-defaults", "--datadir="+s.data(), "--port="+strconv.Itoa(s.Port()),
 		"--bind-address=127.0.0.1", "--socket="+s.socket(), "--pid-file="+filepath.Join(s.Dir, "mysqld.pid"),
 		"--log-error="+logPath, "--tmpdir="+s.Dir, "--skip-name-resolve",
 		"--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--innodb-flush-log-at-trx-commit=0",
@@ -183,10 +177,6 @@ func (s *Server) Restart() error {
 	s.Stop()
 	return s.Start()
 }
-
-// Port is the server's TCP port; Addr its host:port.
-func (s *Server) Port() int    { return s.port }
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 // Password is User's password.
 func (s *Server) Password() string { return s.password }

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,7 +43,6 @@ const startTimeout = 60 * time.Second
 type Server struct {
 	*sourcetest.Daemon
 	bin      string
-	port     int
 	password string
 }
 
@@ -138,14 +136,10 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 // Start starts the stopped server, on its earlier port if it had one,
 // and waits until it answers.
 func (s *Server) Start() error {
-	if s.port == 0 {
-		p, err := sourcetest.FreePort()
-		if err != nil {
-			return err
-		}
-		s.port = p
+	if err := s.KeepPort(); err != nil {
+		return err
 	}
-	cmd := s.command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(s.port),
+	cmd := s.command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(s.Port()),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.Dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "dynamic_shared_memory_type=mmap", "-c", "shared_buffers=16MB", "-c", "max_connections=200")
@@ -169,12 +163,6 @@ func (s *Server) Restart() error {
 	s.Stop()
 	return s.Start()
 }
-
-// Addr is the server's host:port.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
-
-// Port is the server's port.
-func (s *Server) Port() int { return s.port }
 
 // Password is User's password.
 func (s *Server) Password() string { return s.password }
