@@ -24,6 +24,7 @@ type Daemon struct {
 	stop syscall.Signal
 	cred *syscall.Credential
 	port int
+	pw   string
 }
 
 // NewDaemon makes the temporary directory of a server (named pattern, as
@@ -94,6 +95,15 @@ func (d *Daemon) Close() {
 	d.Stop()
 	_ = os.RemoveAll(d.Dir)
 }
+
+// NewPassword sets and returns a random password of the server's user that
+// starts with prefix; Password returns it ("" before).
+func (d *Daemon) NewPassword(prefix string) string {
+	d.pw = Password(prefix)
+	return d.pw
+}
+
+func (d *Daemon) Password() string { return d.pw }
 
 // Password returns a random password that starts with prefix.
 func Password(prefix string) string {

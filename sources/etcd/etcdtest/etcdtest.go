@@ -10,8 +10,6 @@ package etcdtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,7 +35,6 @@ type Server struct {
 	*sourcetest.Daemon
 	bin          string
 	peerPt       int
-	password     string
 	rootPassword string
 }
 
@@ -95,10 +92,7 @@ func New(opts Options) (*Server, error) {
 }
 
 func (s *Server) enableAuth() error {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	s.password = "etcd-" + hex.EncodeToString(b)
-	root := "root-" + hex.EncodeToString(b[:6])
+	password, root := s.NewPassword("etcd-"), sourcetest.Password("root-")
 	cli, err := s.client("", "")
 	if err != nil {
 		return err
@@ -114,7 +108,7 @@ func (s *Server) enableAuth() error {
 			_, err := cli.RoleGrantPermission(ctx, "reader", "\x00", "\x00", clientv3.PermissionType(clientv3.PermRead))
 			return err
 		},
-		func() error { _, err := cli.UserAdd(ctx, User, s.password); return err },
+		func() error { _, err := cli.UserAdd(ctx, User, password); return err },
 		func() error { _, err := cli.UserGrantRole(ctx, User, "reader"); return err },
 		func() error { _, err := cli.AuthEnable(ctx); return err },
 	} {
@@ -157,9 +151,6 @@ func (s *Server) Restart() error {
 	return s.Start()
 }
 
-// Password is User's password ("" without authentication).
-func (s *Server) Password() string { return s.password }
-
 // client returns a client as user (none: no authentication).
 func (s *Server) client(user, password string) (*clientv3.Client, error) {
 	return clientv3.New(clientv3.Config{Endpoints: []string{s.Addr()}, Username: user, Password: password,
@@ -169,7 +160,7 @@ func (s *Server) client(user, password string) (*clientv3.Client, error) {
 // Client returns a client that may write every key (root when
 // authentication is on); the caller closes it.
 func (s *Server) Client() (*clientv3.Client, error) {
-	if s.password == "" {
+	if s.Password() == "" {
 		return s.client("", "")
 	}
 	return s.client("root", s.rootPassword)

@@ -37,8 +37,7 @@ const (
 // (SIGTERM) and waits for it; Close also removes its directory.
 type Server struct {
 	*sourcetest.Daemon
-	bin      string
-	password string
+	bin string
 }
 
 // Start starts a server that is removed when tb ends.
@@ -99,7 +98,7 @@ func (s *Server) init(install string) error {
 	if err := s.Unprivileged(); err != nil {
 		return fmt.Errorf("mariadbtest: %w", err)
 	}
-	s.password = sourcetest.Password("pw-")
+	s.NewPassword("pw-")
 	cmd := s.command(install, "--no-defaults", "--datadir="+s.data(), "--auth-root-authentication-method=normal",
 		"--skip-test-db", "--skip-name-resolve")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -162,7 +161,7 @@ func (s *Server) createUser() error {
 	defer cancel()
 	for _, q := range []string{
 		"CREATE DATABASE " + DB,
-		"CREATE USER '" + User + "'@'%' IDENTIFIED BY '" + s.password + "'",
+		"CREATE USER '" + User + "'@'%' IDENTIFIED BY '" + s.Password() + "'",
 		"GRANT ALL ON " + DB + ".* TO '" + User + "'@'%'",
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -178,12 +177,9 @@ func (s *Server) Restart() error {
 	return s.Start()
 }
 
-// Password is User's password.
-func (s *Server) Password() string { return s.password }
-
 // DSN is a DSN of User on DB over TCP, password included.
 func (s *Server) DSN() string {
-	return User + ":" + s.password + "@tcp(" + s.Addr() + ")/" + DB
+	return User + ":" + s.Password() + "@tcp(" + s.Addr() + ")/" + DB
 }
 
 // Exec runs one statement as User on DB.

@@ -42,8 +42,7 @@ const startTimeout = 60 * time.Second
 // exit; Close also removes its directory.
 type Server struct {
 	*sourcetest.Daemon
-	bin      string
-	password string
+	bin string
 }
 
 // Start starts a server that is removed when tb ends.
@@ -112,9 +111,9 @@ func (s *Server) init() error {
 	if err := s.Unprivileged(); err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
-	s.password = sourcetest.Password("pw-")
+	s.NewPassword("pw-")
 	pwfile := filepath.Join(s.Dir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(pwfile, []byte(s.Password()+"\n"), 0o644); err != nil {
 		return err
 	}
 	cmd := s.command(filepath.Join(s.bin, "initdb"), "-D", s.data(), "-U", User, "--pwfile", pwfile,
@@ -164,14 +163,11 @@ func (s *Server) Restart() error {
 	return s.Start()
 }
 
-// Password is User's password.
-func (s *Server) Password() string { return s.password }
-
 // URL is a connection URL of User to DB, password included.
 func (s *Server) URL() string { return s.url(DB) }
 
 func (s *Server) url(db string) string {
-	return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", User, s.password, s.Addr(), db)
+	return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", User, s.Password(), s.Addr(), db)
 }
 
 // Exec runs SQL statements as User on DB.
