@@ -16,7 +16,11 @@ const maxBackoff = 30 * time.Second
 // attempt up to 30 s, ±20 % jitter. It returns false when ctx ended first.
 func Backoff(ctx context.Context, c clock.Clock, first time.Duration, n int) bool {
 	d := min(first<<min(n, 10), maxBackoff)
-	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return Sleep(ctx, c, time.Duration(float64(d)*(0.8+0.4*rand.Float64())))
+}
+
+// Sleep waits d on c; it returns false when ctx ended first.
+func Sleep(ctx context.Context, c clock.Clock, d time.Duration) bool {
 	t := c.NewTimer(d)
 	defer t.Stop()
 	select {

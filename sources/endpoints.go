@@ -7,10 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"sync"
-
-	"k8s.io/utils/clock"
 
 	"github.com/pushscale/pushscale/store"
 )
@@ -309,12 +306,7 @@ func NewBroker[C Config, E Endpoint[R], R Resource](name string, d Deps, parse f
 	if d.Scheduler == nil {
 		panic(name + ": Deps.Scheduler is nil")
 	}
-	if d.Clock == nil {
-		d.Clock = clock.RealClock{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
-	}
+	DefaultClockLogger(&d.Clock, &d.Logger)
 	return &Broker[C, E, R]{Endpoints: NewEndpoints[E, R](d.Scheduler), Deps: d, parse: parse, bind: bind}
 }
 

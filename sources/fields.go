@@ -48,6 +48,7 @@ type Lookup struct {
 	source string
 	t      Trigger
 	where  map[string]From
+	err    error // the first error of ReadInto
 }
 
 // NewLookup returns a lookup of t's fields; source prefixes its errors
@@ -82,6 +83,9 @@ func (l *Lookup) Get(order Order, names ...string) (string, bool) {
 	}
 	return "", false
 }
+
+// Err returns the first error of a ReadInto of l, nil when there was none.
+func (l *Lookup) Err() error { return l.err }
 
 // Errorf is an error of the source about the trigger as a whole or about
 // fields whose values it does not show: "redis: hosts and ports: ...".
@@ -136,6 +140,22 @@ type Field[T any] struct {
 	// credentials, a value the trigger gives itself must be one the
 	// ClusterTriggerAuthentication allows (see ClusterAuth).
 	Target bool
+}
+
+// ReadInto reads the field from l into *v, as Read does, unless an earlier
+// ReadInto of l failed; the first error is kept for Err. A parser reads a
+// run of fields with it and checks Err once, where it would return the
+// first error of each Read.
+func (f Field[T]) ReadInto(l *Lookup, v *T) {
+	if l.err != nil {
+		return
+	}
+	x, err := f.Read(l)
+	if err != nil {
+		l.err = err
+		return
+	}
+	*v = x
 }
 
 // Read reads the field from l: its default when absent, an error naming

@@ -101,3 +101,19 @@ func TestInvalidValueNamesWhereItCameFrom(t *testing.T) {
 		t.Errorf("InvalidValue = %v", err)
 	}
 }
+
+// ReadInto keeps the first error and reads nothing after it.
+func TestReadIntoKeepsFirstError(t *testing.T) {
+	l := lookupOf(map[string]string{"a": "1", "b": "x", "c": "3"}, nil, nil)
+	var a, b, c, d float64
+	sources.Field[float64]{Name: "a", Parse: sources.Number}.ReadInto(l, &a)
+	sources.Field[float64]{Name: "b", Parse: sources.Number}.ReadInto(l, &b)
+	sources.Field[float64]{Name: "c", Parse: sources.Number}.ReadInto(l, &c)
+	sources.Field[float64]{Name: "d", Required: true}.ReadInto(l, &d)
+	if a != 1 || b != 0 || c != 0 {
+		t.Errorf("a, b, c = %v, %v, %v; want 1, 0, 0", a, b, c)
+	}
+	if err := l.Err(); err == nil || !strings.Contains(err.Error(), `b "x"`) {
+		t.Errorf("Err = %v, want b's", err)
+	}
+}

@@ -73,6 +73,17 @@ type Family struct {
 	NeverRead bool
 }
 
+// DefaultClockLogger sets a nil *c to the real clock and a nil *l to a
+// logger that discards: the defaults of every Clock and Logger option.
+func DefaultClockLogger(c *clock.WithTicker, l **slog.Logger) {
+	if *c == nil {
+		*c = clock.RealClock{}
+	}
+	if *l == nil {
+		*l = slog.New(slog.DiscardHandler)
+	}
+}
+
 // Registry lists the families the gateway serves: each trigger type maps to
 // the constructor of the family that serves it.
 type Registry []Family
@@ -108,12 +119,7 @@ type Manager struct {
 // NewManager builds every family's source and Scheduler. A trigger type
 // registered twice is an error.
 func NewManager(reg Registry, opts ManagerOptions) (*Manager, error) {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	DefaultClockLogger(&opts.Clock, &opts.Logger)
 	if opts.Recheck == nil {
 		opts.Recheck = func(store.Owner) {}
 	}

@@ -56,12 +56,7 @@ var _ sources.Source = (*Source)(nil)
 // New returns a source writing to d.Sink on d.Clock's timers; nothing runs
 // until Start.
 func New(d sources.Deps) *Source {
-	if d.Clock == nil {
-		d.Clock = clock.RealClock{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
-	}
+	sources.DefaultClockLogger(&d.Clock, &d.Logger)
 	return &Source{sink: d.Sink, clock: d.Clock, log: d.Logger, triggers: make(map[store.Key]*trigger), wake: make(chan struct{}, 1)}
 }
 

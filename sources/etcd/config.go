@@ -85,22 +85,13 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 		}
 		c.Endpoints = append(c.Endpoints, ep)
 	}
-	if c.WatchKey, err = fieldWatchKey.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.Value, err = fieldValue.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.ActivationValue, err = fieldActivation.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.WatchProgressNotifyInterval, err = fieldProgress.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.username, err = fieldUsername.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.password, err = fieldPassword.Read(l); err != nil {
+	fieldWatchKey.ReadInto(l, &c.WatchKey)
+	fieldValue.ReadInto(l, &c.Value)
+	fieldActivation.ReadInto(l, &c.ActivationValue)
+	fieldProgress.ReadInto(l, &c.WatchProgressNotifyInterval)
+	fieldUsername.ReadInto(l, &c.username)
+	fieldPassword.ReadInto(l, &c.password)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	switch {

@@ -1,35 +1,17 @@
 package etcd
 
 import (
-	"os"
-	"sync"
 	"testing"
 
 	"github.com/pushscale/pushscale/sources/etcd/etcdtest"
+	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
 // srv is the package's shared member (with authentication), started by
 // the first test that calls needServer. Tests that restart one start
 // their own.
-var (
-	srv       *etcdtest.Server
-	srvErr    error
-	startOnce sync.Once
-)
+var srv = sourcetest.NewShared(func() (*etcdtest.Server, error) { return etcdtest.New(etcdtest.Options{Auth: true}) })
 
-func needServer(t *testing.T) *etcdtest.Server {
-	t.Helper()
-	startOnce.Do(func() { srv, srvErr = etcdtest.New(etcdtest.Options{Auth: true}) })
-	if srvErr != nil {
-		t.Fatal(srvErr)
-	}
-	return srv
-}
+func needServer(t *testing.T) *etcdtest.Server { return srv.Get(t) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if srv != nil {
-		srv.Close()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { srv.Main(m) }

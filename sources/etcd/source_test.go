@@ -15,22 +15,11 @@ import (
 
 var key = sourcetest.Key
 
-type env struct {
-	src  *Source
-	sink *sourcetest.Sink
-	logs *sourcetest.LogBuffer
-	t    *testing.T
-}
-
-func newEnv(t *testing.T, disablePush bool) *env {
+func newEnv(t *testing.T, disablePush bool) *sourcetest.Env[*Source] {
 	t.Helper()
-	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
-	d := sourcetest.NewDeps(t, e.sink)
-	d.Logger = sourcetest.DebugLogger(e.logs)
-	d.DisablePush = map[string]bool{Type: disablePush}
-	e.src = New(d, Options{RewatchWait: 50 * time.Millisecond, DialTimeout: 2 * time.Second})
-	sourcetest.Run(t, e.src, e.logs)
-	return e
+	return sourcetest.NewEnv(t, map[string]bool{Type: disablePush}, func(d sources.Deps) *Source {
+		return New(d, Options{RewatchWait: 50 * time.Millisecond, DialTimeout: 2 * time.Second})
+	})
 }
 
 // trigger watches k on s, with User's credentials when s has them.
@@ -41,13 +30,6 @@ func trigger(k store.Key, s *etcdtest.Server, watchKey string, poll time.Duratio
 		tr.AuthParams = map[string]string{"username": etcdtest.User, "password": s.Password()}
 	}
 	return tr
-}
-
-func (e *env) watch(tr sources.Trigger) {
-	e.t.Helper()
-	if err := e.src.Watch(tr); err != nil {
-		e.t.Fatalf("Watch = %v", err)
-	}
 }
 
 func put(t *testing.T, s *etcdtest.Server, k, v string) {
@@ -71,12 +53,12 @@ func TestWatchHintsRead(t *testing.T) {
 	put(t, s, "/watch", "0")
 	e := newEnv(t, false)
 	k := key("watch")
-	e.watch(trigger(k, s, "/watch", time.Hour))
-	e.sink.AwaitPush(t, k, ReasonSubscribed)
-	e.sink.AwaitValue(t, k, 0)
+	e.Watch(trigger(k, s, "/watch", time.Hour))
+	e.Sink.AwaitPush(t, k, ReasonSubscribed)
+	e.Sink.AwaitValue(t, k, 0)
 	for _, v := range []float64{3, 7.5, 0} {
 		put(t, s, "/watch", strconv.FormatFloat(v, 'g', -1, 64))
-		e.sink.AwaitValue(t, k, v)
+		e.Sink.AwaitValue(t, k, v)
 	}
 }
 
@@ -86,11 +68,11 @@ func TestPolledWhenDisabled(t *testing.T) {
 	put(t, s, "/poll", "0")
 	e := newEnv(t, true)
 	k := key("poll")
-	e.watch(trigger(k, s, "/poll", 200*time.Millisecond))
-	e.sink.AwaitPush(t, k, ReasonDisabledByConfig)
-	e.sink.AwaitValue(t, k, 0)
+	e.Watch(trigger(k, s, "/poll", 200*time.Millisecond))
+	e.Sink.AwaitPush(t, k, ReasonDisabledByConfig)
+	e.Sink.AwaitValue(t, k, 0)
 	put(t, s, "/poll", "2")
-	e.sink.AwaitValue(t, k, 2)
+	e.Sink.AwaitValue(t, k, 2)
 }
 
 // A missing key, a value that is no number, a wrong password: failed
@@ -114,21 +96,12 @@ func TestFailuresHideSecrets(t *testing.T) {
 		}(), "username and password refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e.watch(tc.tr)
-			var msg string
-			e.sink.Await(t, "a failed read", func() bool {
-				for _, c := range e.sink.Calls() {
-					if c.Key == tc.tr.Key && c.Op == sourcetest.OpFail {
-						msg = c.Err
-						return true
-					}
-				}
-				return false
-			})
+			e.Watch(tc.tr)
+			msg := e.Sink.AwaitFailOf(t, tc.tr.Key)
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q does not say %q", msg, tc.want)
 			}
-			for _, c := range e.sink.Calls() {
+			for _, c := range e.Sink.Calls() {
 				if strings.Contains(c.Err, s.Password()) || strings.Contains(c.Push.Message, s.Password()) {
 					t.Errorf("a sink call shows the password: %v", c)
 				}
@@ -144,17 +117,17 @@ func TestRestart(t *testing.T) {
 	put(t, s, "/r", "0")
 	e := newEnv(t, false)
 	k := key("restart")
-	e.watch(trigger(k, s, "/r", time.Hour))
-	e.sink.AwaitPush(t, k, ReasonSubscribed)
-	e.sink.AwaitValue(t, k, 0)
+	e.Watch(trigger(k, s, "/r", time.Hour))
+	e.Sink.AwaitPush(t, k, ReasonSubscribed)
+	e.Sink.AwaitValue(t, k, 0)
 	s.Stop()
-	e.sink.AwaitPush(t, k, ReasonSubscriptionLost)
+	e.Sink.AwaitPush(t, k, ReasonSubscriptionLost)
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	put(t, s, "/r", "4")
-	e.sink.AwaitPush(t, k, ReasonSubscribed)
-	e.sink.AwaitValue(t, k, 4)
+	e.Sink.AwaitPush(t, k, ReasonSubscribed)
+	e.Sink.AwaitValue(t, k, 4)
 }
 
 // A compaction of the revisions behind a current watch leaves it working.
@@ -163,9 +136,9 @@ func TestWatchSurvivesCompaction(t *testing.T) {
 	put(t, s, "/c", "1")
 	e := newEnv(t, false)
 	k := key("compact")
-	e.watch(trigger(k, s, "/c", time.Hour))
-	e.sink.AwaitPush(t, k, ReasonSubscribed)
-	e.sink.AwaitValue(t, k, 1)
+	e.Watch(trigger(k, s, "/c", time.Hour))
+	e.Sink.AwaitPush(t, k, ReasonSubscribed)
+	e.Sink.AwaitValue(t, k, 1)
 	cli, err := s.Client()
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +157,7 @@ func TestWatchSurvivesCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	put(t, s, "/c", "6")
-	e.sink.AwaitValue(t, k, 6)
+	e.Sink.AwaitValue(t, k, 6)
 }
 
 // A put of 1 or more on a key last read at 0 records 1 at once (the
@@ -194,15 +167,15 @@ func TestLeadingEdge(t *testing.T) {
 	put(t, s, "/edge", "0")
 	e := newEnv(t, false)
 	k := key("edge")
-	e.watch(trigger(k, s, "/edge", time.Hour))
-	e.sink.AwaitPush(t, k, ReasonSubscribed)
-	e.sink.AwaitValue(t, k, 0)
+	e.Watch(trigger(k, s, "/edge", time.Hour))
+	e.Sink.AwaitPush(t, k, ReasonSubscribed)
+	e.Sink.AwaitValue(t, k, 0)
 	put(t, s, "/edge", "5")
-	e.sink.AwaitValue(t, k, 5)
-	got := e.sink.Records(k)
+	e.Sink.AwaitValue(t, k, 5)
+	got := e.Sink.Records(k)
 	if len(got) < 3 || got[len(got)-2] != 1 {
 		t.Errorf("records %v, want 1 just before 5", got)
 	}
 	put(t, s, "/edge", "0.5") // below 1: no lower bound, the read decides
-	e.sink.AwaitValue(t, k, 0.5)
+	e.Sink.AwaitValue(t, k, 0.5)
 }

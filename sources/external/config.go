@@ -90,10 +90,9 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 	if host, port, err := net.SplitHostPort(c.ScalerAddress); err != nil || host == "" || !validPort(port) || strings.ContainsAny(host, " /?#@") {
 		return Config{}, l.Invalid(fieldAddress.Name, "must be host:port")
 	}
-	if c.EnableTLS, err = fieldEnableTLS.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.UnsafeSSL, err = fieldUnsafeSSL.Read(l); err != nil {
+	fieldEnableTLS.ReadInto(l, &c.EnableTLS)
+	fieldUnsafeSSL.ReadInto(l, &c.UnsafeSSL)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	c.ca, _ = fieldCACert.Read(l)

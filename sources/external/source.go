@@ -3,7 +3,6 @@ package external
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -117,12 +116,7 @@ func New(d sources.Deps, opts Options) *Source {
 	if d.Scheduler == nil {
 		panic("external: Deps.Scheduler is nil")
 	}
-	if d.Clock == nil {
-		d.Clock = clock.RealClock{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
-	}
+	sources.DefaultClockLogger(&d.Clock, &d.Logger)
 	return &Source{
 		Endpoints: sources.NewEndpoints[*endpoint, *resource](d.Scheduler),
 		d:         d,

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-
 	pb "github.com/pushscale/pushscale/api/externalscaler"
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/clienttls/clienttlstest"
@@ -22,7 +20,7 @@ import (
 )
 
 func key(name string, trigger int) store.Key {
-	return store.Key{Owner: store.Owner{Kind: store.ScaledObject, Namespace: "ns", Name: name, UID: types.UID("uid-" + name)}, Trigger: trigger}
+	return sourcetest.KeyOf(store.ScaledObject, "ns", name, trigger)
 }
 
 // testOptions shorten KEDA's backoff so that reconnects fit in a test.

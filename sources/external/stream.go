@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 
 	pb "github.com/pushscale/pushscale/api/externalscaler"
+	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/store"
 )
 
@@ -39,7 +40,7 @@ func (e *endpoint) follow(ctx context.Context, r *resource) {
 		}
 		e.s.d.Scheduler.SetPush(e.id, r.id.Name, store.Push{Reason: reason,
 			Message: fmt.Sprintf("%v; opening it again in %s, polled every pollingInterval meanwhile", err, wait)})
-		if !e.sleep(ctx, wait) {
+		if !sources.Sleep(ctx, e.s.d.Clock, wait) {
 			return
 		}
 	}
@@ -124,15 +125,3 @@ func (e *endpoint) stream(ctx context.Context, r *resource) (healthy bool, err e
 // subscribedAfter is how long a stream lives, without a message, before
 // it is reported Subscribed.
 const subscribedAfter = time.Second
-
-// sleep waits d on the source's clock; false when ctx ended first.
-func (e *endpoint) sleep(ctx context.Context, d time.Duration) bool {
-	t := e.s.d.Clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C():
-		return true
-	}
-}

@@ -14,6 +14,6 @@ func FuzzParseConfig(f *testing.F) {
 		"allowIdleConsumers": "false", "excludePersistentLag": "false", "limitToPartitionsWithLag": "false",
 		"ensureEvenDistributionOfPartitions": "false", "scaleToZeroOnInvalidOffset": "false", "version": "2.8.0", "sasl": "plaintext",
 	}, AuthParams: map[string]string{"username": "u", "password": "pa55-s3cret"}}
-	sourcetest.FuzzConfig(f, base, func(t sources.Trigger) error { _, err := ParseConfig(t); return err },
+	sourcetest.FuzzConfig(f, base, ParseConfig,
 		"tls", "ca", "cert", "key", "keyPassword", "unsafeSsl")
 }

@@ -78,10 +78,9 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 	l := sources.NewLookup(Type, t)
 	var c Config
 	var err error
-	if c.URL, err = fieldURL.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.Format, err = fieldFormat.Read(l); err != nil {
+	fieldURL.ReadInto(l, &c.URL)
+	fieldFormat.ReadInto(l, &c.Format)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	if c.Format == FormatXML {
@@ -97,16 +96,11 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 			return Config{}, l.Invalid(fieldLocation.Name, err.Error())
 		}
 	}
-	if c.TargetValue, err = fieldTarget.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.ActivationTargetValue, err = fieldActivation.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.UnsafeSSL, err = fieldUnsafeSSL.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.Timeout, err = fieldTimeout.Read(l); err != nil {
+	fieldTarget.ReadInto(l, &c.TargetValue)
+	fieldActivation.ReadInto(l, &c.ActivationTargetValue)
+	fieldUnsafeSSL.ReadInto(l, &c.UnsafeSSL)
+	fieldTimeout.ReadInto(l, &c.Timeout)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	aggregate, err := fieldAggregate.Read(l)

@@ -3,7 +3,6 @@ package metricsapi
 import (
 	"testing"
 
-	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
@@ -11,7 +10,7 @@ import (
 // parser panic or show a credential.
 func FuzzParseConfig(f *testing.F) {
 	base := apiTrigger(edit(validMetadata(), "authMode", "apiKey"), map[string]string{"apiKey": apiKey})
-	sourcetest.FuzzConfig(f, base, func(t sources.Trigger) error { _, err := ParseConfig(t); return err },
+	sourcetest.FuzzConfig(f, base, ParseConfig,
 		"format", "method", "keyParamName", "authModes", "timeout")
 }
 

@@ -69,13 +69,10 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 	l := sources.NewLookup(Type, t)
 	var c Config
 	var err error
-	if c.Query, err = fieldQuery.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.QueryValue, err = fieldTarget.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.ActivationQueryValue, err = fieldActivation.Read(l); err != nil {
+	fieldQuery.ReadInto(l, &c.Query)
+	fieldTarget.ReadInto(l, &c.QueryValue)
+	fieldActivation.ReadInto(l, &c.ActivationQueryValue)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	conn, err := fieldConnection.Read(l)

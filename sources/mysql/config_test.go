@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
@@ -14,15 +13,8 @@ func TestParseConfig(t *testing.T) {
 	parts := map[string]string{"host": "db.app", "port": "3306", "username": "scaler", "dbName": "jobs",
 		"query": "SELECT count(*) FROM jobs", "queryValue": "5"}
 	connOnly := map[string]string{"query": "SELECT 1", "queryValue": "2"}
-	for _, tc := range []struct {
-		name    string
-		md      map[string]string
-		auth    map[string]string
-		env     map[string]string
-		check   func(t *testing.T, c Config)
-		wantErr string
-	}{
-		{name: "KEDA's defaults and metric name", md: parts, auth: map[string]string{"password": secret}, check: func(t *testing.T, c Config) {
+	sourcetest.TestParse(t, ParseConfig, Type, secret, []sourcetest.ParseCase[Config]{
+		{Name: "KEDA's defaults and metric name", MD: parts, Auth: map[string]string{"password": secret}, Check: func(t *testing.T, c Config) {
 			if c.QueryValue != 5 || c.ActivationQueryValue != 0 || c.DBName != "jobs" {
 				t.Errorf("config %+v", c)
 			}
@@ -33,63 +25,46 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("dsn %s@%s server %q", c.dsn.User, c.dsn.Addr, c.Server)
 			}
 		}},
-		{name: "parts from metadata before the TriggerAuthentication", md: parts,
-			auth: map[string]string{"host": "other", "username": "u2", "password": secret},
-			check: func(t *testing.T, c Config) {
+		{Name: "parts from metadata before the TriggerAuthentication", MD: parts,
+			Auth: map[string]string{"host": "other", "username": "u2", "password": secret},
+			Check: func(t *testing.T, c Config) {
 				if c.dsn.Addr != "db.app:3306" || c.dsn.User != "scaler" {
 					t.Errorf("dsn %s@%s", c.dsn.User, c.dsn.Addr)
 				}
 			}},
-		{name: "username from the TriggerAuthentication", md: sourcetest.With(parts, "username", "-"), auth: map[string]string{"username": "u2"},
-			check: func(t *testing.T, c Config) {
+		{Name: "username from the TriggerAuthentication", MD: sourcetest.With(parts, "username", "-"), Auth: map[string]string{"username": "u2"},
+			Check: func(t *testing.T, c Config) {
 				if c.dsn.User != "u2" {
 					t.Errorf("user %q", c.dsn.User)
 				}
 			}},
-		{name: "connectionString from the TriggerAuthentication; dbName after its last /", md: connOnly,
-			auth: map[string]string{"connectionString": "u:" + secret + "@tcp(db:3307)/stats"},
-			check: func(t *testing.T, c Config) {
+		{Name: "connectionString from the TriggerAuthentication; dbName after its last /", MD: connOnly,
+			Auth: map[string]string{"connectionString": "u:" + secret + "@tcp(db:3307)/stats"},
+			Check: func(t *testing.T, c Config) {
 				if c.dsn.Addr != "db:3307" || c.DBName != "stats" || c.Spec(0).MetricName != "s0-mysql-stats" {
 					t.Errorf("config %+v", c)
 				}
 			}},
-		{name: "connectionString from connectionStringFromEnv", md: sourcetest.With(connOnly, "connectionStringFromEnv", "DSN"),
-			env: map[string]string{"DSN": "u:" + secret + "@tcp(db:3306)/x"}, check: func(t *testing.T, c Config) {
+		{Name: "connectionString from connectionStringFromEnv", MD: sourcetest.With(connOnly, "connectionStringFromEnv", "DSN"),
+			Env: map[string]string{"DSN": "u:" + secret + "@tcp(db:3306)/x"}, Check: func(t *testing.T, c Config) {
 				if c.DBName != "x" {
 					t.Errorf("config %+v", c)
 				}
 			}},
-		{name: "activation", md: sourcetest.With(parts, "activationQueryValue", "2.5"), check: func(t *testing.T, c Config) {
+		{Name: "activation", MD: sourcetest.With(parts, "activationQueryValue", "2.5"), Check: func(t *testing.T, c Config) {
 			if c.ActivationQueryValue != 2.5 {
 				t.Errorf("config %+v", c)
 			}
 		}},
-		{name: "query required", md: sourcetest.With(parts, "query", "-"), wantErr: "mysql: query: required"},
-		{name: "queryValue required", md: sourcetest.With(parts, "queryValue", "-"), wantErr: "mysql: queryValue: required"},
-		{name: "queryValue not a number", md: sourcetest.With(parts, "queryValue", "x"), wantErr: `mysql: queryValue "x": must be a number`},
-		{name: "activation not a number", md: sourcetest.With(parts, "activationQueryValue", "Inf"), wantErr: `activationQueryValue "Inf": must be a number`},
-		{name: "no host", md: sourcetest.With(parts, "host", "-"), wantErr: "mysql: host: required when connectionString is not given"},
-		{name: "no port", md: sourcetest.With(parts, "port", "-"), wantErr: "mysql: port: required"},
-		{name: "bad port", md: sourcetest.With(parts, "port", "0"), wantErr: `mysql: port "0": must be a port number`},
-		{name: "no username", md: sourcetest.With(parts, "username", "-"), wantErr: "mysql: username: required"},
-		{name: "bad connectionString is not shown", md: connOnly, auth: map[string]string{"connectionString": "u:" + secret + "@tcp(db:3306"},
-			wantErr: "mysql: connectionString (from TriggerAuthentication): is not a valid MySQL DSN"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseConfig(sources.Trigger{Type: Type, Metadata: tc.md, AuthParams: tc.auth, ResolvedEnv: tc.env})
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
-				}
-				if strings.Contains(err.Error(), secret) {
-					t.Fatalf("error shows the secret: %v", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseConfig = %v", err)
-			}
-			tc.check(t, c)
-		})
-	}
+		{Name: "query required", MD: sourcetest.With(parts, "query", "-"), WantErr: "mysql: query: required"},
+		{Name: "queryValue required", MD: sourcetest.With(parts, "queryValue", "-"), WantErr: "mysql: queryValue: required"},
+		{Name: "queryValue not a number", MD: sourcetest.With(parts, "queryValue", "x"), WantErr: `mysql: queryValue "x": must be a number`},
+		{Name: "activation not a number", MD: sourcetest.With(parts, "activationQueryValue", "Inf"), WantErr: `activationQueryValue "Inf": must be a number`},
+		{Name: "no host", MD: sourcetest.With(parts, "host", "-"), WantErr: "mysql: host: required when connectionString is not given"},
+		{Name: "no port", MD: sourcetest.With(parts, "port", "-"), WantErr: "mysql: port: required"},
+		{Name: "bad port", MD: sourcetest.With(parts, "port", "0"), WantErr: `mysql: port "0": must be a port number`},
+		{Name: "no username", MD: sourcetest.With(parts, "username", "-"), WantErr: "mysql: username: required"},
+		{Name: "bad connectionString is not shown", MD: connOnly, Auth: map[string]string{"connectionString": "u:" + secret + "@tcp(db:3306"},
+			WantErr: "mysql: connectionString (from TriggerAuthentication): is not a valid MySQL DSN"},
+	})
 }

@@ -12,6 +12,6 @@ func FuzzParseConfig(f *testing.F) {
 		"host": "db", "port": "3306", "username": "scaler", "dbName": "jobs",
 		"query": "SELECT count(*) FROM jobs", "queryValue": "5", "activationQueryValue": "1",
 	}, AuthParams: map[string]string{"password": "pass-s3cret-value"}}
-	sourcetest.FuzzConfig(f, base, func(t sources.Trigger) error { _, err := ParseConfig(t); return err },
+	sourcetest.FuzzConfig(f, base, ParseConfig,
 		"connectionString", "passwordFromEnv", "connectionStringFromEnv")
 }

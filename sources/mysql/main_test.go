@@ -1,34 +1,16 @@
 package mysql
 
 import (
-	"os"
-	"sync"
 	"testing"
 
 	"github.com/pushscale/pushscale/sources/mysql/mariadbtest"
+	"github.com/pushscale/pushscale/sources/sourcetest"
 )
 
 // srv is the package's shared server, started by the first test that
 // calls needServer.
-var (
-	srv       *mariadbtest.Server
-	srvErr    error
-	startOnce sync.Once
-)
+var srv = sourcetest.NewShared(mariadbtest.New)
 
-func needServer(t *testing.T) *mariadbtest.Server {
-	t.Helper()
-	startOnce.Do(func() { srv, srvErr = mariadbtest.New() })
-	if srvErr != nil {
-		t.Fatal(srvErr)
-	}
-	return srv
-}
+func needServer(t *testing.T) *mariadbtest.Server { return srv.Get(t) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if srv != nil {
-		srv.Close()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { srv.Main(m) }

@@ -15,21 +15,9 @@ import (
 
 var key = sourcetest.Key
 
-type env struct {
-	src  *Source
-	sink *sourcetest.Sink
-	logs *sourcetest.LogBuffer
-	t    *testing.T
-}
-
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *sourcetest.Env[*Source] {
 	t.Helper()
-	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
-	d := sourcetest.NewDeps(t, e.sink)
-	d.Logger = sourcetest.DebugLogger(e.logs)
-	e.src = New(d, Options{})
-	sourcetest.Run(t, e.src, e.logs)
-	return e
+	return sourcetest.NewEnv(t, nil, func(d sources.Deps) *Source { return New(d, Options{}) })
 }
 
 func trigger(k store.Key, s *mariadbtest.Server, query string, poll time.Duration) sources.Trigger {
@@ -61,13 +49,13 @@ func TestPolled(t *testing.T) {
 	exec(t, s, "CREATE TABLE polled (id int)")
 	e := newEnv(t)
 	k := key("poll")
-	if err := e.src.Watch(trigger(k, s, "SELECT count(*) FROM polled", 200*time.Millisecond)); err != nil {
+	if err := e.Src.Watch(trigger(k, s, "SELECT count(*) FROM polled", 200*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	e.sink.AwaitPush(t, k, ReasonNotSupported)
-	e.sink.AwaitValue(t, k, 0)
+	e.Sink.AwaitPush(t, k, ReasonNotSupported)
+	e.Sink.AwaitValue(t, k, 0)
 	exec(t, s, "INSERT INTO polled VALUES (1), (2)")
-	e.sink.AwaitValue(t, k, 2)
+	e.Sink.AwaitValue(t, k, 2)
 }
 
 func TestQueryTypes(t *testing.T) {
@@ -78,10 +66,10 @@ func TestQueryTypes(t *testing.T) {
 		want  float64
 	}{{"SELECT 7", 7}, {"SELECT 2.5", 2.5}, {"SELECT CAST(1.25 AS DOUBLE)", 1.25}, {"SELECT '4.5'", 4.5}, {"SELECT 12345678901", 12345678901}} {
 		k := key(fmt.Sprint("type", i))
-		if err := e.src.Watch(trigger(k, s, tc.query, time.Hour)); err != nil {
+		if err := e.Src.Watch(trigger(k, s, tc.query, time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		e.sink.AwaitValue(t, k, tc.want)
+		e.Sink.AwaitValue(t, k, tc.want)
 	}
 }
 
@@ -105,23 +93,14 @@ func TestFailuresHideSecrets(t *testing.T) {
 		{"NULL", trigger(key("null"), s, "SELECT NULL", time.Hour), "NULL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := e.src.Watch(tc.tr); err != nil {
+			if err := e.Src.Watch(tc.tr); err != nil {
 				t.Fatal(err)
 			}
-			var msg string
-			e.sink.Await(t, "a failed read", func() bool {
-				for _, c := range e.sink.Calls() {
-					if c.Key == tc.tr.Key && c.Op == sourcetest.OpFail {
-						msg = c.Err
-						return true
-					}
-				}
-				return false
-			})
+			msg := e.Sink.AwaitFailOf(t, tc.tr.Key)
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q does not say %q", msg, tc.want)
 			}
-			if strings.Contains(msg, s.Password()) || strings.Contains(e.logs.String(), s.Password()) {
+			if strings.Contains(msg, s.Password()) || strings.Contains(e.Logs.String(), s.Password()) {
 				t.Errorf("the password is shown: %q", msg)
 			}
 		})
@@ -134,13 +113,13 @@ func TestRestart(t *testing.T) {
 	exec(t, s, "CREATE TABLE restart (id int)")
 	e := newEnv(t)
 	k := key("restart")
-	if err := e.src.Watch(trigger(k, s, "SELECT count(*) FROM restart", 200*time.Millisecond)); err != nil {
+	if err := e.Src.Watch(trigger(k, s, "SELECT count(*) FROM restart", 200*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	e.sink.AwaitValue(t, k, 0)
+	e.Sink.AwaitValue(t, k, 0)
 	if err := s.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	exec(t, s, "INSERT INTO restart VALUES (1)")
-	e.sink.AwaitValue(t, k, 1)
+	e.Sink.AwaitValue(t, k, 1)
 }

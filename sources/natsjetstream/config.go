@@ -134,19 +134,12 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 	if c.AccountID == "" {
 		c.AccountID = c.Account
 	}
-	if c.Stream, err = fieldStream.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.Consumer, err = fieldConsumer.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.LagThreshold, err = fieldLag.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.ActivationLagThreshold, err = fieldActivation.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.UseHTTPS, err = fieldUseHTTPS.Read(l); err != nil {
+	fieldStream.ReadInto(l, &c.Stream)
+	fieldConsumer.ReadInto(l, &c.Consumer)
+	fieldLag.ReadInto(l, &c.LagThreshold)
+	fieldActivation.ReadInto(l, &c.ActivationLagThreshold)
+	fieldUseHTTPS.ReadInto(l, &c.UseHTTPS)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	if err := c.parseClient(l); err != nil {

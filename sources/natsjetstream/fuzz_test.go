@@ -12,6 +12,6 @@ func FuzzParseConfig(f *testing.F) {
 		"natsServerMonitoringEndpoint": "nats.nats:8222", "account": "$G", "stream": "jobs", "consumer": "workers",
 		"lagThreshold": "5", "activationLagThreshold": "1", "useHttps": "false", "natsClientURL": "nats://nats:4222",
 	}, AuthParams: map[string]string{"clientToken": "tok-s3cret-value"}}
-	sourcetest.FuzzConfig(f, base, func(t sources.Trigger) error { _, err := ParseConfig(t); return err },
+	sourcetest.FuzzConfig(f, base, ParseConfig,
 		"accountID", "clientUser", "clientPassword", "clientNkeySeed", "clientCreds")
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/natsjetstream/natstest"
@@ -18,9 +17,7 @@ import (
 
 const testToken = "tok-s3cret-value"
 
-func key(name string) store.Key {
-	return store.Key{Owner: store.Owner{Kind: store.ScaledObject, Namespace: "ns", Name: name, UID: types.UID("uid-" + name)}}
-}
+var key = sourcetest.Key
 
 // env is a source under test with a real Scheduler writing to a recording
 // sink; both run until the test ends.

@@ -79,16 +79,11 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 	l := sources.NewLookup(Type, t)
 	var c Config
 	var err error
-	if c.Query, err = fieldQuery.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.TargetQueryValue, err = fieldTarget.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.ActivationTargetQueryValue, err = fieldActivation.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.NotifyChannel, err = fieldChannel.Read(l); err != nil {
+	fieldQuery.ReadInto(l, &c.Query)
+	fieldTarget.ReadInto(l, &c.TargetQueryValue)
+	fieldActivation.ReadInto(l, &c.ActivationTargetQueryValue)
+	fieldChannel.ReadInto(l, &c.NotifyChannel)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	conn, err := fieldConnection.Read(l)

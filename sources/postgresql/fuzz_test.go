@@ -12,6 +12,6 @@ func FuzzParseConfig(f *testing.F) {
 		"host": "db", "port": "5432", "userName": "scaler", "dbName": "jobs", "sslmode": "disable",
 		"query": "SELECT count(*) FROM jobs", "targetQueryValue": "5", "activationTargetQueryValue": "1", "notifyChannel": "jobs",
 	}, AuthParams: map[string]string{"password": "pass-s3cret-value"}}
-	sourcetest.FuzzConfig(f, base, func(t sources.Trigger) error { _, err := ParseConfig(t); return err },
+	sourcetest.FuzzConfig(f, base, ParseConfig,
 		"connection", "passwordFromEnv", "connectionFromEnv")
 }

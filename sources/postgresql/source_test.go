@@ -15,24 +15,11 @@ import (
 
 var key = sourcetest.Key
 
-// env runs a Source on sourcetest's Scheduler and recording sink until the
-// test ends; its debug log is printed when the test fails.
-type env struct {
-	src  *Source
-	sink *sourcetest.Sink
-	logs *sourcetest.LogBuffer
-	t    *testing.T
-}
-
-func newEnv(t *testing.T, disablePush bool) *env {
+func newEnv(t *testing.T, disablePush bool) *sourcetest.Env[*Source] {
 	t.Helper()
-	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
-	d := sourcetest.NewDeps(t, e.sink)
-	d.Logger = sourcetest.DebugLogger(e.logs)
-	d.DisablePush = map[string]bool{Type: disablePush}
-	e.src = New(d, Options{ReconnectWait: 50 * time.Millisecond})
-	sourcetest.Run(t, e.src, e.logs)
-	return e
+	return sourcetest.NewEnv(t, map[string]bool{Type: disablePush}, func(d sources.Deps) *Source {
+		return New(d, Options{ReconnectWait: 50 * time.Millisecond})
+	})
 }
 
 // trigger reads count(*) of table on s; its password is in the
@@ -49,13 +36,6 @@ func trigger(k store.Key, s *pgtest.Server, table string, poll time.Duration, md
 	}
 	return sources.Trigger{Key: k, Type: Type, Metadata: m, PollingInterval: poll,
 		AuthParams: map[string]string{"password": s.Password()}}
-}
-
-func (e *env) watch(tr sources.Trigger) {
-	e.t.Helper()
-	if err := e.src.Watch(tr); err != nil {
-		e.t.Fatalf("Watch = %v", err)
-	}
 }
 
 func exec(t *testing.T, s *pgtest.Server, sql string) {
@@ -87,27 +67,27 @@ func TestNotifyHintsRead(t *testing.T) {
 	tb := table(t, s)
 	e := newEnv(t, false)
 	k := key("notify")
-	e.watch(trigger(k, s, tb, time.Hour, map[string]string{"notifyChannel": "Jobs Queue"}))
-	e.sink.AwaitPush(t, k, ReasonSubscribed)
-	e.sink.AwaitValue(t, k, 0)
+	e.Watch(trigger(k, s, tb, time.Hour, map[string]string{"notifyChannel": "Jobs Queue"}))
+	e.Sink.AwaitPush(t, k, ReasonSubscribed)
+	e.Sink.AwaitValue(t, k, 0)
 	exec(t, s, "INSERT INTO "+tb+" DEFAULT VALUES; INSERT INTO "+tb+" DEFAULT VALUES; NOTIFY \"Jobs Queue\", 'x'")
-	e.sink.AwaitValue(t, k, 2)
+	e.Sink.AwaitValue(t, k, 2)
 
 	// A second channel on the same endpoint is LISTENed to on the same
 	// connection, which keeps delivering the first.
 	k2 := key("notify2")
-	e.watch(trigger(k2, s, tb, time.Hour, map[string]string{"notifyChannel": "other", "query": "SELECT count(*)*10 FROM " + tb}))
-	e.sink.AwaitPush(t, k2, ReasonSubscribed)
-	e.sink.AwaitValue(t, k2, 20)
+	e.Watch(trigger(k2, s, tb, time.Hour, map[string]string{"notifyChannel": "other", "query": "SELECT count(*)*10 FROM " + tb}))
+	e.Sink.AwaitPush(t, k2, ReasonSubscribed)
+	e.Sink.AwaitValue(t, k2, 20)
 	exec(t, s, "INSERT INTO "+tb+" DEFAULT VALUES; SELECT pg_notify('other', '')")
-	e.sink.AwaitValue(t, k2, 30)
+	e.Sink.AwaitValue(t, k2, 30)
 	exec(t, s, "INSERT INTO "+tb+" DEFAULT VALUES; SELECT pg_notify('Jobs Queue', '')")
-	e.sink.AwaitValue(t, k, 4)
+	e.Sink.AwaitValue(t, k, 4)
 
 	// An unwatched channel is UNLISTENed: no more reads for it.
-	e.src.Unwatch(k2)
+	e.Src.Unwatch(k2)
 	exec(t, s, "INSERT INTO "+tb+" DEFAULT VALUES; SELECT pg_notify('Jobs Queue', '')")
-	e.sink.AwaitValue(t, k, 5)
+	e.Sink.AwaitValue(t, k, 5)
 }
 
 // Without notifyChannel the query is polled (NotSupported); with
@@ -127,11 +107,11 @@ func TestPolledWithoutPush(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, tc.disabled)
 			k := key("poll")
-			e.watch(trigger(k, s, tb, 200*time.Millisecond, tc.md))
-			e.sink.AwaitPush(t, k, tc.reason)
-			e.sink.AwaitValue(t, k, 0)
+			e.Watch(trigger(k, s, tb, 200*time.Millisecond, tc.md))
+			e.Sink.AwaitPush(t, k, tc.reason)
+			e.Sink.AwaitValue(t, k, 0)
 			exec(t, s, "INSERT INTO "+tb+" DEFAULT VALUES")
-			e.sink.AwaitValue(t, k, 1)
+			e.Sink.AwaitValue(t, k, 1)
 			exec(t, s, "DELETE FROM "+tb)
 		})
 	}
@@ -149,8 +129,8 @@ func TestQueryTypes(t *testing.T) {
 		{"SELECT '4.5'::text", 4.5}, {"SELECT 12345678901::bigint", 12345678901},
 	} {
 		k := key(fmt.Sprint("type", i))
-		e.watch(trigger(k, s, "x", time.Hour, map[string]string{"query": tc.query}))
-		e.sink.AwaitValue(t, k, tc.want)
+		e.Watch(trigger(k, s, "x", time.Hour, map[string]string{"query": tc.query}))
+		e.Sink.AwaitValue(t, k, tc.want)
 	}
 }
 
@@ -178,27 +158,18 @@ func TestFailuresHideSecrets(t *testing.T) {
 		{"bad query", trigger(key("query"), s, "no_such_table", time.Hour, nil), "no_such_table"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e.watch(tc.tr)
-			var msg string
-			e.sink.Await(t, "a failed read", func() bool {
-				for _, c := range e.sink.Calls() {
-					if c.Key == tc.tr.Key && c.Op == sourcetest.OpFail {
-						msg = c.Err
-						return true
-					}
-				}
-				return false
-			})
+			e.Watch(tc.tr)
+			msg := e.Sink.AwaitFailOf(t, tc.tr.Key)
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q does not say %q", msg, tc.want)
 			}
-			for _, c := range e.sink.Calls() {
+			for _, c := range e.Sink.Calls() {
 				if strings.Contains(c.Err, wrong) || strings.Contains(c.Push.Message, wrong) ||
 					strings.Contains(c.Err, s.Password()) || strings.Contains(c.Push.Message, s.Password()) {
 					t.Errorf("a sink call shows the password: %v", c)
 				}
 			}
-			if strings.Contains(e.logs.String(), s.Password()) {
+			if strings.Contains(e.Logs.String(), s.Password()) {
 				t.Errorf("the log shows the password")
 			}
 		})
@@ -212,19 +183,19 @@ func TestReconnect(t *testing.T) {
 	exec(t, s, "CREATE TABLE jobs (id serial)")
 	e := newEnv(t, false)
 	k := key("restart")
-	e.watch(trigger(k, s, "jobs", time.Hour, map[string]string{"notifyChannel": "jobs"}))
-	e.sink.AwaitPush(t, k, ReasonSubscribed)
-	e.sink.AwaitValue(t, k, 0)
+	e.Watch(trigger(k, s, "jobs", time.Hour, map[string]string{"notifyChannel": "jobs"}))
+	e.Sink.AwaitPush(t, k, ReasonSubscribed)
+	e.Sink.AwaitValue(t, k, 0)
 	s.Stop()
-	e.sink.AwaitPush(t, k, ReasonSubscriptionLost)
-	n := len(e.sink.Records(k))
+	e.Sink.AwaitPush(t, k, ReasonSubscriptionLost)
+	n := len(e.Sink.Records(k))
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	e.sink.AwaitPush(t, k, ReasonSubscribed)
-	e.sink.Await(t, "a read after the reconnect", func() bool { return len(e.sink.Records(k)) > n })
+	e.Sink.AwaitPush(t, k, ReasonSubscribed)
+	e.Sink.Await(t, "a read after the reconnect", func() bool { return len(e.Sink.Records(k)) > n })
 	exec(t, s, "INSERT INTO jobs DEFAULT VALUES; NOTIFY jobs")
-	e.sink.AwaitValue(t, k, 1)
+	e.Sink.AwaitValue(t, k, 1)
 }
 
 // Rows committed while the LISTEN connection is down, with no NOTIFY, are
@@ -234,12 +205,12 @@ func TestNothingLostWhileDown(t *testing.T) {
 	tb := table(t, s)
 	e := newEnv(t, false)
 	k := key("lost")
-	e.watch(trigger(k, s, tb, time.Hour, map[string]string{"notifyChannel": "lost"}))
-	e.sink.AwaitPush(t, k, ReasonSubscribed)
-	e.sink.AwaitValue(t, k, 0)
+	e.Watch(trigger(k, s, tb, time.Hour, map[string]string{"notifyChannel": "lost"}))
+	e.Sink.AwaitPush(t, k, ReasonSubscribed)
+	e.Sink.AwaitValue(t, k, 0)
 	exec(t, s, "BEGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%lost%'; "+
 		"INSERT INTO "+tb+" DEFAULT VALUES; COMMIT")
-	e.sink.AwaitValue(t, k, 1)
+	e.Sink.AwaitValue(t, k, 1)
 }
 
 // A read right after a server restart, on a pooled connection the server
@@ -250,17 +221,17 @@ func TestReadAfterQuickRestart(t *testing.T) {
 	exec(t, s, "CREATE TABLE jobs (id serial)")
 	e := newEnv(t, false)
 	k := key("quick")
-	e.watch(trigger(k, s, "jobs", 300*time.Millisecond, nil))
-	e.sink.AwaitValue(t, k, 0)
+	e.Watch(trigger(k, s, "jobs", 300*time.Millisecond, nil))
+	e.Sink.AwaitValue(t, k, 0)
 	for range 2 {
 		if err := s.Restart(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	back := len(e.sink.Calls())
+	back := len(e.Sink.Calls())
 	exec(t, s, "INSERT INTO jobs DEFAULT VALUES")
-	e.sink.AwaitValue(t, k, 1)
-	for _, c := range e.sink.Calls()[back:] {
+	e.Sink.AwaitValue(t, k, 1)
+	for _, c := range e.Sink.Calls()[back:] {
 		if c.Op == sourcetest.OpFail {
 			t.Errorf("a read failed: %v", c)
 		}

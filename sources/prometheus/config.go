@@ -81,19 +81,12 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 	l := sources.NewLookup(Type, t)
 	var c Config
 	var err error
-	if c.ServerAddress, err = fieldServer.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.Query, err = fieldQuery.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.QueryParameters, err = fieldParams.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.Threshold, err = fieldThreshold.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.ActivationThreshold, err = fieldActivation.Read(l); err != nil {
+	fieldServer.ReadInto(l, &c.ServerAddress)
+	fieldQuery.ReadInto(l, &c.Query)
+	fieldParams.ReadInto(l, &c.QueryParameters)
+	fieldThreshold.ReadInto(l, &c.Threshold)
+	fieldActivation.ReadInto(l, &c.ActivationThreshold)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	c.Namespace, _ = fieldNamespace.Read(l)
@@ -103,13 +96,10 @@ func ParseConfig(t sources.Trigger) (Config, error) {
 			return Config{}, l.Errorf("customHeaders: %v", err)
 		}
 	}
-	if c.IgnoreNullValues, err = fieldIgnoreNulls.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.UnsafeSSL, err = fieldUnsafeSSL.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.Timeout, err = fieldTimeout.Read(l); err != nil {
+	fieldIgnoreNulls.ReadInto(l, &c.IgnoreNullValues)
+	fieldUnsafeSSL.ReadInto(l, &c.UnsafeSSL)
+	fieldTimeout.ReadInto(l, &c.Timeout)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	if c.auth, err = httpclient.ParseAuth(l, httpclient.ModeBearer, httpclient.ModeBasic, httpclient.ModeTLS, httpclient.ModeCustom); err != nil {

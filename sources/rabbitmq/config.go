@@ -157,14 +157,10 @@ func (c Config) Spec(index int) sources.Spec {
 func ParseConfig(t sources.Trigger) (Config, error) {
 	l := sources.NewLookup(Type, t)
 	var c Config
-	var err error
-	if c.host, err = fieldHost.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.Protocol, err = fieldProtocol.Read(l); err != nil {
-		return Config{}, err
-	}
-	if c.QueueName, err = fieldQueue.Read(l); err != nil {
+	fieldHost.ReadInto(l, &c.host)
+	fieldProtocol.ReadInto(l, &c.Protocol)
+	fieldQueue.ReadInto(l, &c.QueueName)
+	if err := l.Err(); err != nil {
 		return Config{}, err
 	}
 	c.VhostName, _ = fieldVhost.Read(l)

@@ -12,7 +12,7 @@ func FuzzParseConfig(f *testing.F) {
 		"host": "amqp://rabbit:5672/", "queueName": "jobs", "mode": "QueueLength", "value": "5", "activationValue": "1",
 		"vhostName": "v", "shadowBindings": "jobs:new", "managementHost": "http://rabbit:15672",
 	}, AuthParams: map[string]string{"username": "user-s3cret", "password": "pass-s3cret-value"}}
-	sourcetest.FuzzConfig(f, base, func(t sources.Trigger) error { _, err := ParseConfig(t); return err },
+	sourcetest.FuzzConfig(f, base, ParseConfig,
 		"protocol", "queueLength", "useRegex", "pageSize", "operation", "excludeUnacknowledged", "timeout", "unsafeSsl",
 		"tls", "ca", "cert", "key", "keyPassword")
 }

@@ -34,8 +34,8 @@ func TestIdleCostsNothing(t *testing.T) {
 	for _, q := range []string{"idle-1", "idle-2", "idle-3"} {
 		declare(t, srv, q, "idle-ex", q)
 		k := key(q)
-		e.watch(trigger(k, srv, q, time.Second, nil))
-		e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
+		e.Watch(trigger(k, srv, q, time.Second, nil))
+		e.Sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
 	}
 	waitShadowConsumers(t, "idle-ex", 3)
 	// The management API's counters lag behind the broker: wait until they
@@ -52,9 +52,9 @@ func TestIdleCostsNothing(t *testing.T) {
 		}
 		d0, c0 = d, c
 	}
-	n0 := e.sink.Len()
+	n0 := e.Sink.Len()
 	time.Sleep(5 * time.Second)
-	if calls := e.sink.Calls()[n0:]; len(calls) > 0 {
+	if calls := e.Sink.Calls()[n0:]; len(calls) > 0 {
 		t.Errorf("sink calls while idle: %v", calls)
 	}
 	d1, c1 := churn(t)

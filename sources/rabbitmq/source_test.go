@@ -1,8 +1,6 @@
 package rabbitmq
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -18,38 +16,10 @@ import (
 
 var key = sourcetest.Key
 
-// env runs a Source on sourcetest's Scheduler and recording sink until the
-// test ends; its debug log is printed when the test fails.
-type env struct {
-	src  *Source
-	sink *sourcetest.Sink
-	logs *sourcetest.LogBuffer
-	t    *testing.T
-}
-
-func newEnv(t *testing.T, disablePush bool, opts Options) *env {
+func newEnv(t *testing.T, disablePush bool, opts Options) *sourcetest.Env[*Source] {
 	t.Helper()
-	e := &env{t: t, sink: sourcetest.NewSink(), logs: &sourcetest.LogBuffer{}}
-	d := sourcetest.NewDeps(t, e.sink)
-	d.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d.DisablePush = map[string]bool{Type: disablePush}
-	if opts.ReconnectWait == 0 {
-		opts.ReconnectWait = 50 * time.Millisecond
-	}
-	e.src = New(d, opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.src.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Start = %v", err)
-		}
-		if t.Failed() {
-			t.Logf("source log:\n%s", e.logs)
-		}
-	})
-	return e
+	sources.Default(&opts.ReconnectWait, 50*time.Millisecond)
+	return sourcetest.NewEnv(t, map[string]bool{Type: disablePush}, func(d sources.Deps) *Source { return New(d, opts) })
 }
 
 // trigger is an amqp trigger on s's queue, its credentials in the
@@ -66,13 +36,6 @@ func trigger(k store.Key, s *rabbitmqtest.Server, queue string, poll time.Durati
 	}
 	return sources.Trigger{Key: k, Type: Type, Metadata: m, PollingInterval: poll,
 		AuthParams: map[string]string{"username": rabbitmqtest.User, "password": s.Password()}}
-}
-
-func (e *env) watch(tr sources.Trigger) {
-	e.t.Helper()
-	if err := e.src.Watch(tr); err != nil {
-		e.t.Fatalf("Watch = %v", err)
-	}
 }
 
 // declare creates queue (durable) bound to exchange (direct, created) with
@@ -109,18 +72,18 @@ func TestShadowQueueWakes(t *testing.T) {
 	declare(t, srv, "wake", "wake-ex", "jobs")
 	e := newEnv(t, false, Options{})
 	k := key("wake")
-	e.watch(trigger(k, srv, "wake", time.Hour, nil))
-	e.sink.AwaitValue(t, k, 0)
-	p := e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
+	e.Watch(trigger(k, srv, "wake", time.Hour, nil))
+	e.Sink.AwaitValue(t, k, 0)
+	p := e.Sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
 	if !p.Healthy || !strings.Contains(p.Message, "wake-ex:jobs") {
 		t.Errorf("push = %+v", p)
 	}
 	waitShadowConsumers(t, "wake-ex", 1)
 	start := time.Now()
 	publish(t, srv, "wake-ex", "jobs", 1)
-	e.sink.AwaitValueWhere(t, k, "value ≥ 1", func(v float64) bool { return v >= 1 })
+	e.Sink.AwaitValueWhere(t, k, "value ≥ 1", func(v float64) bool { return v >= 1 })
 	t.Logf("publish → value recorded: %s", time.Since(start))
-	e.sink.AwaitValue(t, k, 1) // the read
+	e.Sink.AwaitValue(t, k, 1) // the read
 	// Active: the shadow queue is gone, nothing of the publishes is copied.
 	waitShadowConsumers(t, "wake-ex", 0)
 	// Consumed: the trigger goes idle on its next read (a poll would take
@@ -129,12 +92,12 @@ func TestShadowQueueWakes(t *testing.T) {
 	if err := srv.Setup(func(ch *amqp.Channel) error { _, err := ch.QueuePurge("wake", false); return err }); err != nil {
 		t.Fatal(err)
 	}
-	e.watch(trigger(k, srv, "wake", 50*time.Millisecond, nil))
-	e.sink.AwaitValue(t, k, 0)
+	e.Watch(trigger(k, srv, "wake", 50*time.Millisecond, nil))
+	e.Sink.AwaitValue(t, k, 0)
 	waitShadowConsumers(t, "wake-ex", 1)
 	// The application's queue still holds every message it got.
 	publish(t, srv, "wake-ex", "jobs", 3)
-	e.sink.AwaitValue(t, k, 3)
+	e.Sink.AwaitValue(t, k, 3)
 }
 
 // waitShadowConsumers waits until exchange has n bindings to gateway-owned
@@ -162,23 +125,23 @@ func TestBindingsFollowed(t *testing.T) {
 	e := newEnv(t, false, Options{BindingsRecheck: time.Millisecond})
 	k := key("follow")
 	tr := trigger(k, srv, "follow", time.Hour, nil)
-	e.watch(tr)
-	e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
+	e.Watch(tr)
+	e.Sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
 	waitShadowConsumers(t, "follow-a", 1)
 	declare(t, srv, "follow", "follow-b", "k")
 	c, err := ParseConfig(tr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := e.src.binding(tr, c)
-	e.src.Deps.Scheduler.Hint(sources.ResourceID{Endpoint: b.Endpoint, Name: b.Resource}, false) // a read while idle
+	b := e.Src.binding(tr, c)
+	e.Src.Deps.Scheduler.Hint(sources.ResourceID{Endpoint: b.Endpoint, Name: b.Resource}, false) // a read while idle
 	waitShadowConsumers(t, "follow-b", 1)
-	e.sink.Await(t, "PushHealthy naming the new binding", func() bool {
-		p, _ := e.sink.Push(k)
+	e.Sink.Await(t, "PushHealthy naming the new binding", func() bool {
+		p, _ := e.Sink.Push(k)
 		return p.Healthy && strings.Contains(p.Message, "follow-b:k")
 	})
 	publish(t, srv, "follow-b", "k", 1)
-	e.sink.AwaitValue(t, k, 1)
+	e.Sink.AwaitValue(t, k, 1)
 }
 
 // TestActiveAtWatch: a queue with a backlog when its trigger is watched
@@ -190,9 +153,9 @@ func TestActiveAtWatch(t *testing.T) {
 	publish(t, srv, "backlog-ex", "b", 2)
 	e := newEnv(t, false, Options{})
 	k := key("backlog")
-	e.watch(trigger(k, srv, "backlog", time.Hour, nil))
-	e.sink.AwaitValue(t, k, 2)
-	if p := e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed); !strings.Contains(p.Message, "backlog-ex:b") {
+	e.Watch(trigger(k, srv, "backlog", time.Hour, nil))
+	e.Sink.AwaitValue(t, k, 2)
+	if p := e.Sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed); !strings.Contains(p.Message, "backlog-ex:b") {
 		t.Errorf("push = %+v", p)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -206,12 +169,12 @@ func TestShadowBindingsKey(t *testing.T) {
 	declare(t, srv, "named", "named-ex", "k1")
 	e := newEnv(t, false, Options{})
 	k := key("named")
-	e.watch(trigger(k, srv, "named", time.Hour, map[string]string{"shadowBindings": "named-ex:k1", "managementHost": "http://127.0.0.1:1"}))
-	e.sink.AwaitValue(t, k, 0)
-	e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
+	e.Watch(trigger(k, srv, "named", time.Hour, map[string]string{"shadowBindings": "named-ex:k1", "managementHost": "http://127.0.0.1:1"}))
+	e.Sink.AwaitValue(t, k, 0)
+	e.Sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
 	waitShadowConsumers(t, "named-ex", 1)
 	publish(t, srv, "named-ex", "k1", 1)
-	e.sink.AwaitValue(t, k, 1)
+	e.Sink.AwaitValue(t, k, 1)
 }
 
 // TestDefaultExchangeIsPolled: a queue bound only to the default exchange
@@ -221,14 +184,14 @@ func TestDefaultExchangeIsPolled(t *testing.T) {
 	declare(t, srv, "plain", "", "")
 	e := newEnv(t, false, Options{IdlePollInterval: 200 * time.Millisecond})
 	k := key("plain")
-	e.watch(trigger(k, srv, "plain", time.Hour, nil))
-	e.sink.AwaitValue(t, k, 0)
-	p := e.sink.AwaitPush(t, k, v1alpha1.ReasonNotSupported)
+	e.Watch(trigger(k, srv, "plain", time.Hour, nil))
+	e.Sink.AwaitValue(t, k, 0)
+	p := e.Sink.AwaitPush(t, k, v1alpha1.ReasonNotSupported)
 	if p.Healthy || !strings.Contains(p.Message, "default") || !strings.Contains(p.Message, "200ms") {
 		t.Errorf("push = %+v", p)
 	}
 	publish(t, srv, "", "plain", 2)
-	e.sink.AwaitValue(t, k, 2) // by the idle poll, 200 ms, not the hour
+	e.Sink.AwaitValue(t, k, 2) // by the idle poll, 200 ms, not the hour
 }
 
 // TestMissingQueueIsolated: a trigger on a missing queue fails, naming it,
@@ -238,23 +201,23 @@ func TestMissingQueueIsolated(t *testing.T) {
 	declare(t, srv, "present", "present-ex", "p")
 	e := newEnv(t, false, Options{})
 	good, bad := key("good"), key("bad")
-	e.watch(trigger(bad, srv, "absent", 100*time.Millisecond, nil))
-	e.watch(trigger(good, srv, "present", 300*time.Millisecond, nil)) // active: read every pollingInterval
-	e.sink.Await(t, "failure of the missing queue", func() bool {
-		for _, c := range e.sink.Calls() {
+	e.Watch(trigger(bad, srv, "absent", 100*time.Millisecond, nil))
+	e.Watch(trigger(good, srv, "present", 300*time.Millisecond, nil)) // active: read every pollingInterval
+	e.Sink.Await(t, "failure of the missing queue", func() bool {
+		for _, c := range e.Sink.Calls() {
 			if c.Op == sourcetest.OpFail && c.Key == bad && strings.Contains(c.Err, `queueName "absent": not found in vhost "/"`) {
 				return true
 			}
 		}
 		return false
 	})
-	e.sink.AwaitValue(t, good, 0)
-	e.sink.AwaitPush(t, good, v1alpha1.ReasonSubscribed)
+	e.Sink.AwaitValue(t, good, 0)
+	e.Sink.AwaitPush(t, good, v1alpha1.ReasonSubscribed)
 	time.Sleep(300 * time.Millisecond) // several failing reads of the other
 	publish(t, srv, "present-ex", "p", 2)
-	e.sink.AwaitValue(t, good, 2)
+	e.Sink.AwaitValue(t, good, 2)
 	declare(t, srv, "absent", "", "")
-	e.sink.AwaitValue(t, bad, 0)
+	e.Sink.AwaitValue(t, bad, 0)
 }
 
 // TestRefusedCredentials: a wrong password fails every read naming the
@@ -265,10 +228,10 @@ func TestRefusedCredentials(t *testing.T) {
 	k := key("refused")
 	tr := trigger(k, srv, "whatever", 100*time.Millisecond, nil)
 	tr.AuthParams["password"] = "wrong-s3cret-password"
-	e.watch(tr)
-	p := e.sink.AwaitPush(t, k, v1alpha1.ReasonPermissionDenied)
-	e.sink.Await(t, "a failure", func() bool {
-		for _, c := range e.sink.Calls() {
+	e.Watch(tr)
+	p := e.Sink.AwaitPush(t, k, v1alpha1.ReasonPermissionDenied)
+	e.Sink.Await(t, "a failure", func() bool {
+		for _, c := range e.Sink.Calls() {
 			if c.Op == sourcetest.OpFail && c.Key == k {
 				if !strings.Contains(c.Err, "username and password") {
 					t.Errorf("error = %s", c.Err)
@@ -278,12 +241,12 @@ func TestRefusedCredentials(t *testing.T) {
 		}
 		return false
 	})
-	for _, c := range e.sink.Calls() {
+	for _, c := range e.Sink.Calls() {
 		if strings.Contains(c.Err+c.Push.Message, "wrong-s3cret-password") {
 			t.Errorf("secret shown: %v", c)
 		}
 	}
-	if strings.Contains(p.Message+e.logs.String(), "wrong-s3cret-password") {
+	if strings.Contains(p.Message+e.Logs.String(), "wrong-s3cret-password") {
 		t.Errorf("secret in push or logs")
 	}
 }
@@ -293,9 +256,9 @@ func TestMissingVhost(t *testing.T) {
 	needBroker(t)
 	e := newEnv(t, false, Options{})
 	k := key("vhost")
-	e.watch(trigger(k, srv, "q", 100*time.Millisecond, map[string]string{"vhostName": "nope"}))
-	e.sink.Await(t, "a failure naming the vhost", func() bool {
-		for _, c := range e.sink.Calls() {
+	e.Watch(trigger(k, srv, "q", 100*time.Millisecond, map[string]string{"vhostName": "nope"}))
+	e.Sink.Await(t, "a failure naming the vhost", func() bool {
+		for _, c := range e.Sink.Calls() {
 			if c.Op == sourcetest.OpFail && c.Key == k && strings.Contains(c.Err, `vhostName "nope"`) {
 				return true
 			}
@@ -311,9 +274,9 @@ func TestUnreachableBroker(t *testing.T) {
 	k := key("down")
 	tr := trigger(k, srv, "q", 100*time.Millisecond, map[string]string{"host": "amqp://u:hostS3cret@127.0.0.1:1/"})
 	tr.AuthParams = nil
-	e.watch(tr)
-	e.sink.Await(t, "a failure naming the host", func() bool {
-		for _, c := range e.sink.Calls() {
+	e.Watch(tr)
+	e.Sink.Await(t, "a failure naming the host", func() bool {
+		for _, c := range e.Sink.Calls() {
 			if c.Op == sourcetest.OpFail && c.Key == k {
 				if strings.Contains(c.Err, "hostS3cret") {
 					t.Errorf("error shows the password: %s", c.Err)
@@ -323,7 +286,7 @@ func TestUnreachableBroker(t *testing.T) {
 		}
 		return false
 	})
-	e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscriptionLost)
+	e.Sink.AwaitPush(t, k, v1alpha1.ReasonSubscriptionLost)
 }
 
 // TestDisablePush: --disable-push rabbitmq polls, DisabledByConfig, and
@@ -333,10 +296,10 @@ func TestDisablePush(t *testing.T) {
 	declare(t, srv, "off", "off-ex", "o")
 	e := newEnv(t, true, Options{})
 	k := key("off")
-	e.watch(trigger(k, srv, "off", 100*time.Millisecond, nil))
-	e.sink.AwaitPush(t, k, v1alpha1.ReasonDisabledByConfig)
+	e.Watch(trigger(k, srv, "off", 100*time.Millisecond, nil))
+	e.Sink.AwaitPush(t, k, v1alpha1.ReasonDisabledByConfig)
 	publish(t, srv, "off-ex", "o", 1)
-	e.sink.AwaitValue(t, k, 1)
+	e.Sink.AwaitValue(t, k, 1)
 	waitShadowConsumers(t, "off-ex", 0)
 }
 
@@ -350,38 +313,38 @@ func TestHTTPModes(t *testing.T) {
 	e := newEnv(t, false, Options{})
 	base := "http://" + rabbitmqtest.User + ":" + srv.Password() + "@" + srv.MgmtAddr() + "/"
 	length, regex, rate := key("length"), key("regex"), key("rate")
-	e.watch(sources.Trigger{Key: length, Type: Type, PollingInterval: 200 * time.Millisecond,
+	e.Watch(sources.Trigger{Key: length, Type: Type, PollingInterval: 200 * time.Millisecond,
 		Metadata: map[string]string{"host": base, "queueName": "api-q1"}})
-	e.watch(sources.Trigger{Key: regex, Type: Type, PollingInterval: 200 * time.Millisecond,
+	e.Watch(sources.Trigger{Key: regex, Type: Type, PollingInterval: 200 * time.Millisecond,
 		Metadata: map[string]string{"host": base, "queueName": "^api-q.$", "useRegex": "true", "operation": "max"}})
-	e.watch(sources.Trigger{Key: rate, Type: Type, PollingInterval: 200 * time.Millisecond,
+	e.Watch(sources.Trigger{Key: rate, Type: Type, PollingInterval: 200 * time.Millisecond,
 		Metadata: map[string]string{"host": base, "queueName": "api-q1", "mode": "MessageRate", "value": "10"}})
 	// Management statistics lag (collect_statistics_interval 1 s here).
-	e.sink.AwaitValue(t, length, 3)
-	e.sink.AwaitValue(t, regex, 3)
-	p := e.sink.AwaitPush(t, length, v1alpha1.ReasonNotSupported)
+	e.Sink.AwaitValue(t, length, 3)
+	e.Sink.AwaitValue(t, regex, 3)
+	p := e.Sink.AwaitPush(t, length, v1alpha1.ReasonNotSupported)
 	if !strings.Contains(p.Message, "protocol http") {
 		t.Errorf("push = %+v", p)
 	}
 	// MessageRate is active on the backlog too (3 > activationValue 0),
 	// whatever the rate, as in KEDA.
-	e.sink.Await(t, "a rate read decided active", func() bool {
-		c, ok := e.sink.Last(rate)
+	e.Sink.Await(t, "a rate read decided active", func() bool {
+		c, ok := e.Sink.Last(rate)
 		return ok && c.Active != nil && *c.Active
 	})
 	missing := key("missing")
-	e.watch(sources.Trigger{Key: missing, Type: Type, PollingInterval: 200 * time.Millisecond,
+	e.Watch(sources.Trigger{Key: missing, Type: Type, PollingInterval: 200 * time.Millisecond,
 		Metadata:   map[string]string{"host": "http://" + srv.MgmtAddr() + "/nope", "queueName": "api-q1"},
 		AuthParams: map[string]string{"username": rabbitmqtest.User, "password": srv.Password()}})
-	e.sink.Await(t, "a failure naming the vhost", func() bool {
-		for _, c := range e.sink.Calls() {
+	e.Sink.Await(t, "a failure naming the vhost", func() bool {
+		for _, c := range e.Sink.Calls() {
 			if c.Op == sourcetest.OpFail && c.Key == missing {
 				return strings.Contains(c.Err, `vhostName "nope": not found`)
 			}
 		}
 		return false
 	})
-	for _, c := range e.sink.Calls() {
+	for _, c := range e.Sink.Calls() {
 		if strings.Contains(c.Err, srv.Password()) {
 			t.Errorf("password shown: %s", c.Err)
 		}
@@ -395,23 +358,23 @@ func TestReconnectAfterRestart(t *testing.T) {
 	declare(t, own, "durable", "durable-ex", "d")
 	e := newEnv(t, false, Options{})
 	k := key("restart")
-	e.watch(trigger(k, own, "durable", time.Hour, nil))
-	e.sink.AwaitValue(t, k, 0)
-	e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
+	e.Watch(trigger(k, own, "durable", time.Hour, nil))
+	e.Sink.AwaitValue(t, k, 0)
+	e.Sink.AwaitPush(t, k, v1alpha1.ReasonSubscribed)
 	own.Stop()
-	e.sink.AwaitPush(t, k, v1alpha1.ReasonSubscriptionLost)
+	e.Sink.AwaitPush(t, k, v1alpha1.ReasonSubscriptionLost)
 	if err := own.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	// The reconnect backoff may have grown to seconds while the broker was
 	// down.
 	deadline := time.Now().Add(40 * time.Second)
-	for p, _ := e.sink.Push(k); p.Reason != v1alpha1.ReasonSubscribed; p, _ = e.sink.Push(k) {
+	for p, _ := e.Sink.Push(k); p.Reason != v1alpha1.ReasonSubscribed; p, _ = e.Sink.Push(k) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not subscribed again after the restart: %+v", p)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	publish(t, own, "durable-ex", "d", 1)
-	e.sink.AwaitValue(t, k, 1)
+	e.Sink.AwaitValue(t, k, 1)
 }

@@ -13,6 +13,6 @@ func FuzzParseConfig(f *testing.F) {
 		"pendingEntriesCount": "4", "streamLength": "5", "activationLagCount": "1", "databaseIndex": "0",
 		"enableTLS": "false", "unsafeSsl": "false", "listName": "q", "listLength": "2",
 	}, AuthParams: map[string]string{"password": "pa55-s3cret", "sentinelPassword": "s3ntinel-pw"}}
-	sourcetest.FuzzConfig(f, base, func(t sources.Trigger) error { _, err := ParseConfig(t); return err },
+	sourcetest.FuzzConfig(f, base, ParseConfig,
 		"host", "port", "hosts", "ports", "tls", "ca", "cert", "key", "keyPassword")
 }

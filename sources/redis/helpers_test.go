@@ -8,16 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-
 	"github.com/pushscale/pushscale/sources"
 	"github.com/pushscale/pushscale/sources/sourcetest"
 	"github.com/pushscale/pushscale/store"
 )
 
-func key(kind store.Kind, ns, name string, index int) store.Key {
-	return store.Key{Owner: store.Owner{Kind: kind, Namespace: ns, Name: name, UID: types.UID("uid-" + name)}, Trigger: index}
-}
+var key = sourcetest.KeyOf
 
 var (
 	keyA = key(store.ScaledObject, "ns", "a", 0)

@@ -132,14 +132,10 @@ func (s *subscription) run(ctx context.Context) {
 		if healthy {
 			attempt = 0
 		}
-		t := clk.NewTimer(backoff(attempt))
-		attempt++
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sources.Sleep(ctx, clk, backoff(attempt)) {
 			return
-		case <-t.C():
 		}
+		attempt++
 	}
 }
 

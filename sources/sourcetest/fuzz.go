@@ -16,7 +16,7 @@ import (
 // not show a value of base's AuthParams (each is taken as a secret: give
 // only secrets there). Seeds: every key with an empty
 // and a huge value.
-func FuzzConfig(f *testing.F, base sources.Trigger, parse func(sources.Trigger) error, extra ...string) {
+func FuzzConfig[C any](f *testing.F, base sources.Trigger, parse func(sources.Trigger) (C, error), extra ...string) {
 	keys := slices.Sorted(maps.Keys(base.Metadata))
 	keys = append(keys, extra...)
 	for _, k := range keys {
@@ -32,7 +32,7 @@ func FuzzConfig(f *testing.F, base sources.Trigger, parse func(sources.Trigger) 
 		}
 		tr.Metadata[key] = value
 		tr.AuthParams[key] = value
-		err := parse(tr)
+		_, err := parse(tr)
 		if err == nil {
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pushscale/pushscale/sources"
+	"github.com/pushscale/pushscale/store"
 )
 
 // Edit returns a copy of m with each key of the pairs kv set to its value;
@@ -89,6 +90,23 @@ func (s *Sink) AwaitFail(t testing.TB, text string) string {
 	s.Await(t, "a failed read containing "+text, func() bool {
 		for _, c := range s.Calls() {
 			if c.Op == OpFail && strings.Contains(c.Err, text) {
+				msg = c.Err
+				return true
+			}
+		}
+		return false
+	})
+	return msg
+}
+
+// AwaitFailOf waits for a Fail call of k and returns its error's text; it
+// fails t after WaitTimeout.
+func (s *Sink) AwaitFailOf(t testing.TB, k store.Key) string {
+	t.Helper()
+	var msg string
+	s.Await(t, "a failed read", func() bool {
+		for _, c := range s.Calls() {
+			if c.Key == k && c.Op == OpFail {
 				msg = c.Err
 				return true
 			}

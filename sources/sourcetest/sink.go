@@ -100,8 +100,12 @@ func (s *Sink) SetPush(k store.Key, p store.Push) { s.add(Call{Op: OpSetPush, Ke
 
 // Key is the key of trigger 0 of ScaledObject ns/name (UID "uid-<name>"),
 // for tests.
-func Key(name string) store.Key {
-	return store.Key{Owner: store.Owner{Kind: store.ScaledObject, Namespace: "ns", Name: name, UID: types.UID("uid-" + name)}}
+func Key(name string) store.Key { return KeyOf(store.ScaledObject, "ns", name, 0) }
+
+// KeyOf is the key of trigger index of the kind's object ns/name (UID
+// "uid-<name>"), for tests.
+func KeyOf(kind store.Kind, ns, name string, index int) store.Key {
+	return store.Key{Owner: store.Owner{Kind: kind, Namespace: ns, Name: name, UID: types.UID("uid-" + name)}, Trigger: index}
 }
 
 // Calls returns a copy of every call so far, in order.

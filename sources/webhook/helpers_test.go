@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/pushscale/pushscale/sources"
@@ -89,9 +88,7 @@ func (e *env) awaitIdle() {
 	}
 }
 
-func key(kind store.Kind, ns, name string, index int) store.Key {
-	return store.Key{Owner: store.Owner{Kind: kind, Namespace: ns, Name: name, UID: types.UID("uid-" + name)}, Trigger: index}
-}
+var key = sourcetest.KeyOf
 
 var (
 	keyA = key(store.ScaledObject, "ns", "a", 0)

@@ -114,12 +114,7 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	sources.DefaultClockLogger(&o.Clock, &o.Logger)
 	sources.Default(&o.MaxBodyBytes, DefaultMaxBodyBytes)
 	sources.Default(&o.MaxBatchEvents, DefaultMaxBatchEvents)
 	if o.RefusalRate == 0 || math.IsNaN(o.RefusalRate) {

@@ -10,16 +10,11 @@ package etcdtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -34,13 +29,13 @@ import (
 // User is the read-only user of a server with authentication.
 const User = "scaler"
 
-// Server is one private etcd member.
+// Server is one private etcd member. Its Daemon's Stop stops it (SIGTERM)
+// and waits for it; Close also removes its data.
 type Server struct {
-	dir, bin           string
-	clientPort, peerPt int
-	password           string
-	rootPassword       string
-	proc               sourcetest.Process
+	*sourcetest.Daemon
+	bin          string
+	peerPt       int
+	rootPassword string
 }
 
 // Options configure a Server.
@@ -52,12 +47,7 @@ type Options struct {
 // Start starts a server that is removed when tb ends.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
-	s, err := New(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.Close)
-	return s
+	return sourcetest.Started(tb, func() (*Server, error) { return New(opts) })
 }
 
 // Binary returns the cached etcd binary, building the control plane's
@@ -80,12 +70,12 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "etcdtest-")
+	d, err := sourcetest.NewDaemon("etcdtest-", syscall.SIGTERM)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, bin: bin}
-	if s.clientPort, err = sourcetest.FreePort(); err == nil {
+	s := &Server{Daemon: d, bin: bin}
+	if err = s.KeepPort(); err == nil {
 		s.peerPt, err = sourcetest.FreePort()
 	}
 	if err == nil {
@@ -102,10 +92,7 @@ func New(opts Options) (*Server, error) {
 }
 
 func (s *Server) enableAuth() error {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	s.password = "etcd-" + hex.EncodeToString(b)
-	root := "root-" + hex.EncodeToString(b[:6])
+	password, root := s.NewPassword("etcd-"), sourcetest.Password("root-")
 	cli, err := s.client("", "")
 	if err != nil {
 		return err
@@ -121,7 +108,7 @@ func (s *Server) enableAuth() error {
 			_, err := cli.RoleGrantPermission(ctx, "reader", "\x00", "\x00", clientv3.PermissionType(clientv3.PermRead))
 			return err
 		},
-		func() error { _, err := cli.UserAdd(ctx, User, s.password); return err },
+		func() error { _, err := cli.UserAdd(ctx, User, password); return err },
 		func() error { _, err := cli.UserGrantRole(ctx, User, "reader"); return err },
 		func() error { _, err := cli.AuthEnable(ctx); return err },
 	} {
@@ -136,19 +123,12 @@ func (s *Server) enableAuth() error {
 // Start starts the stopped member on its ports and waits until it is
 // healthy.
 func (s *Server) Start() error {
-	logPath := filepath.Join(s.dir, "etcd.log")
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
 	client, peer := "http://"+s.Addr(), fmt.Sprintf("http://127.0.0.1:%d", s.peerPt)
-	cmd := exec.Command(s.bin, "--name", "default", "--data-dir", filepath.Join(s.dir, "data"),
+	cmd := exec.Command(s.bin, "--name", "default", "--data-dir", filepath.Join(s.Dir, "data"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "default="+peer,
 		"--listen-metrics-urls", "", "--unsafe-no-fsync", "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = log, log
-	err = s.proc.Start(cmd, func() error {
+	err := s.Launch(cmd, "etcd.log", func() error {
 		resp, err := http.Get(client + "/health")
 		if err != nil {
 			return err
@@ -158,33 +138,18 @@ func (s *Server) Start() error {
 			return errors.New(resp.Status)
 		}
 		return nil
-	}, 60*time.Second, logPath)
+	}, 60*time.Second)
 	if err != nil {
 		return fmt.Errorf("etcdtest: %w", err)
 	}
 	return nil
 }
 
-// Stop stops the member (SIGTERM) and waits for it.
-func (s *Server) Stop() { s.proc.Stop(syscall.SIGTERM) }
-
 // Restart stops the member and starts it again.
 func (s *Server) Restart() error {
 	s.Stop()
 	return s.Start()
 }
-
-// Close stops the member and removes its data.
-func (s *Server) Close() {
-	s.Stop()
-	_ = os.RemoveAll(s.dir)
-}
-
-// Addr is the member's client host:port.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort)) }
-
-// Password is User's password ("" without authentication).
-func (s *Server) Password() string { return s.password }
 
 // client returns a client as user (none: no authentication).
 func (s *Server) client(user, password string) (*clientv3.Client, error) {
@@ -195,7 +160,7 @@ func (s *Server) client(user, password string) (*clientv3.Client, error) {
 // Client returns a client that may write every key (root when
 // authentication is on); the caller closes it.
 func (s *Server) Client() (*clientv3.Client, error) {
-	if s.password == "" {
+	if s.Password() == "" {
 		return s.client("", "")
 	}
 	return s.client("root", s.rootPassword)

@@ -11,12 +11,9 @@ package mariadbtest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,24 +33,17 @@ const (
 	DB   = "app"
 )
 
-// Server is one private MariaDB server.
+// Server is one private MariaDB server. Its Daemon's Stop stops it
+// (SIGTERM) and waits for it; Close also removes its directory.
 type Server struct {
-	dir, bin string
-	port     int
-	password string
-	cred     *syscall.Credential
-	proc     sourcetest.Process
+	*sourcetest.Daemon
+	bin string
 }
 
 // Start starts a server that is removed when tb ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := New()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.Close)
-	return s
+	return sourcetest.Started(tb, New)
 }
 
 func lookPath(names ...string) (string, error) {
@@ -84,17 +74,17 @@ func New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "mariadbtest-")
+	d, err := sourcetest.NewDaemon("mariadbtest-", syscall.SIGTERM)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, bin: bin}
+	s := &Server{Daemon: d, bin: bin}
 	if err := s.init(install); err != nil {
-		os.RemoveAll(dir)
+		os.RemoveAll(d.Dir)
 		return nil, err
 	}
 	if err := s.Start(); err != nil {
-		os.RemoveAll(dir)
+		os.RemoveAll(d.Dir)
 		return nil, err
 	}
 	if err := s.createUser(); err != nil {
@@ -105,17 +95,10 @@ func New() (*Server, error) {
 }
 
 func (s *Server) init(install string) error {
-	if err := os.Chmod(s.dir, 0o755); err != nil {
-		return err
-	}
-	cred, err := sourcetest.Unprivileged(s.dir)
-	if err != nil {
+	if err := s.Unprivileged(); err != nil {
 		return fmt.Errorf("mariadbtest: %w", err)
 	}
-	s.cred = cred
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	s.password = "pw-" + hex.EncodeToString(b)
+	s.NewPassword("pw-")
 	cmd := s.command(install, "--no-defaults", "--datadir="+s.data(), "--auth-root-authentication-method=normal",
 		"--skip-test-db", "--skip-name-resolve")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -124,34 +107,26 @@ func (s *Server) init(install string) error {
 	return nil
 }
 
-func (s *Server) data() string   { return filepath.Join(s.dir, "data") }
-func (s *Server) socket() string { return filepath.Join(s.dir, "mysqld.sock") }
+func (s *Server) data() string   { return filepath.Join(s.Dir, "data") }
+func (s *Server) socket() string { return filepath.Join(s.Dir, "mysqld.sock") }
 
 func (s *Server) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = s.dir
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/bin", "HOME=" + s.dir, "LC_ALL=C"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
-	return cmd
+	return s.Command([]string{"PATH=/usr/sbin:/usr/bin:/bin", "LC_ALL=C"}, name, args...)
 }
 
 // Start starts the stopped server, on its earlier port if it had one,
 // and waits until it answers.
 func (s *Server) Start() error {
-	if s.port == 0 {
-		p, err := sourcetest.FreePort()
-		if err != nil {
-			return err
-		}
-		s.port = p
+	if err := s.KeepPort(); err != nil {
+		return err
 	}
-	logPath := filepath.Join(s.dir, "error.log")
-	cmd := s.command(s.bin, "--no-defaults", "--datadir="+s.data(), "--port="+strconv.Itoa(s.port),
-		"--bind-address=127.0.0.1", "--socket="+s.socket(), "--pid-file="+filepath.Join(s.dir, "mysqld.pid"),
-		"--log-error="+logPath, "--tmpdir="+s.dir, "--skip-name-resolve",
+	logPath := filepath.Join(s.Dir, "error.log")
+	cmd := s.command(s.bin, "--no-defaults", "--datadir="+s.data(), "--port="+strconv.Itoa(s.Port()),
+		"--bind-address=127.0.0.1", "--socket="+s.socket(), "--pid-file="+filepath.Join(s.Dir, "mysqld.pid"),
+		"--log-error="+logPath, "--tmpdir="+s.Dir, "--skip-name-resolve",
 		"--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--innodb-flush-log-at-trx-commit=0",
 		"--skip-log-bin", "--max-connections=200")
-	err := s.proc.Start(cmd, func() error {
+	err := s.Process.Start(cmd, func() error {
 		db, err := s.rootDB()
 		if err != nil {
 			return err
@@ -186,7 +161,7 @@ func (s *Server) createUser() error {
 	defer cancel()
 	for _, q := range []string{
 		"CREATE DATABASE " + DB,
-		"CREATE USER '" + User + "'@'%' IDENTIFIED BY '" + s.password + "'",
+		"CREATE USER '" + User + "'@'%' IDENTIFIED BY '" + s.Password() + "'",
 		"GRANT ALL ON " + DB + ".* TO '" + User + "'@'%'",
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -196,31 +171,15 @@ func (s *Server) createUser() error {
 	return nil
 }
 
-// Stop stops the server (SIGTERM) and waits for it.
-func (s *Server) Stop() { s.proc.Stop(syscall.SIGTERM) }
-
 // Restart stops the server and starts it again on the same port.
 func (s *Server) Restart() error {
 	s.Stop()
 	return s.Start()
 }
 
-// Close stops the server and removes its directory.
-func (s *Server) Close() {
-	s.Stop()
-	_ = os.RemoveAll(s.dir)
-}
-
-// Port is the server's TCP port; Addr its host:port.
-func (s *Server) Port() int    { return s.port }
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
-
-// Password is User's password.
-func (s *Server) Password() string { return s.password }
-
 // DSN is a DSN of User on DB over TCP, password included.
 func (s *Server) DSN() string {
-	return User + ":" + s.password + "@tcp(" + s.Addr() + ")/" + DB
+	return User + ":" + s.Password() + "@tcp(" + s.Addr() + ")/" + DB
 }
 
 // Exec runs one statement as User on DB.

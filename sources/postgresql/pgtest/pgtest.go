@@ -12,11 +12,8 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,24 +37,18 @@ const (
 // startTimeout bounds one start of the server.
 const startTimeout = 60 * time.Second
 
-// Server is one private PostgreSQL server.
+// Server is one private PostgreSQL server. Its Daemon's Stop stops it
+// with a fast shutdown (clients are disconnected) and waits for it to
+// exit; Close also removes its directory.
 type Server struct {
-	dir, bin string
-	port     int
-	password string
-	cred     *syscall.Credential
-	proc     sourcetest.Process
+	*sourcetest.Daemon
+	bin string
 }
 
 // Start starts a server that is removed when tb ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := New()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.Close)
-	return s
+	return sourcetest.Started(tb, New)
 }
 
 // BinDir returns the folder of initdb and postgres: the newest
@@ -88,17 +79,17 @@ func New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "pgtest-")
+	d, err := sourcetest.NewDaemon("pgtest-", syscall.SIGINT)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, bin: bin}
+	s := &Server{Daemon: d, bin: bin}
 	if err := s.init(); err != nil {
-		os.RemoveAll(dir)
+		os.RemoveAll(d.Dir)
 		return nil, err
 	}
 	if err := s.Start(); err != nil {
-		os.RemoveAll(dir)
+		os.RemoveAll(d.Dir)
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -117,19 +108,12 @@ func New() (*Server, error) {
 
 // init creates the data directory as the user the server runs as.
 func (s *Server) init() error {
-	if err := os.Chmod(s.dir, 0o755); err != nil {
-		return err
-	}
-	cred, err := sourcetest.Unprivileged(s.dir)
-	if err != nil {
+	if err := s.Unprivileged(); err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
-	s.cred = cred
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	s.password = "pw-" + hex.EncodeToString(b)
-	pwfile := filepath.Join(s.dir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o644); err != nil {
+	s.NewPassword("pw-")
+	pwfile := filepath.Join(s.Dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(s.Password()+"\n"), 0o644); err != nil {
 		return err
 	}
 	cmd := s.command(filepath.Join(s.bin, "initdb"), "-D", s.data(), "-U", User, "--pwfile", pwfile,
@@ -142,38 +126,23 @@ func (s *Server) init() error {
 	return nil
 }
 
-func (s *Server) data() string { return filepath.Join(s.dir, "data") }
+func (s *Server) data() string { return filepath.Join(s.Dir, "data") }
 
 func (s *Server) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = s.dir
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "HOME=" + s.dir}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
-	return cmd
+	return s.Command([]string{"PATH=/usr/bin:/bin", "LC_ALL=C"}, name, args...)
 }
 
 // Start starts the stopped server, on its earlier port if it had one,
 // and waits until it answers.
 func (s *Server) Start() error {
-	if s.port == 0 {
-		p, err := sourcetest.FreePort()
-		if err != nil {
-			return err
-		}
-		s.port = p
-	}
-	logPath := filepath.Join(s.dir, "postgres.log")
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := s.KeepPort(); err != nil {
 		return err
 	}
-	defer log.Close()
-	cmd := s.command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(s.port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
+	cmd := s.command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(s.Port()),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.Dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "dynamic_shared_memory_type=mmap", "-c", "shared_buffers=16MB", "-c", "max_connections=200")
-	cmd.Stdout, cmd.Stderr = log, log
-	err = s.proc.Start(cmd, func() error {
+	err := s.Launch(cmd, "postgres.log", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		c, err := pgx.Connect(ctx, s.url("postgres"))
@@ -181,16 +150,12 @@ func (s *Server) Start() error {
 			_ = c.Close(ctx)
 		}
 		return err
-	}, startTimeout, logPath)
+	}, startTimeout)
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	return nil
 }
-
-// Stop stops the server (fast shutdown: clients are disconnected) and
-// waits for it to exit.
-func (s *Server) Stop() { s.proc.Stop(syscall.SIGINT) }
 
 // Restart stops the server and starts it again on the same port.
 func (s *Server) Restart() error {
@@ -198,26 +163,11 @@ func (s *Server) Restart() error {
 	return s.Start()
 }
 
-// Close stops the server and removes its directory.
-func (s *Server) Close() {
-	s.Stop()
-	_ = os.RemoveAll(s.dir)
-}
-
-// Addr is the server's host:port.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
-
-// Port is the server's port.
-func (s *Server) Port() int { return s.port }
-
-// Password is User's password.
-func (s *Server) Password() string { return s.password }
-
 // URL is a connection URL of User to DB, password included.
 func (s *Server) URL() string { return s.url(DB) }
 
 func (s *Server) url(db string) string {
-	return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", User, s.password, s.Addr(), db)
+	return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", User, s.Password(), s.Addr(), db)
 }
 
 // Exec runs SQL statements as User on DB.
