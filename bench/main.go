@@ -33,8 +33,9 @@
 //     activations pushed meanwhile that were lost;
 //   - companion: webhook POST → StreamIsActive true at a client playing
 //     KEDA's operator, against a second gateway in --mode=companion;
-//   - memory: the gateway's heap and RSS with 1,000 and 10,000
-//     ScaledObjects.
+//   - memory: the heap and RSS of the gateway binary in its own process
+//     with up to 10,000 ScaledObjects, started afresh there without and
+//     with GOMEMLIMIT, and its heap profile.
 //
 // `make bench` runs it; -smoke is a short version at small sizes that
 // fails only when a measurement is impossible; a missed target never
@@ -43,7 +44,9 @@
 // It starts its own control plane (package e2e/controlplane) and runs the
 // gateway in this process (gateway.Run) on free loopback ports, as the e2e
 // tests do; the Redis and memory parts restart it on the same ports with
-// other options (see restartGateway), one at a time. redis-servers come
+// other options (see useGateway), one at a time. The memory part and the
+// ingest runs put the gateway binary in its place, in a process of its
+// own on the same ports (see useGatewayProcess). redis-servers come
 // from sources/redis/redistest. Everything stops at the end and on Ctrl-C.
 // The report goes to stdout (and, with -json, to a file); progress and the
 // gateway's logs (warn level) go to stderr.
@@ -93,6 +96,10 @@ type config struct {
 	memoryBatch   int
 	memoryBudget  time.Duration
 	memoryQPS     float32
+	// memoryLimit is GOMEMLIMIT of the memory part's second restart ("":
+	// none); heapProfile where its heap profile goes ("": the default).
+	memoryLimit string
+	heapProfile string
 	// Hostile: slow-body connections, and connections of each flood.
 	hostileSlow  int
 	hostileConns int
@@ -152,6 +159,8 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.memoryBudget, "memory-budget", 7*time.Minute, "time the memory part may grow for after its first batch; it stops at the largest count all Ready in that time")
 	fs.IntVar(&c.hostileSlow, "hostile-slow", 500, "slow-body connections of the hostile part")
 	fs.IntVar(&c.hostileConns, "hostile-conns", 8, "connections of each flood of the hostile part (maximal CloudEvents batches, wrong signatures)")
+	fs.StringVar(&c.memoryLimit, "memory-gomemlimit", "400MiB", "GOMEMLIMIT of the memory part's gateway started afresh at its last count, beside one without (\"\": only without)")
+	fs.StringVar(&c.heapProfile, "heap-profile", "", "file for the memory part's heap profile at its last count (default bench/results/<UTC date>-memory-heap.pprof; a temporary folder with -smoke)")
 	var memQPS float64
 	fs.Float64Var(&memQPS, "memory-kube-api-qps", 100, "the gateway's --kube-api-qps in the memory part (burst twice that)")
 	if err := fs.Parse(args); err != nil {

@@ -103,31 +103,37 @@ func loadAverage() string {
 
 // rssBytes returns VmRSS of this process from /proc/self/status.
 func rssBytes() (uint64, error) {
-	f, err := os.Open("/proc/self/status")
+	return statusBytes("/proc/self/status", "VmRSS")
+}
+
+// statusBytes returns the field (VmRSS, VmHWM, …) of a /proc/<pid>/status
+// file, in bytes.
+func statusBytes(path, field string) (uint64, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
+		rest, ok := strings.CutPrefix(sc.Text(), field+":")
 		if !ok {
 			continue
 		}
 		fields := strings.Fields(rest) // "123456 kB"
 		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, fmt.Errorf("/proc/self/status: VmRSS %q", rest)
+			return 0, fmt.Errorf("%s: %s %q", path, field, rest)
 		}
 		kb, err := strconv.ParseUint(fields[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/self/status: VmRSS %q: %w", rest, err)
+			return 0, fmt.Errorf("%s: %s %q: %w", path, field, rest, err)
 		}
 		return kb << 10, nil
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("/proc/self/status: no VmRSS")
+	return 0, fmt.Errorf("%s: no %s", path, field)
 }
 
 // cpuUse is CPU time used during a window.
