@@ -55,6 +55,9 @@ type MemoryStep struct {
 	// the process has held so far).
 	RSSMiB     float64 `json:"rss_mib"`
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// RSSAnonMiB is RssAnon: VmRSS less the binary's and other files'
+	// pages.
+	RSSAnonMiB float64 `json:"rss_anon_mib"`
 	Goroutines int     `json:"goroutines"`
 	// APIRequests are the most frequent apiserver requests (everyone's)
 	// from the batch's first create until it was measured.
@@ -72,6 +75,7 @@ type MemoryRestart struct {
 	HeapInuseMiB float64 `json:"heap_inuse_mib"`
 	RSSMiB       float64 `json:"rss_mib"`
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	RSSAnonMiB   float64 `json:"rss_anon_mib"`
 	Goroutines   int     `json:"goroutines"`
 }
 
@@ -188,7 +192,7 @@ func memoryMethod(cfg config) string {
 			"1000, and waits until a watch has delivered Ready=True for every ScaledObject so far and every HPA. Then, "+
 			"with the bench's watches stopped: the process's heap profile fetched from /debug/pprof/heap?gc=1 (which "+
 			"collects first), go_memstats_heap_inuse_bytes and go_goroutines from its /metrics, VmRSS and VmHWM (peak) "+
-			"from /proc/<pid>/status. The batches after the first may take %s in all: the next one starts only if the "+
+			"(and RssAnon) from /proc/<pid>/status. The batches after the first may take %s in all: the next one starts only if the "+
 			"last one's time still fits. At the last count the gateway is started afresh on the same objects and "+
 			"measured the same way once /readyz answers and its heap has settled%s. The controller manager processes "+
 			"the Deployments at its own pace: at 0 replicas nothing waits for it.",
@@ -211,14 +215,14 @@ func (e *env) memoryRestart(ctx context.Context, change func(*gateway.Options), 
 	if err != nil {
 		return nil, err
 	}
-	r.HeapInuseMiB, r.RSSMiB, r.PeakRSSMiB, r.Goroutines = mib(m.heap), mib(m.rss), mib(m.peak), m.goroutines
+	r.HeapInuseMiB, r.RSSMiB, r.PeakRSSMiB, r.RSSAnonMiB, r.Goroutines = mib(m.heap), mib(m.rss), mib(m.peak), mib(m.anon), m.goroutines
 	return r, nil
 }
 
 // procMemory is a gateway process's memory.
 type procMemory struct {
-	heap, rss, peak uint64
-	goroutines      int
+	heap, rss, peak, anon uint64
+	goroutines            int
 }
 
 // processMemory fetches g's heap profile with gc=1 (a collection first),
@@ -258,6 +262,9 @@ func (e *env) processMemory(ctx context.Context, g *gatewayProc) (procMemory, []
 		return m, nil, err
 	}
 	if m.peak, err = statusBytes(status, "VmHWM"); err != nil {
+		return m, nil, err
+	}
+	if m.anon, err = statusBytes(status, "RssAnon"); err != nil {
 		return m, nil, err
 	}
 	return m, profile, nil
@@ -340,7 +347,7 @@ func (e *env) memoryStep(ctx context.Context, g *gatewayProc, ns string, objs []
 	if err != nil {
 		return nil, nil, err
 	}
-	step.HeapInuseMiB, step.RSSMiB, step.PeakRSSMiB, step.Goroutines = mib(m.heap), mib(m.rss), mib(m.peak), m.goroutines
+	step.HeapInuseMiB, step.RSSMiB, step.PeakRSSMiB, step.RSSAnonMiB, step.Goroutines = mib(m.heap), mib(m.rss), mib(m.peak), mib(m.anon), m.goroutines
 	return step, profile, nil
 }
 

@@ -183,15 +183,15 @@ func printMemory(w io.Writer, m *MemoryResult) {
 	fmt.Fprintf(w, "\n6. Memory: the gateway with up to %s ScaledObjects\n", thousands(int64(m.Goal)))
 	wrap(w, "   method: ", m.Method)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "   ScaledObjects\tReady\tHPAs\tcreates took\tall Ready with HPAs\theap in use\tper object added\tRSS\tpeak RSS\tgoroutines\t")
-	fmt.Fprintf(tw, "   0 (gateway started)\t\t\t\t\t%.1f MiB\t\t%.1f MiB\t\t\t\n", m.BaselineHeapMiB, m.BaselineRSSMiB)
+	fmt.Fprintln(tw, "   ScaledObjects\tReady\tHPAs\tcreates took\tall Ready with HPAs\theap in use\tper object added\tRSS\tpeak RSS\tRSS anon\tgoroutines\t")
+	fmt.Fprintf(tw, "   0 (gateway started)\t\t\t\t\t%.1f MiB\t\t%.1f MiB\t\t\t\t\n", m.BaselineHeapMiB, m.BaselineRSSMiB)
 	for _, s := range m.Steps {
 		all := fmt.Sprintf("%.1f s", s.ReadyS)
 		if !s.AllReady {
 			all = "not in time"
 		}
-		fmt.Fprintf(tw, "   %s\t%s\t%s\t%.1f s\t%s\t%.1f MiB\t%.1f KiB\t%.1f MiB\t%.1f MiB\t%d\t\n", thousands(int64(s.Objects)),
-			thousands(int64(s.Ready)), thousands(int64(s.HPAs)), s.CreatedS, all, s.HeapInuseMiB, s.HeapPerObjectKiB, s.RSSMiB, s.PeakRSSMiB, s.Goroutines)
+		fmt.Fprintf(tw, "   %s\t%s\t%s\t%.1f s\t%s\t%.1f MiB\t%.1f KiB\t%.1f MiB\t%.1f MiB\t%.1f MiB\t%d\t\n", thousands(int64(s.Objects)),
+			thousands(int64(s.Ready)), thousands(int64(s.HPAs)), s.CreatedS, all, s.HeapInuseMiB, s.HeapPerObjectKiB, s.RSSMiB, s.PeakRSSMiB, s.RSSAnonMiB, s.Goroutines)
 	}
 	tw.Flush()
 	wrap(w, "   ", "Times count from each batch's first ScaledObject create; \"per object added\" is the heap the batch "+
@@ -205,14 +205,14 @@ func printMemory(w io.Writer, m *MemoryResult) {
 	}
 	if len(m.Restarts) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "   started afresh on\tenvironment\tready after\theap in use\tRSS\tpeak RSS\tgoroutines\t")
+		fmt.Fprintln(tw, "   started afresh on\tenvironment\tready after\theap in use\tRSS\tpeak RSS\tRSS anon\tgoroutines\t")
 		for _, r := range m.Restarts {
 			env := r.Environment
 			if env == "" {
 				env = "no GOMEMLIMIT"
 			}
-			fmt.Fprintf(tw, "   %s\t%s\t%.1f s\t%.1f MiB\t%.1f MiB\t%.1f MiB\t%d\t\n", thousands(int64(r.Objects)), env, r.ReadyS,
-				r.HeapInuseMiB, r.RSSMiB, r.PeakRSSMiB, r.Goroutines)
+			fmt.Fprintf(tw, "   %s\t%s\t%.1f s\t%.1f MiB\t%.1f MiB\t%.1f MiB\t%.1f MiB\t%d\t\n", thousands(int64(r.Objects)), env, r.ReadyS,
+				r.HeapInuseMiB, r.RSSMiB, r.PeakRSSMiB, r.RSSAnonMiB, r.Goroutines)
 		}
 		tw.Flush()
 	}
