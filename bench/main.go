@@ -261,6 +261,9 @@ func (c config) validate() error {
 }
 
 func main() {
+	if addr := os.Getenv(referenceAddrEnv); addr != "" {
+		os.Exit(serveReference(addr)) // this binary again, as the reference server
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
