@@ -148,7 +148,7 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&qps, "kube-api-qps", 100, "the gateway's --kube-api-qps (its default)")
 	fs.IntVar(&c.gatewayBurst, "kube-api-burst", 200, "the gateway's --kube-api-burst (its default)")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the report as JSON to this file")
-	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile of each throughput window into this folder (ingest-a.pprof, …)")
+	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile of each throughput window into this folder (ingest-a.pprof, …): the gateway process's, from its /debug/pprof/profile, or this process's for the reference")
 	only := fs.String("only", "", "comma-separated parts to run: "+strings.Join(allParts, ", ")+" (\"redis\" for both redis parts); default all")
 	fs.IntVar(&c.pollTargets, "poll-targets", 60, "ScaledObjects (one activation each) of each polled Redis series (at least 50 outside -smoke)")
 	fs.DurationVar(&c.slowPolling, "slow-polling", 30*time.Second, "pollingInterval of the slow polled Redis series (whole seconds)")
