@@ -286,22 +286,36 @@ func (p *leaderProcs) start(ctx context.Context) (*gatewayProc, error) {
 	p.n++
 	name := fmt.Sprintf("bench-gw-%d", p.n)
 	p.mu.Unlock()
-	g := &gatewayProc{
-		name: name, webhook: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), metrics: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
-		logs: &lockedBuffer{}, done: make(chan struct{}),
-	}
-	g.cmd = exec.Command(p.bin,
-		"--kubeconfig="+p.kubeconfig,
+	args := []string{
+		"--kubeconfig=" + p.kubeconfig,
 		fmt.Sprintf("--webhook-addr=127.0.0.1:%d", ports[0]),
 		fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[1]),
 		fmt.Sprintf("--metrics-api-addr=127.0.0.1:%d", ports[2]),
-		"--watch-namespace="+p.ns, "--cluster-object-namespace="+p.ns,
+		"--watch-namespace=" + p.ns, "--cluster-object-namespace=" + p.ns,
 		"--manage-certificates=false", "--log-level=warn",
-		"--leader-elect=true", "--leader-elect-lease-duration="+p.lease.String(),
-		"--leader-elect-renew-deadline="+p.renew.String(), "--leader-elect-retry-period="+p.retry.String(),
+		"--leader-elect=true", "--leader-elect-lease-duration=" + p.lease.String(),
+		"--leader-elect-renew-deadline=" + p.renew.String(), "--leader-elect-retry-period=" + p.retry.String(),
 		"--advertise-address=127.0.0.1",
-	)
-	g.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "POD_NAME=" + name}
+	}
+	g, err := startGatewayProc(ctx, p.bin, name, args, []string{"POD_NAME=" + name},
+		fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
+	if g != nil {
+		p.mu.Lock()
+		p.running = append(p.running, g)
+		p.mu.Unlock()
+	}
+	return g, err
+}
+
+// startGatewayProc runs the gateway binary bin with args, PATH and environ
+// as its whole environment, its output kept in its logs, killed if the
+// bench dies; and waits (at most 2 minutes) until metrics/readyz answers
+// 200. On error the process may still run: the caller stops it when g is
+// not nil.
+func startGatewayProc(ctx context.Context, bin, name string, args, environ []string, webhook, metrics string) (*gatewayProc, error) {
+	g := &gatewayProc{name: name, webhook: webhook, metrics: metrics, logs: &lockedBuffer{}, done: make(chan struct{})}
+	g.cmd = exec.Command(bin, args...)
+	g.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, environ...)
 	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := g.cmd.Start(); err != nil {
@@ -312,14 +326,11 @@ func (p *leaderProcs) start(ctx context.Context) (*gatewayProc, error) {
 		g.exitedAt = time.Now()
 		close(g.done)
 	}()
-	p.mu.Lock()
-	p.running = append(p.running, g)
-	p.mu.Unlock()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		select {
 		case <-g.done:
-			return nil, fmt.Errorf("%s exited before it was ready:\n%s", name, lastLines(g.logs.String(), 20))
+			return g, fmt.Errorf("%s exited before it was ready:\n%s", name, lastLines(g.logs.String(), 20))
 		default:
 		}
 		if resp, err := http.Get(g.metrics + "/readyz"); err == nil {
@@ -330,10 +341,10 @@ func (p *leaderProcs) start(ctx context.Context) (*gatewayProc, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s not ready within 2 minutes:\n%s", name, lastLines(g.logs.String(), 20))
+			return g, fmt.Errorf("%s not ready within 2 minutes:\n%s", name, lastLines(g.logs.String(), 20))
 		}
 		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return nil, err
+			return g, err
 		}
 	}
 }
@@ -353,14 +364,19 @@ func (p *leaderProcs) stopAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, g := range p.running {
-		select {
-		case <-g.done:
-		default:
-			_ = g.cmd.Process.Signal(syscall.SIGTERM)
-			if _, err := g.wait(30 * time.Second); err != nil {
-				_ = g.cmd.Process.Kill()
-				<-g.done
-			}
+		g.stop()
+	}
+}
+
+// stop ends g unless it has exited: SIGTERM, then SIGKILL after 30 s.
+func (g *gatewayProc) stop() {
+	select {
+	case <-g.done:
+	default:
+		_ = g.cmd.Process.Signal(syscall.SIGTERM)
+		if _, err := g.wait(30 * time.Second); err != nil {
+			_ = g.cmd.Process.Kill()
+			<-g.done
 		}
 	}
 }

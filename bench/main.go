@@ -33,8 +33,9 @@
 //     activations pushed meanwhile that were lost;
 //   - companion: webhook POST → StreamIsActive true at a client playing
 //     KEDA's operator, against a second gateway in --mode=companion;
-//   - memory: the gateway's heap and RSS with 1,000 and 10,000
-//     ScaledObjects.
+//   - memory: the heap and RSS of the gateway binary in its own process
+//     with up to 10,000 ScaledObjects, started afresh there without and
+//     with GOMEMLIMIT, and its heap profile.
 //
 // Each figure is printed beside its floor measured in the same run
 // (floors.go, readyfloor.go): before the first activation part, a bare
@@ -50,7 +51,9 @@
 // It starts its own control plane (package e2e/controlplane) and runs the
 // gateway in this process (gateway.Run) on free loopback ports, as the e2e
 // tests do; the Redis and memory parts restart it on the same ports with
-// other options (see restartGateway), one at a time. redis-servers come
+// other options (see useGateway), one at a time. The memory part and the
+// ingest runs put the gateway binary in its place, in a process of its
+// own on the same ports (see useGatewayProcess). redis-servers come
 // from sources/redis/redistest. Everything stops at the end and on Ctrl-C.
 // The report goes to stdout (and, with -json, to a file); progress and the
 // gateway's logs (warn level) go to stderr.
@@ -102,6 +105,10 @@ type config struct {
 	memoryBatch   int
 	memoryBudget  time.Duration
 	memoryQPS     float32
+	// memoryLimit is GOMEMLIMIT of the memory part's second restart ("":
+	// none); heapProfile where its heap profile goes ("": the default).
+	memoryLimit string
+	heapProfile string
 	// Hostile: slow-body connections, and connections of each flood.
 	hostileSlow  int
 	hostileConns int
@@ -154,7 +161,7 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&qps, "kube-api-qps", 100, "the gateway's --kube-api-qps (its default)")
 	fs.IntVar(&c.gatewayBurst, "kube-api-burst", 200, "the gateway's --kube-api-burst (its default)")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the report as JSON to this file")
-	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile of each throughput window into this folder (ingest-a.pprof, …)")
+	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile of each throughput window into this folder (ingest-a.pprof, …): the gateway process's, from its /debug/pprof/profile, or this process's for the reference")
 	only := fs.String("only", "", "comma-separated parts to run: "+strings.Join(allParts, ", ")+" (\"redis\" for both redis parts); default all")
 	fs.IntVar(&c.pollTargets, "poll-targets", 60, "ScaledObjects (one activation each) of each polled Redis series (at least 50 outside -smoke)")
 	fs.DurationVar(&c.slowPolling, "slow-polling", 30*time.Second, "pollingInterval of the slow polled Redis series (whole seconds)")
@@ -168,6 +175,8 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&c.maxLoad, "max-load", float64(runtime.NumCPU()), "a run is a result only if the 1-minute load average before the control plane starts is at most this (default: the number of CPUs)")
 	fs.Float64Var(&c.maxOtherCores, "max-other-cores", 0.25, "a run is a result only if processes other than the bench and its descendants used at most this many cores on average over the run")
 	fs.BoolVar(&c.save, "save", false, "write the printed report to bench/results/<date>-<parts>.txt when the run is a result (make bench sets it)")
+	fs.StringVar(&c.memoryLimit, "memory-gomemlimit", "400MiB", "GOMEMLIMIT of the memory part's gateway started afresh at its last count, beside one without (\"\": only without)")
+	fs.StringVar(&c.heapProfile, "heap-profile", "", "file for the memory part's heap profile at its last count (default bench/results/<UTC date>-memory-heap.pprof; a temporary folder with -smoke)")
 	var memQPS float64
 	fs.Float64Var(&memQPS, "memory-kube-api-qps", 100, "the gateway's --kube-api-qps in the memory part (burst twice that)")
 	if err := fs.Parse(args); err != nil {
@@ -271,6 +280,9 @@ func (c config) validate() error {
 }
 
 func main() {
+	if addr := os.Getenv(referenceAddrEnv); addr != "" {
+		os.Exit(serveReference(addr)) // this binary again, as the reference server
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -493,14 +505,7 @@ func runWebhook(ctx context.Context, e *env, cfg config, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("scale: %w", err)
 	}
-	ref, err := measureReference(ctx, e, cfg)
-	if ref != nil {
-		rep.Throughput = append(rep.Throughput, ref)
-	}
-	if err != nil {
-		return fmt.Errorf("throughput: %w", err)
-	}
-	ingest, err := measureIngest(ctx, e, cfg)
+	ingest, err := measureIngest(ctx, e, cfg) // the reference runs first
 	rep.Throughput = append(rep.Throughput, ingest...)
 	if err != nil {
 		return fmt.Errorf("throughput: %w", err)

@@ -119,10 +119,22 @@ func measureScale(ctx context.Context, e *env, cfg config, objs []string) (*Scal
 // the streams of measureScale.
 func measureManyStreams(ctx context.Context, e *env, cfg config, urls []string) (*ThroughputResult, error) {
 	name := fmt.Sprintf("(c) %d streams, Bearer token", len(urls))
-	return runLoad(ctx, e, loadSpec{
-		name: name, urls: urls, token: e.token, profile: cfg.profilePath(name),
+	g, err := e.useGatewayProcess(ctx, nil) // as in measureIngest
+	if err != nil {
+		return nil, err
+	}
+	l := loadSpec{
+		name: name, urls: urls, token: e.token, profile: cfg.profilePath(name), serverPID: g.pid(),
 		conns: cfg.conns, warmup: cfg.warmup, window: cfg.duration,
-	})
+	}
+	if l.profile != "" {
+		l.profileServer = g.metrics
+	}
+	res, err := runLoad(ctx, e, l)
+	if rerr := e.useGateway(ctx, nil); rerr != nil && err == nil {
+		err = rerr
+	}
+	return res, err
 }
 
 // memoryInUse returns HeapInuse after a garbage collection, and VmRSS.

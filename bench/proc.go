@@ -103,69 +103,96 @@ func loadAverage() string {
 
 // rssBytes returns VmRSS of this process from /proc/self/status.
 func rssBytes() (uint64, error) {
-	f, err := os.Open("/proc/self/status")
+	return statusBytes("/proc/self/status", "VmRSS")
+}
+
+// statusBytes returns the field (VmRSS, VmHWM, …) of a /proc/<pid>/status
+// file, in bytes.
+func statusBytes(path, field string) (uint64, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
+		rest, ok := strings.CutPrefix(sc.Text(), field+":")
 		if !ok {
 			continue
 		}
 		fields := strings.Fields(rest) // "123456 kB"
 		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, fmt.Errorf("/proc/self/status: VmRSS %q", rest)
+			return 0, fmt.Errorf("%s: %s %q", path, field, rest)
 		}
 		kb, err := strconv.ParseUint(fields[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/self/status: VmRSS %q: %w", rest, err)
+			return 0, fmt.Errorf("%s: %s %q: %w", path, field, rest, err)
 		}
 		return kb << 10, nil
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("/proc/self/status: no VmRSS")
+	return 0, fmt.Errorf("%s: no %s", path, field)
 }
 
 // cpuUse is CPU time used during a window.
 type cpuUse struct {
-	// ProcessS is user+system time of this process (gateway and load
-	// generator together), from getrusage.
+	// ProcessS is user+system time of this process (the gateway and the
+	// load generator together, or the generator alone when the server
+	// runs in its own process), from getrusage.
 	ProcessS     float64 `json:"process_s"`
 	ProcessCores float64 `json:"process_cores"`
+	// ServerS is that of the server in its own process (the gateway
+	// binary or the reference server), from /proc/<pid>/stat; 0 when the
+	// server runs in this process.
+	ServerS     float64 `json:"server_process_s,omitempty"`
+	ServerCores float64 `json:"server_process_cores,omitempty"`
 	// ControlPlaneS is that of etcd, kube-apiserver and
 	// kube-controller-manager, from /proc/<pid>/stat.
 	ControlPlaneS     float64 `json:"control_plane_s"`
 	ControlPlaneCores float64 `json:"control_plane_cores"`
 	// OtherCores is what the rest of the machine used (all CPU time from
-	// /proc/stat minus the two above; includes steal): other users of a
+	// /proc/stat minus the above; includes steal): other users of a
 	// shared machine.
 	OtherCores float64 `json:"other_cores"`
 }
 
 // cpuMeter measures cpuUse from its start to stop.
 type cpuMeter struct {
-	e                       *env
-	at                      time.Time
-	self, controlPlane, all time.Duration
+	e                               *env
+	at                              time.Time
+	serverPID                       int
+	self, server, controlPlane, all time.Duration
 }
 
-func startCPU(e *env) cpuMeter {
-	return cpuMeter{e: e, at: time.Now(), self: processCPU(), controlPlane: e.controlPlaneCPU(), all: machineCPU()}
+func startCPU(e *env) cpuMeter { return startCPUWith(e, 0) }
+
+// startCPUWith is startCPU also measuring the process serverPID (0: none).
+func startCPUWith(e *env, serverPID int) cpuMeter {
+	m := cpuMeter{e: e, at: time.Now(), serverPID: serverPID, self: processCPU(), controlPlane: e.controlPlaneCPU(), all: machineCPU()}
+	if serverPID != 0 {
+		m.server, _ = pidCPU(serverPID)
+	}
+	return m
 }
 
 func (m cpuMeter) stop() cpuUse {
 	wall := time.Since(m.at).Seconds()
 	self, cp, all := processCPU()-m.self, m.e.controlPlaneCPU()-m.controlPlane, machineCPU()-m.all
-	u := cpuUse{ProcessS: self.Seconds(), ControlPlaneS: cp.Seconds()}
+	var server time.Duration
+	if m.serverPID != 0 {
+		if d, err := pidCPU(m.serverPID); err == nil {
+			server = d - m.server
+		}
+	}
+	u := cpuUse{ProcessS: self.Seconds(), ServerS: server.Seconds(), ControlPlaneS: cp.Seconds()}
 	if wall > 0 {
 		u.ProcessCores = u.ProcessS / wall
+		u.ServerCores = u.ServerS / wall
 		u.ControlPlaneCores = u.ControlPlaneS / wall
 		if m.all > 0 {
-			u.OtherCores = max(0, (all-self-cp).Seconds()/wall)
+			u.OtherCores = max(0, (all-self-server-cp).Seconds()/wall)
 		}
 	}
 	return u

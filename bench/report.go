@@ -94,16 +94,17 @@ func newReport(cfg config) *Report {
 		Host: fmt.Sprintf("%d CPUs, GOMAXPROCS %d, %s %s/%s; Kubernetes %s and etcd %s on loopback (package e2e/controlplane)",
 			runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
 			controlplane.KubernetesVersion, controlplane.EtcdVersion),
-		Gateway: fmt.Sprintf("gateway.Run in this process; webhook rate limit off (0); level saves every 1 s; "+
+		Gateway: fmt.Sprintf("gateway.Run in this process (the ingest runs and the memory part: the binary in its own process); webhook rate limit off (0); level saves every 1 s; "+
 			"--kube-api-qps %g --kube-api-burst %d; logs at warn to stderr", cfg.gatewayQPS, cfg.gatewayBurst),
-		Ingest: fmt.Sprintf("in-process load generator (net/http client in the gateway's own process, so both share the CPUs) "+
-			"over loopback to the webhook listener: %d keep-alive connections (MaxIdleConnsPerHost %d), each sending "+
+		Ingest: fmt.Sprintf("the gateway binary in its own process (on the in-process gateway's ports, with its options) driven by "+
+			"this process's load generator (net/http client) over loopback: %d keep-alive connections (MaxIdleConnsPerHost %d), each sending "+
 			"POST {\"delta\": 1} (application/json) back to back; %s warm-up not counted, then %s measured. "+
 			"Run (d) sends application/cloudevents-batch+json bodies of %d events, each with data {\"delta\": 1}, the same way. "+
 			"requests/s = 202 answers completed in the window / window; events/s = requests/s × events per request; latency = client-side round trip of each request "+
-			"in the window; CPU = getrusage user+system of this process (gateway + generator) and /proc/<pid>/stat of "+
-			"the control plane over the window. Afterwards every stream's level must have grown by the events of the 202 answers. "+
-			"A reference run drives a trivial in-process handler the same way. Runs (e) and (f) repeat (a) and (d) with wrk "+
+			"in the window; CPU = getrusage user+system of this process (the generator), /proc/<pid>/stat of the server's process "+
+			"and of the control plane over the window. Afterwards every stream's level must have grown by the events of the 202 answers. "+
+			"A reference run drives a trivial handler in its own process (this binary again) the same way; \"of ref\" is a run's "+
+			"requests/s over the reference's with the same generator. Runs (e) and (f) repeat (a) and (d) with wrk "+
 			"(a separate process, 2 threads, the same connections and window, no warm-up; its latency quantiles are its own), "+
 			"so the client does not share the gateway's Go runtime; they are skipped when wrk is not installed.",
 			cfg.conns, cfg.conns, cfg.warmup, cfg.duration, cfg.ceBatch),
@@ -161,6 +162,7 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 	r.checkMemory()
 	r.checkFloors()
 	r.checkReadyFloor()
+	r.checkIngestShare()
 }
 
 // checkValidity notes a throughput run whose figure does not hold: an
@@ -324,32 +326,28 @@ func (r *Report) printThroughput(w io.Writer) {
 	fmt.Fprintf(w, "\n2. Webhook ingest throughput\n")
 	wrap(w, "   method: ", r.Ingest)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	var ref float64
-	for _, t := range r.Throughput {
-		if t.Reference {
-			ref = t.RequestsPerS
-		}
-	}
-	fmt.Fprintln(tw, "   run\tevents/s\trequests/s\tof ref\tnon-202\terrors\tp50\tp99\tCPU, this process\tCPU, control plane\tCPU, rest of machine\tlevels\t")
+	fmt.Fprintln(tw, "   run\tevents/s\trequests/s\tof ref\tnon-202\terrors\tp50\tp99\tCPU, server process\tCPU, this process\tCPU, control plane\tCPU, rest of machine\tlevels\t")
 	for _, t := range r.Throughput {
 		level := "ok"
 		if !t.LevelOK {
 			level = "WRONG"
 		}
 		share := "-"
-		if ref > 0 {
+		if ref := r.referenceFor(t); ref > 0 {
 			share = fmt.Sprintf("%.0f%%", 100*t.RequestsPerS/ref)
 		}
-		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\t%s\t%d\t%.2f ms\t%.2f ms\t%.1f s (%.2f cores)\t%.1f s (%.2f cores)\t%.2f cores\t%s\t\n",
+		server := "-"
+		if t.CPU.ServerS > 0 {
+			server = fmt.Sprintf("%.1f s (%.2f cores)", t.CPU.ServerS, t.CPU.ServerCores)
+		}
+		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\t%s\t%d\t%.2f ms\t%.2f ms\t%s\t%.1f s (%.2f cores)\t%.1f s (%.2f cores)\t%.2f cores\t%s\t\n",
 			t.Name, thousands(int64(t.EventsPerS)), thousands(int64(t.RequestsPerS)), share, t.refusedString(), t.TransportErrors,
-			t.Latency.P50Ms, t.Latency.P99Ms, t.CPU.ProcessS, t.CPU.ProcessCores, t.CPU.ControlPlaneS, t.CPU.ControlPlaneCores, t.CPU.OtherCores, level)
+			t.Latency.P50Ms, t.Latency.P99Ms, server, t.CPU.ProcessS, t.CPU.ProcessCores, t.CPU.ControlPlaneS, t.CPU.ControlPlaneCores, t.CPU.OtherCores, level)
 	}
 	tw.Flush()
-	if ref > 0 {
-		wrap(w, "   ", referenceName+" is the same generator against a handler that only reads the body, counts and answers 202, "+
-			"in this process on loopback: the ceiling of this method on this machine (the net/http client and server "+
-			"cost per request); \"of ref\" is each run's share of its requests/s.")
-	}
+	wrap(w, "   ", referenceName+" is the same generator against a handler that only reads the body, counts and answers 202, "+
+		"in a process of its own on loopback, as the gateway's: the ceiling of this method on this machine (the net/http client and "+
+		"server cost per request); \"of ref\" is each run's share of the requests/s of the reference with the same generator.")
 	for _, t := range r.Throughput {
 		fmt.Fprintf(w, "   %s: %s accepted in %.1f s; %s\n", t.Name, thousands(t.Accepted), t.WindowS, t.LevelCheck)
 		if len(t.APIRequests) > 0 {

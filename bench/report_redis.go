@@ -183,27 +183,49 @@ func printMemory(w io.Writer, m *MemoryResult) {
 	fmt.Fprintf(w, "\n6. Memory: the gateway with up to %s ScaledObjects\n", thousands(int64(m.Goal)))
 	wrap(w, "   method: ", m.Method)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "   ScaledObjects\tReady\tHPAs\tcreates took\tall Ready with HPAs\theap in use\tper object added\tRSS\tRSS, freed memory returned\t")
-	fmt.Fprintf(tw, "   0 (gateway started)\t\t\t\t\t%.1f MiB\t\t%.1f MiB\t%.1f MiB\t\n", m.BaselineHeapMiB, m.BaselineRSSMiB, m.BaselineRSSReleasedMiB)
+	fmt.Fprintln(tw, "   ScaledObjects\tReady\tHPAs\tcreates took\tall Ready with HPAs\theap in use\tper object added\tRSS\tpeak RSS\tRSS anon\tgoroutines\t")
+	fmt.Fprintf(tw, "   0 (gateway started)\t\t\t\t\t%.1f MiB\t\t%.1f MiB\t\t\t\t\n", m.BaselineHeapMiB, m.BaselineRSSMiB)
 	for _, s := range m.Steps {
 		all := fmt.Sprintf("%.1f s", s.ReadyS)
 		if !s.AllReady {
 			all = "not in time"
 		}
-		fmt.Fprintf(tw, "   %s\t%s\t%s\t%.1f s\t%s\t%.1f MiB\t%.1f KiB\t%.1f MiB\t%.1f MiB\t\n", thousands(int64(s.Objects)),
-			thousands(int64(s.Ready)), thousands(int64(s.HPAs)), s.CreatedS, all, s.HeapInuseMiB, s.HeapPerObjectKiB, s.RSSMiB, s.RSSReleasedMiB)
+		fmt.Fprintf(tw, "   %s\t%s\t%s\t%.1f s\t%s\t%.1f MiB\t%.1f KiB\t%.1f MiB\t%.1f MiB\t%.1f MiB\t%d\t\n", thousands(int64(s.Objects)),
+			thousands(int64(s.Ready)), thousands(int64(s.HPAs)), s.CreatedS, all, s.HeapInuseMiB, s.HeapPerObjectKiB, s.RSSMiB, s.PeakRSSMiB, s.RSSAnonMiB, s.Goroutines)
 	}
 	tw.Flush()
 	wrap(w, "   ", "Times count from each batch's first ScaledObject create; \"per object added\" is the heap the batch "+
 		"added divided by the ScaledObjects it added (the first batch against the gateway started without any, "+
-		"measured once its heap had settled).")
+		"measured once its heap had settled); peak RSS is the process's VmHWM so far.")
+	if len(m.Steps) > 0 {
+		last := m.Steps[len(m.Steps)-1]
+		wrap(w, "   ", fmt.Sprintf("Per ScaledObject at %s: heap %.1f KiB, RSS %.1f KiB (the last step less the gateway started "+
+			"without any, divided by the count).", thousands(int64(last.Objects)),
+			(last.HeapInuseMiB-m.BaselineHeapMiB)*1024/float64(last.Objects), (last.RSSMiB-m.BaselineRSSMiB)*1024/float64(last.Objects)))
+	}
+	if len(m.Restarts) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "   started afresh on\tenvironment\tready after\theap in use\tRSS\tpeak RSS\tRSS anon\tgoroutines\t")
+		for _, r := range m.Restarts {
+			env := r.Environment
+			if env == "" {
+				env = "no GOMEMLIMIT"
+			}
+			fmt.Fprintf(tw, "   %s\t%s\t%.1f s\t%.1f MiB\t%.1f MiB\t%.1f MiB\t%.1f MiB\t%d\t\n", thousands(int64(r.Objects)), env, r.ReadyS,
+				r.HeapInuseMiB, r.RSSMiB, r.PeakRSSMiB, r.RSSAnonMiB, r.Goroutines)
+		}
+		tw.Flush()
+	}
+	if m.HeapProfile != "" {
+		wrap(w, "   ", "Heap profile at the last count: "+m.HeapProfile+" (go tool pprof -top -sample_index=inuse_space <file>).")
+	}
 	if m.Stopped != "" && len(m.Steps) > 0 {
 		last := m.Steps[len(m.Steps)-1]
 		text := fmt.Sprintf("Stopped at %s of %s: %s.", thousands(int64(last.Objects)), thousands(int64(m.Goal)), m.Stopped)
 		if x, ok := m.extrapolate(m.Goal); ok && last.Objects < m.Goal {
 			text += fmt.Sprintf(" Not measured: a straight line through %s and %s ScaledObjects gives, at %s, heap in use ≈ "+
-				"%.0f MiB, RSS ≈ %.0f MiB, RSS with freed memory returned ≈ %.0f MiB.", thousands(int64(m.Steps[0].Objects)),
-				thousands(int64(last.Objects)), thousands(int64(m.Goal)), x.HeapInuseMiB, x.RSSMiB, x.RSSReleasedMiB)
+				"%.0f MiB, RSS ≈ %.0f MiB.", thousands(int64(m.Steps[0].Objects)),
+				thousands(int64(last.Objects)), thousands(int64(m.Goal)), x.HeapInuseMiB, x.RSSMiB)
 		}
 		wrap(w, "   ", text)
 	}

@@ -52,6 +52,10 @@ type env struct {
 
 	gwCancel context.CancelFunc
 	gwDone   chan error // Run's result, once
+	// gwProc is the gateway binary running in place of the in-process
+	// gateway (see useGatewayProcess), gwBin that binary.
+	gwProc *gatewayProc
+	gwBin  string
 }
 
 // startEnv starts a control plane, installs the CRDs, runs the gateway in
@@ -99,12 +103,15 @@ func startEnv(ctx context.Context, cfg config) (_ *env, err error) {
 // control plane. It is safe to call more than once.
 func (e *env) stop() {
 	e.stopGateway()
+	e.removeGatewayBinary()
 	e.cp.Stop()
 }
 
 // stopGateway cancels the running gateway and waits (at most a minute) for
-// Run to return; it does nothing when none runs.
+// Run to return, or stops the gateway process; it does nothing when none
+// runs.
 func (e *env) stopGateway() {
+	e.stopGatewayProcess()
 	if e.gwCancel != nil {
 		e.gwCancel()
 		e.gwCancel = nil

@@ -65,14 +65,19 @@ type loadSpec struct {
 	batch int
 	// profile, when not empty, receives a CPU profile of the window.
 	profile string
+	// serverPID, if not 0, is the server's own process: its CPU is
+	// measured, and with profileServer its CPU profile over the window is
+	// fetched from /debug/pprof/profile into profile.
+	serverPID     int
+	profileServer string // the server's base URL for /debug/pprof
 }
 
 const ingestNamespace = "bench-ingest"
 
-// measureIngest runs throughput (a) one stream opened with
-// allowUnauthenticated, (b) one stream with a bearer token and (d) that
-// stream taking CloudEvents batches (many events per request, as batch
-// mode is for).
+// measureIngest runs a trivial handler's reference, then throughput (a)
+// one stream opened with allowUnauthenticated, (b) one stream with a
+// bearer token and (d) that stream taking CloudEvents batches (many events
+// per request, as batch mode is for).
 func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult, error) {
 	ns := ingestNamespace
 	if err := e.createNamespace(ctx, ns); err != nil {
@@ -106,14 +111,43 @@ func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult
 	if code, _, err := e.get(ctx, e.streamURL(ns, "secure"), ""); err != nil || code != http.StatusUnauthorized {
 		return nil, fmt.Errorf("stream secure answers %d (%v) without a token, want 401", code, err)
 	}
+	// The runs drive the gateway binary in its own process (on the same
+	// ports), so that the figure is the gateway's alone beside the
+	// reference server's, which runs in its own too; the in-process
+	// gateway comes back afterwards.
+	g, err := e.useGatewayProcess(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ingestRuns(ctx, e, cfg, g, ns, token)
+	if rerr := e.useGateway(ctx, nil); rerr != nil && err == nil {
+		err = rerr
+	}
+	return out, err
+}
+
+// ingestRuns are the runs of measureIngest against the gateway process g,
+// each generator's after its reference run, just before: so that both see
+// the machine as alike as it can be.
+func ingestRuns(ctx context.Context, e *env, cfg config, g *gatewayProc, ns, token string) ([]*ThroughputResult, error) {
 	var out []*ThroughputResult
+	ref, err := measureReference(ctx, e, cfg)
+	if ref != nil {
+		out = append(out, ref)
+	}
+	if err != nil {
+		return out, err
+	}
 	for _, l := range []loadSpec{
 		{name: "(a) 1 stream, open (allowUnauthenticated)", urls: []string{e.streamURL(ns, "open")}},
 		{name: "(b) 1 stream, Bearer token", urls: []string{e.streamURL(ns, "secure")}, token: token},
 		{name: fmt.Sprintf("(d) 1 stream, Bearer token, CloudEvents batches of %d", cfg.ceBatch), urls: []string{e.streamURL(ns, "secure")}, token: token, batch: cfg.ceBatch},
 	} {
 		l.conns, l.warmup, l.window = cfg.conns, cfg.warmup, cfg.duration
-		l.profile = cfg.profilePath(l.name)
+		l.profile, l.serverPID = cfg.profilePath(l.name), g.pid()
+		if l.profile != "" {
+			l.profileServer = g.metrics
+		}
 		r, err := runLoad(ctx, e, l)
 		if err != nil {
 			return out, err
@@ -121,6 +155,13 @@ func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult
 		out = append(out, r)
 	}
 	// The same with a generator in its own process.
+	ref, err = measureReferenceWrk(ctx, e, cfg)
+	if err != nil {
+		return out, err
+	}
+	if ref != nil {
+		out = append(out, ref)
+	}
 	for _, w := range []struct {
 		name, stream, token string
 		batch               int
@@ -128,7 +169,7 @@ func measureIngest(ctx context.Context, e *env, cfg config) ([]*ThroughputResult
 		{"(e) wrk, 1 stream, open (allowUnauthenticated)", "open", "", 1},
 		{fmt.Sprintf("(f) wrk, 1 stream, Bearer token, CloudEvents batches of %d", cfg.ceBatch), "secure", token, cfg.ceBatch},
 	} {
-		r, err := measureWrk(ctx, e, cfg, w.name, e.streamURL(ns, w.stream), w.token, w.batch)
+		r, err := measureWrk(ctx, e, cfg, w.name, e.streamURL(ns, w.stream), w.token, w.batch, g.pid())
 		if err != nil {
 			return out, err
 		}
@@ -172,13 +213,15 @@ func runLoad(ctx context.Context, e *env, l loadSpec) (*ThroughputResult, error)
 		stopAll()
 		return nil, err
 	}
-	stopProfile, err := startProfile(l.profile)
-	if err != nil {
+	var stopProfile func()
+	if l.profileServer != "" {
+		stopProfile = startServerProfile(ctx, e, l.profileServer, l.window, l.profile)
+	} else if stopProfile, err = startProfile(l.profile); err != nil {
 		stopAll()
 		return nil, err
 	}
 	req0 := e.apiserverRequestsOrNil(ctx)
-	cpu := startCPU(e)
+	cpu := startCPUWith(e, l.serverPID)
 	t0 := time.Now()
 	phase.Store(phaseMeasure)
 	err = sleep(ctx, l.window)
@@ -361,6 +404,43 @@ func startProfile(path string) (func(), error) {
 			progress("CPU profile of the window in %s", path)
 		}
 	}, nil
+}
+
+// startServerProfile fetches a CPU profile of the next window (whole
+// seconds, at least 1) from base's /debug/pprof/profile into path, in the
+// background; the function it returns waits for it. A failure is reported,
+// not returned: the profile is a diagnostic.
+func startServerProfile(ctx context.Context, e *env, base string, window time.Duration, path string) func() {
+	secs := max(1, int((window+time.Second-1)/time.Second))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client := &http.Client{Timeout: time.Duration(secs)*time.Second + 30*time.Second, Transport: &http.Transport{Proxy: nil}}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), nil)
+		if err != nil {
+			progress("-cpuprofile: %v", err)
+			return
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			progress("-cpuprofile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s: %s", resp.Status, b)
+		}
+		if err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		if err != nil {
+			progress("-cpuprofile: the gateway process's profile: %v", err)
+			return
+		}
+		progress("CPU profile of the gateway process over the window in %s", path)
+	}()
+	return func() { <-done }
 }
 
 // randomToken is a fresh bearer token; it is never printed.

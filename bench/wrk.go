@@ -21,8 +21,9 @@ const wrkThreads = 2
 // (written in C on epoll), so the figure is not bounded by a Go client
 // sharing the gateway's runtime. It returns nil, nil when wrk is not
 // installed (make deps installs it). A token, if not empty, is sent as a
-// bearer token.
-func measureWrk(ctx context.Context, e *env, cfg config, name, url, token string, batch int) (*ThroughputResult, error) {
+// bearer token; serverPID, if not 0, is the server's process, whose CPU
+// is measured.
+func measureWrk(ctx context.Context, e *env, cfg config, name, url, token string, batch, serverPID int) (*ThroughputResult, error) {
 	bin, err := exec.LookPath("wrk")
 	if err != nil {
 		progress("throughput %s: skipped, wrk is not installed (make deps installs it)", name)
@@ -52,7 +53,7 @@ func measureWrk(ctx context.Context, e *env, cfg config, name, url, token string
 		return nil, err
 	}
 	req0 := e.apiserverRequestsOrNil(ctx)
-	cpu := startCPU(e)
+	cpu := startCPUWith(e, serverPID)
 	t0 := time.Now()
 	cmd := exec.CommandContext(ctx, bin, "-t", strconv.Itoa(wrkThreads), "-c", strconv.Itoa(cfg.conns),
 		"-d", fmt.Sprintf("%ds", int(cfg.duration.Seconds())), "--latency", "-s", script, url)

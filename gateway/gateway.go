@@ -203,7 +203,7 @@ func Run(ctx context.Context, opts Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	// Health first: /healthz answers while the levels load (/readyz waits
 	// for the controller).
-	metricsSrv := newServer(healthRouter(reg, ready, elector), defaultLimits)
+	metricsSrv := newServer(healthRouter(reg, ready, elector, opts.Profiling), defaultLimits)
 	g.Go(func() error { return serve(gctx, metricsSrv, func() error { return metricsSrv.Serve(metricsLn) }) })
 
 	// Levels saved by an earlier run come back before any trigger is
@@ -343,9 +343,12 @@ func readiness(ctrl *scaler.Controller, api *metricsAPI, ext *companion.Server, 
 	}
 }
 
-func healthRouter(reg *prometheus.Registry, notReady func() string, elector *leader.Elector) http.Handler {
+func healthRouter(reg *prometheus.Registry, notReady func() string, elector *leader.Elector, profiling bool) http.Handler {
 	r := chi.NewRouter()
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if profiling {
+		mountProfiling(r)
+	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if why := notReady(); why != "" {

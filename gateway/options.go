@@ -113,6 +113,11 @@ type Options struct {
 	WebhookTLS bool `envconfig:"WEBHOOK_TLS" default:"false"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+	// Profiling serves Go's runtime profiles (net/http/pprof: heap, CPU,
+	// goroutines, …) under /debug/pprof/ on the MetricsAddr listener. Off
+	// by default: a CPU profile costs the process while it runs, and the
+	// profiles tell anyone who reaches the port about its internals.
+	Profiling bool `envconfig:"PROFILING" default:"false"`
 	// KubeAPIQPS and KubeAPIBurst bound the client's request rate.
 	KubeAPIQPS   float32 `envconfig:"KUBE_API_QPS" default:"100"`
 	KubeAPIBurst int     `envconfig:"KUBE_API_BURST" default:"200"`

@@ -200,7 +200,7 @@ func (s *Scheduler) Attach(id ResourceID, read ReadFunc, a Attachment) {
 		s.detach(old, a.Key, now)
 	}
 	r := s.resource(id, read)
-	r.att[a.Key] = a
+	r.att.set(a)
 	s.keys[a.Key] = r
 	fresh := r.known && !r.failed
 	if s.state != stopped {
@@ -245,8 +245,8 @@ func (s *Scheduler) Hint(id ResourceID, additive bool) {
 	// Once per read: the sink already holds 1 after the first such hint.
 	if additive && r.known && r.value == 0 && !r.lifted && s.state != stopped && (r.explicit == nil || !*r.explicit) {
 		r.lifted = true
-		for k := range r.att {
-			s.opts.Sink.Record(k, 1, now)
+		for _, a := range r.att {
+			s.opts.Sink.Record(a.Key, 1, now)
 		}
 	}
 	s.hint(r, now)

@@ -206,13 +206,13 @@ func (s *Scheduler) finish(r *resource, v float64, act *bool, err error) {
 	now := s.opts.Clock.Now()
 	if err != nil {
 		r.failed = true
-		for k := range r.att {
-			s.opts.Sink.Fail(k, err)
+		for _, a := range r.att {
+			s.opts.Sink.Fail(a.Key, err)
 		}
 	} else {
 		r.value, r.known, r.at, r.failed, r.lifted, r.explicit = v, true, now, false, false, act
-		for k := range r.att {
-			s.record(k, r)
+		for _, a := range r.att {
+			s.record(a.Key, r)
 		}
 	}
 	if p := r.pending; p != "" {

@@ -14,7 +14,7 @@ type resource struct {
 	id   ResourceID
 	ep   *endpoint
 	read ReadFunc
-	att  map[store.Key]Attachment
+	att  attachments
 
 	value  float64   // the last successful read; meaningful when known
 	known  bool      // a read has succeeded
@@ -175,7 +175,6 @@ func (s *Scheduler) resource(id ResourceID, read ReadFunc) *resource {
 			id:      id,
 			ep:      e,
 			read:    read,
-			att:     make(map[store.Key]Attachment),
 			push:    e.push,
 			pushSet: e.pushSet,
 			index:   -1,
@@ -187,7 +186,7 @@ func (s *Scheduler) resource(id ResourceID, read ReadFunc) *resource {
 
 // detach removes k from r and reports whether r is gone with it.
 func (s *Scheduler) detach(r *resource, k store.Key, now time.Time) bool {
-	delete(r.att, k)
+	r.att.remove(k)
 	delete(s.keys, k)
 	if len(r.att) > 0 {
 		s.plan(r, now, false) // the interval or the activity may have changed
@@ -214,8 +213,8 @@ func (s *Scheduler) detach(r *resource, k store.Key, now time.Time) bool {
 func (s *Scheduler) setPush(r *resource, p store.Push, now time.Time) {
 	r.push, r.pushSet = p, true
 	if s.state != stopped {
-		for k := range r.att {
-			s.opts.Sink.SetPush(k, p)
+		for _, a := range r.att {
+			s.opts.Sink.SetPush(a.Key, p)
 		}
 	}
 	s.plan(r, now, false)
@@ -298,4 +297,36 @@ func (s *Scheduler) plan(r *resource, now time.Time, afterRead bool) {
 	}
 	r.mode = mode
 	s.retime(r)
+}
+
+// attachments are a resource's triggers, each key once. A slice, not a
+// map: nearly every resource has one trigger, and a map of one holds a
+// whole group of slots (about 1 KiB here) for it.
+type attachments []Attachment
+
+// set adds a, or replaces the attachment of its key.
+func (as *attachments) set(a Attachment) {
+	for i := range *as {
+		if (*as)[i].Key == a.Key {
+			(*as)[i] = a
+			return
+		}
+	}
+	*as = append(*as, a)
+}
+
+// remove drops the attachment of k, if any.
+func (as *attachments) remove(k store.Key) {
+	for i := range *as {
+		if (*as)[i].Key == k {
+			last := len(*as) - 1
+			(*as)[i] = (*as)[last]
+			(*as)[last] = Attachment{}
+			*as = (*as)[:last]
+			if len(*as) == 0 {
+				*as = nil // the backing array goes with the last one
+			}
+			return
+		}
+	}
 }

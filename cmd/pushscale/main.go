@@ -109,6 +109,7 @@ func parse(args []string, out *os.File) (gateway.Options, error) {
 	fs.StringVar(&o.AdmissionWebhookConfiguration, "admission-webhook-configuration", o.AdmissionWebhookConfiguration, "ValidatingWebhookConfiguration whose webhooks' caBundle is kept equal to the managed CA (\"\": none)")
 	fs.BoolVar(&o.WebhookTLS, "webhook-tls", o.WebhookTLS, "serve the webhook listener over HTTPS with the managed certificate (implied by --webhook-tls-cert-file)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve Go's runtime profiles (net/http/pprof) under /debug/pprof/ on --metrics-addr")
 	fs.Func("kube-api-qps", fmt.Sprintf("queries per second to the apiserver (default %v)", o.KubeAPIQPS), func(s string) error {
 		var v float32
 		_, err := fmt.Sscan(s, &v)

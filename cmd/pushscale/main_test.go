@@ -144,3 +144,31 @@ func TestParseCompanion(t *testing.T) {
 		t.Errorf("flags and environment: %q %q %q", o.Mode, o.ExternalScalerAddr, o.ExternalScalerClientCAFile)
 	}
 }
+
+func TestParseProfiling(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want bool
+	}{
+		{name: "off by default"},
+		{name: "environment", env: map[string]string{"PUSHSCALE_PROFILING": "true"}, want: true},
+		{name: "flag", args: []string{"--profiling"}, want: true},
+		{name: "flag over environment", env: map[string]string{"PUSHSCALE_PROFILING": "true"}, args: []string{"--profiling=false"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			o, err := parse(tc.args, os.Stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Profiling != tc.want {
+				t.Errorf("Profiling %v, want %v", o.Profiling, tc.want)
+			}
+		})
+	}
+}

@@ -72,11 +72,108 @@ func (b *valueBody) op() (op, error) {
 
 // parsePlain parses an application/json body.
 func parsePlain(body []byte) (op, error) {
+	if b, ok := scanValueBody(body); ok {
+		return b.op()
+	}
 	var b valueBody
 	if err := json.Unmarshal(body, &b); err != nil {
 		return op{}, fmt.Errorf("malformed JSON body: %w", err)
 	}
 	return b.op()
+}
+
+// scanValueBody reads the common body, one key "value" or "delta" (in
+// lower case) and a number, e.g. {"delta": 1}, as json.Unmarshal would into
+// a valueBody, without its reflection and allocations. Any other body
+// (other keys or spellings, escapes, other values, invalid JSON) gives
+// false, and is json.Unmarshal's to read.
+func scanValueBody(body []byte) (valueBody, bool) {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return valueBody{}, false
+	}
+	i = skipSpace(body, i+1)
+	var key string
+	switch {
+	case hasAt(body, i, `"value"`):
+		key = "value"
+	case hasAt(body, i, `"delta"`):
+		key = "delta"
+	default:
+		return valueBody{}, false
+	}
+	i = skipSpace(body, i+len(key)+2)
+	if i >= len(body) || body[i] != ':' {
+		return valueBody{}, false
+	}
+	start := skipSpace(body, i+1)
+	end, ok := scanNumber(body, start)
+	if !ok {
+		return valueBody{}, false
+	}
+	i = skipSpace(body, end)
+	if i >= len(body) || body[i] != '}' || skipSpace(body, i+1) != len(body) {
+		return valueBody{}, false
+	}
+	num := json.RawMessage(body[start:end:end])
+	if key == "value" {
+		return valueBody{Value: num}, true
+	}
+	return valueBody{Delta: num}, true
+}
+
+// skipSpace returns the index of the first byte from i on that is not JSON
+// whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func hasAt(b []byte, i int, s string) bool {
+	return len(b)-i >= len(s) && string(b[i:i+len(s)]) == s
+}
+
+// scanNumber returns the end of the JSON number starting at i:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; false if there is none.
+func scanNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) int {
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i + 1)
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
 }
 
 // parseNumber parses a JSON number token as a finite float64: strings,

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,6 +42,29 @@ func FuzzParsePlain(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if o, err := parsePlain(body); err == nil {
 			checkOp(t, o)
+		}
+	})
+}
+
+// FuzzScanValueBody checks that every body scanValueBody reads is read
+// the same by json.Unmarshal.
+func FuzzScanValueBody(f *testing.F) {
+	for _, s := range []string{`{"delta": 1}`, `{"value":1}`, ` { "delta" : -2.5e+3 } `, `{"value":0}`, `{"value":01}`,
+		`{"value":1.}`, `{"value":-}`, `{"value":1e}`, `{"Value":1}`, `{"value":1,"delta":1}`, `{"value":"1"}`,
+		`{"value":1}x`, `{"value":1`, "{\"delta\":\t1\r\n}", `{"delta":1E400}`, `{"v\u0061lue":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := scanValueBody(body)
+		if !ok {
+			return
+		}
+		var want valueBody
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatalf("scanValueBody read %q, json.Unmarshal refuses it: %v", body, err)
+		}
+		if string(got.Value) != string(want.Value) || string(got.Delta) != string(want.Delta) || (got.Value == nil) != (want.Value == nil) || (got.Delta == nil) != (want.Delta == nil) {
+			t.Fatalf("%q: scanValueBody %+v, json.Unmarshal %+v", body, got, want)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -57,24 +58,66 @@ func notFound(k streamKey) *rejection {
 // empty body.
 func (s *Source) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Post(StreamPath, s.servePost)
-	r.Get(StreamPath, s.serveGet)
+	r.Post(StreamPath, func(w http.ResponseWriter, r *http.Request) { s.servePost(w, r, routedKey(r)) })
+	r.Get(StreamPath, func(w http.ResponseWriter, r *http.Request) { s.serveGet(w, r, routedKey(r)) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, POST")
-		s.refuse(w, r, &rejection{status: http.StatusMethodNotAllowed, reason: reasonBadRequest,
+		s.refuse(w, r, routedKey(r), &rejection{status: http.StatusMethodNotAllowed, reason: reasonBadRequest,
 			msg: "method " + r.Method + " not allowed: use POST or GET"}, true)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &rejection{status: http.StatusNotFound, msg: "no such endpoint: use " + StreamPath})
 	})
-	return s.limitInFlight(r)
+	return s.limitInFlight(s.direct(r))
 }
 
-func (s *Source) servePost(w http.ResponseWriter, r *http.Request) {
-	key := streamKey{namespace: chi.URLParam(r, "namespace"), name: chi.URLParam(r, "stream")}
+// direct serves a POST or GET whose path is plainly a stream's (no
+// escaped characters, no empty segment) without the router, which copies
+// every request it routes (WithContext) and sets its path values; every
+// other request goes to router, with the same answers as before.
+func (s *Source) direct(router http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawPath == "" && (r.Method == http.MethodPost || r.Method == http.MethodGet) {
+			if key, ok := pathKey(r.URL.Path); ok {
+				if r.Method == http.MethodPost {
+					s.servePost(w, r, key)
+				} else {
+					s.serveGet(w, r, key)
+				}
+				return
+			}
+		}
+		router.ServeHTTP(w, r)
+	})
+}
+
+// streamPrefix is StreamPath up to the namespace.
+const streamPrefix = "/v1/namespaces/"
+
+// pathKey reads /v1/namespaces/<namespace>/streams/<stream>, both names
+// non-empty and without a slash, as the router would match StreamPath.
+func pathKey(path string) (streamKey, bool) {
+	rest, ok := strings.CutPrefix(path, streamPrefix)
+	if !ok {
+		return streamKey{}, false
+	}
+	ns, name, ok := strings.Cut(rest, "/streams/")
+	if !ok || ns == "" || name == "" || strings.IndexByte(ns, '/') >= 0 || strings.IndexByte(name, '/') >= 0 {
+		return streamKey{}, false
+	}
+	return streamKey{namespace: ns, name: name}, true
+}
+
+// routedKey is the stream of a request the router matched (empty
+// names before routing and for paths it did not match).
+func routedKey(r *http.Request) streamKey {
+	return streamKey{namespace: chi.URLParam(r, "namespace"), name: chi.URLParam(r, "stream")}
+}
+
+func (s *Source) servePost(w http.ResponseWriter, r *http.Request, key streamKey) {
 	level, n, rej := s.post(key, r)
 	if rej != nil {
-		s.refuse(w, r, rej, true)
+		s.refuse(w, r, key, rej, true)
 		return
 	}
 	s.events.add(reasonOK, n)
@@ -150,11 +193,10 @@ func (s *Source) maxBatch() int {
 	return s.opts.MaxBatchEvents
 }
 
-func (s *Source) serveGet(w http.ResponseWriter, r *http.Request) {
-	key := streamKey{namespace: chi.URLParam(r, "namespace"), name: chi.URLParam(r, "stream")}
+func (s *Source) serveGet(w http.ResponseWriter, r *http.Request, key streamKey) {
 	level, rej := s.get(key, r)
 	if rej != nil {
-		s.refuse(w, r, rej, false) // reads are not events
+		s.refuse(w, r, key, rej, false) // reads are not events
 		return
 	}
 	writeLevel(w, http.StatusOK, key.name, level)
@@ -251,9 +293,9 @@ func (s *Source) authenticate(st *stream, r request, now time.Time, remember boo
 	return func() { s.replays.forget(k, sig.expiry) }, nil
 }
 
-// refuse answers a refused request, counting it as a refused event with
-// count.
-func (s *Source) refuse(w http.ResponseWriter, r *http.Request, rej *rejection, count bool) {
+// refuse answers a refused request for the stream key (empty when not
+// known yet), counting it as a refused event with count.
+func (s *Source) refuse(w http.ResponseWriter, r *http.Request, key streamKey, rej *rejection, count bool) {
 	if count {
 		s.events.add(rej.reason, 1)
 	}
@@ -263,8 +305,8 @@ func (s *Source) refuse(w http.ResponseWriter, r *http.Request, rej *rejection, 
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.LogAttrs(context.Background(), slog.LevelDebug, "request refused",
 			slog.String("method", r.Method),
-			slog.String("namespace", chi.URLParam(r, "namespace")),
-			slog.String("stream", chi.URLParam(r, "stream")),
+			slog.String("namespace", key.namespace),
+			slog.String("stream", key.name),
 			slog.Int("status", rej.status),
 			slog.String("error", rej.msg))
 	}

@@ -222,3 +222,29 @@ func equalFloats(a, b []float64) bool {
 	}
 	return true
 }
+
+func TestPathKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, path string
+		want       streamKey
+		ok         bool
+	}{
+		{"a stream", "/v1/namespaces/ns/streams/orders", streamKey{"ns", "orders"}, true},
+		{"dots and dashes", "/v1/namespaces/team-a/streams/a.b-c", streamKey{"team-a", "a.b-c"}, true},
+		{"no namespace", "/v1/namespaces//streams/orders", streamKey{}, false},
+		{"no stream", "/v1/namespaces/ns/streams/", streamKey{}, false},
+		{"trailing slash", "/v1/namespaces/ns/streams/orders/", streamKey{}, false},
+		{"deeper", "/v1/namespaces/ns/streams/orders/more", streamKey{}, false},
+		{"namespace with a slash", "/v1/namespaces/a/b/streams/orders", streamKey{}, false},
+		{"other prefix", "/v2/namespaces/ns/streams/orders", streamKey{}, false},
+		{"double slash", "//v1/namespaces/ns/streams/orders", streamKey{}, false},
+		{"no streams segment", "/v1/namespaces/ns/stream/orders", streamKey{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := pathKey(tc.path)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("pathKey(%q) = %+v, %v; want %+v, %v", tc.path, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

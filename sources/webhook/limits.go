@@ -29,14 +29,14 @@ func (s *Source) limitInFlight(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.refusals != nil {
 			if no, wait := s.refusals.throttled(r.RemoteAddr, s.clock.Now()); no {
-				s.refuse(w, r, &rejection{status: http.StatusTooManyRequests, reason: reasonThrottled, retryAfter: retryAfterSeconds(wait),
+				s.refuse(w, r, routedKey(r), &rejection{status: http.StatusTooManyRequests, reason: reasonThrottled, retryAfter: retryAfterSeconds(wait),
 					msg: "too many refused requests from this address: retry later"}, r.Method == http.MethodPost)
 				return
 			}
 		}
 		if s.inFlight.Add(1) > int64(s.opts.MaxInFlight) {
 			s.inFlight.Add(-1)
-			s.refuse(w, r, overloaded("too many requests in flight: retry later"), r.Method == http.MethodPost)
+			s.refuse(w, r, routedKey(r), overloaded("too many requests in flight: retry later"), r.Method == http.MethodPost)
 			return
 		}
 		defer s.inFlight.Add(-1)

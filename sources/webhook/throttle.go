@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,11 @@ type refusalTable struct {
 	m        map[netip.Prefix]*tokenBucket
 	overflow *tokenBucket
 	swept    time.Time
+	// remembered is len(m), stored under mu at every change, read
+	// without it: while no address has a bucket (no refusal lately), no
+	// request is throttled, and throttled answers without parsing the
+	// address or taking mu (every request asks it).
+	remembered atomic.Int64
 }
 
 func newRefusalTable(rate float64, burst, max int, now time.Time) *refusalTable {
@@ -74,6 +80,9 @@ func (b *tokenBucket) refill(now time.Time) {
 // throttled reports whether the client at remoteAddr has no refusals left,
 // and how long until it has one.
 func (t *refusalTable) throttled(remoteAddr string, now time.Time) (bool, time.Duration) {
+	if t.max > 0 && t.remembered.Load() == 0 {
+		return false, 0 // as below: no bucket, and room for one
+	}
 	p, ok := clientPrefix(remoteAddr)
 	if !ok {
 		return false, 0
@@ -112,6 +121,7 @@ func (t *refusalTable) charge(remoteAddr string, now time.Time) {
 		} else {
 			b = newTokenBucket(t.rate, t.burst, now)
 			t.m[p] = b
+			t.remembered.Store(int64(len(t.m)))
 		}
 	}
 	b.refill(now)
@@ -130,6 +140,7 @@ func (t *refusalTable) sweepLocked(now time.Time) {
 			delete(t.m, p)
 		}
 	}
+	t.remembered.Store(int64(len(t.m)))
 }
 
 func (t *refusalTable) len() int {
