@@ -100,8 +100,10 @@ func TestFinishSeparatesMissesFromFailures(t *testing.T) {
 	r.Latency = &LatencyResult{ToReplicas: Summary{P99Ms: 30}}
 	r.Throughput = []*ThroughputResult{
 		{Name: "(ref)", Reference: true, LevelOK: true, EventsPerS: 1},
-		{Name: "(a)", EventsPerS: 60_000, LevelOK: true},
-		{Name: "(b)", EventsPerS: 10, LevelOK: false, NonAccepted: map[string]int64{"503": 2}},
+		{Name: "(a)", EventsPerS: 600_000, EventsPerRequest: 100, LevelOK: true},
+		{Name: "(b)", EventsPerS: 10, EventsPerRequest: 100, LevelOK: false, NonAccepted: map[string]int64{"503": 2}},
+		// Single events: held to the trivial handler, not to events/s.
+		{Name: "(c)", EventsPerS: 10, EventsPerRequest: 1, LevelOK: true},
 	}
 	r.Scale = &ScaleResult{Objects: 1000, ReadyS: 12}
 	r.finish(config{}, nil, time.Minute)

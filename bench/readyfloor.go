@@ -107,6 +107,8 @@ func gatewayClient(resource string) string {
 		return "gateway's clientset (leader election)"
 	case base == "configmaps":
 		return "level saver's clientset"
+	case base == "events":
+		return "controller's Event recorder clientset"
 	case apiPrefix(base) != "":
 		return "controller's clientset"
 	}
@@ -318,7 +320,13 @@ func measureReadyFloor(ctx context.Context, e *env, cfg config, n int, delta map
 			c := delta[k]
 			share := int(math.Floor(c*float64(i+1)/float64(n))) - int(math.Floor(c*float64(i)/float64(n)))
 			for j := range share {
-				r, _ := buildFloorRequest(k, ns, objs[i], j)
+				// A /scale read goes to the figure's own Deployment (the
+				// floor's namespace has none: it would read a 404).
+				rns := ns
+				if strings.HasSuffix(k, "/scale") {
+					rns = scaleNamespace
+				}
+				r, _ := buildFloorRequest(k, rns, objs[i], j)
 				if err := limiters[r.client].Wait(ctx); err != nil {
 					return err
 				}
@@ -383,12 +391,13 @@ func readyFloorMethod(cfg config, n int, clients []string) string {
 		"pushscale_kube_api_requests_total, scraped before the first create and after the last Ready; it includes "+
 		"what the gateway did meanwhile for other objects, e.g. saving levels), by verb and resource. Then, with the gateway "+
 		"stopped, in a fresh namespace: the same %d ScaledObject creates by the same client (QPS 1000 / burst 2000, %d in flight), "+
-		"and as each create is answered, that object's share of those requests (counts spread evenly over the objects), sent "+
+		"and as each create is answered, that object's share of those requests (counts spread evenly over the objects; a /scale read reads the "+
+		"figure's own Deployment of that name), sent "+
 		"one after another by one of %d other workers through one token bucket per gateway client that sent them (%s), each at the "+
 		"gateway's --kube-api-qps %g / --kube-api-burst %d: an aggregate of %g requests/s. The gateway builds these "+
 		"clients, each with its own bucket at those flags: the clientset of gateway.Run (leader election, serving "+
 		"certificates), a dynamic client (serving certificates), the level saver's clientset, and in the controller "+
-		"(scaler.New) a clientset (HPAs, Events, Deployments, Secrets), a keda.sh REST client (ScaledObject patches and "+
+		"(scaler.New) a clientset (HPAs, Deployments, Secrets), a clientset for the Event recorder, a keda.sh REST client (ScaledObject patches and "+
 		"status), a discovery client, a scale client (/scale) and a dynamic client; the metrics API library has its own. "+
 		"The floor has no Deployments and no gateway: reads of objects it does not have answer 404 as quickly. "+
 		"Watches (long-lived, not per object), updates (they need the object read first) and unknown resources are left out "+

@@ -17,9 +17,9 @@ import (
 
 // The targets of DESIGN.md.
 const (
-	targetActivationP99 = 25.0   // ms
-	targetEventsPerS    = 50_000 // on 2 cores
-	targetReadyS        = 15.0   // 1,000 ScaledObjects
+	targetActivationP99 = 25.0    // ms
+	targetEventsPerS    = 500_000 // on 2 cores, through batches
+	targetReadyS        = 15.0    // 1,000 ScaledObjects
 )
 
 // Report is everything the bench prints, also written as JSON.
@@ -131,11 +131,15 @@ func (r *Report) finish(cfg config, err error, elapsed time.Duration) {
 			r.checkValidity(t)
 			continue
 		}
-		r.Checks = append(r.Checks, Check{
-			What:   "webhook ingest " + t.Name,
-			Target: fmt.Sprintf("≥ %s events/s (2 cores)", thousands(targetEventsPerS)), Got: thousands(int64(t.EventsPerS)) + " events/s",
-			Pass: t.EventsPerS >= targetEventsPerS,
-		})
+		// DESIGN.md sets the events/s target for batches; single events
+		// are held to the trivial handler (checkIngestShare).
+		if t.EventsPerRequest > 1 {
+			r.Checks = append(r.Checks, Check{
+				What:   "webhook ingest " + t.Name,
+				Target: fmt.Sprintf("≥ %s events/s (2 cores)", thousands(targetEventsPerS)), Got: thousands(int64(t.EventsPerS)) + " events/s",
+				Pass: t.EventsPerS >= targetEventsPerS,
+			})
+		}
 		r.checkValidity(t)
 	}
 	if s := r.Scale; s != nil {
