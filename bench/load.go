@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,32 @@ type loadMeter struct {
 	load1     float64
 	maxLoad   float64
 	maxOthers float64
+}
+
+// loadSettleMax bounds settleLoad's wait.
+const loadSettleMax = 3 * time.Minute
+
+// settleLoad waits, at most max, for the 1-minute load average to come
+// down to maxLoad: the average decays over minutes, so a run that follows
+// another (the bench's own build, or a previous run) would otherwise start
+// above the rule with the machine already quiet. Other work that goes on
+// loading the machine still fails the rule when the wait ends.
+func settleLoad(ctx context.Context, maxLoad float64, max time.Duration) {
+	l := load1()
+	if l <= maxLoad {
+		return
+	}
+	progress("load average %.2f > %g (-max-load): waiting up to %s for it to come down", l, maxLoad, max)
+	deadline := time.Now().Add(max)
+	for l > maxLoad && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+		l = load1()
+	}
+	progress("load average %.2f", l)
 }
 
 // startLoad reads the 1-minute load average and the CPU counters; call it

@@ -304,6 +304,9 @@ func benchMain(cfg config) int {
 		stop() // a second Ctrl-C kills at once
 	}()
 
+	if !cfg.smoke {
+		settleLoad(ctx, cfg.maxLoad, loadSettleMax)
+	}
 	start := time.Now()
 	rep := newReport(cfg)
 	load := startLoad(cfg)
