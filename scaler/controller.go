@@ -107,8 +107,8 @@ type Controller struct {
 	// selector is WatchLabelSelector parsed; nil selects everything.
 	selector labels.Selector
 
-	synced atomic.Bool
-	// syncedAt is when synced became true (Unix nanoseconds of the clock).
+	// syncedAt is when the informers synced and every object was
+	// reconciled once (Unix nanoseconds of the clock); 0 until then.
 	syncedAt atomic.Int64
 
 	mu      sync.RWMutex
@@ -398,7 +398,6 @@ func (c *Controller) Start(ctx context.Context) error {
 	go func() { defer wg.Done(); c.runDecisions(ctx, &wg) }()
 	c.waitInitialReconciles(ctx)
 	c.syncedAt.Store(c.clock.Now().UnixNano())
-	c.synced.Store(true)
 	c.log.Info("ScaledObject and ScaledJob informers synced", "scaledObjects", len(c.soInformer.GetIndexer().ListKeys()),
 		"scaledJobs", len(c.jobs.sjInformer.GetIndexer().ListKeys()))
 	<-ctx.Done()
@@ -477,10 +476,11 @@ const firstValueWait = 30 * time.Second
 // trigger has a value (or a failed read), or firstValueWait has passed
 // since they synced: until then the gateway's /readyz fails.
 func (c *Controller) Ready() bool {
-	if !c.synced.Load() {
+	synced := c.syncedAt.Load()
+	if synced == 0 {
 		return false
 	}
-	if c.clock.Since(time.Unix(0, c.syncedAt.Load())) >= firstValueWait {
+	if c.clock.Since(time.Unix(0, synced)) >= firstValueWait {
 		return true
 	}
 	if !c.jobs.ready() {

@@ -25,7 +25,6 @@ func TestReadyWaitsForFirstValuesAtMostFirstValueWait(t *testing.T) {
 		t.Fatal("ready before the informers synced")
 	}
 	c.syncedAt.Store(clk.Now().UnixNano())
-	c.synced.Store(true)
 	if c.Ready() {
 		t.Fatal("ready with a trigger that has no first value")
 	}
