@@ -103,7 +103,7 @@ func measureMemory(ctx context.Context, e *env, cfg config) (*MemoryResult, erro
 	if err := e.createNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
-	srv, err := e.startRedis(ctx, ns, "redis-memory")
+	srv, err := e.startRedis(ctx, ns, "redis-memory", notifyAll)
 	if err != nil {
 		return nil, err
 	}

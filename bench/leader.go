@@ -96,7 +96,7 @@ func measureLeader(ctx context.Context, e *env, cfg config) (*LeaderResult, erro
 	if err := e.useGateway(ctx, func(o *gateway.Options) { o.WatchNamespace = leaderElsewhere }); err != nil {
 		return res, err
 	}
-	r, err := e.startRedis(ctx, ns, "redis")
+	r, err := e.startRedis(ctx, ns, "redis", notifyAll)
 	if err != nil {
 		return res, err
 	}

@@ -398,7 +398,12 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			return err
 		}},
 		{partRedisIdle, "redis idle cost, push", func() error {
-			r, err := measureIdle(ctx, e, cfg, false)
+			r, err := measureIdle(ctx, e, cfg, idlePush)
+			rep.addIdle(cfg, r)
+			return err
+		}},
+		{partRedisIdle, "redis idle cost, push through client tracking", func() error {
+			r, err := measureIdle(ctx, e, cfg, idleTracking)
 			rep.addIdle(cfg, r)
 			return err
 		}},
@@ -408,7 +413,7 @@ func run(ctx context.Context, cfg config, rep *Report) error {
 			return err
 		}},
 		{partRedisIdle, "redis idle cost, polling", func() error {
-			r, err := measureIdle(ctx, e, cfg, true)
+			r, err := measureIdle(ctx, e, cfg, idlePoll)
 			rep.addIdle(cfg, r)
 			return err
 		}},

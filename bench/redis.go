@@ -27,15 +27,22 @@ type redisServer struct {
 	auth string
 }
 
-// startRedis starts a redis-server on a free loopback port with keyspace
-// notifications on ("KA") and a random password, and creates the Secret and
-// TriggerAuthentication auth in ns. The caller must call close.
-func (e *env) startRedis(ctx context.Context, ns, auth string) (*redisServer, error) {
+// Values of notify-keyspace-events for startRedis: the keyspace
+// notification path, and none (the client tracking path).
+const (
+	notifyAll  = "KA"
+	notifyNone = ""
+)
+
+// startRedis starts a redis-server on a free loopback port with
+// notify-keyspace-events notify and a random password, and creates the
+// Secret and TriggerAuthentication auth in ns. The caller must call close.
+func (e *env) startRedis(ctx context.Context, ns, auth, notify string) (*redisServer, error) {
 	password, err := randomToken()
 	if err != nil {
 		return nil, err
 	}
-	srv, err := redistest.NewServer(ctx, redistest.ServerOptions{NotifyKeyspaceEvents: "KA", Password: password})
+	srv, err := redistest.NewServer(ctx, redistest.ServerOptions{NotifyKeyspaceEvents: notify, Password: password})
 	if err != nil {
 		return nil, err
 	}

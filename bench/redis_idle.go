@@ -22,6 +22,7 @@ type RedisIdleResult struct {
 type IdleRun struct {
 	Name       string  `json:"name"`
 	Push       bool    `json:"push"`
+	Tracking   bool    `json:"client_tracking,omitempty"`
 	Objects    int     `json:"objects"`
 	Gateway    string  `json:"gateway"`
 	ReadyS     float64 `json:"ready_with_hpas_s"`
@@ -43,8 +44,18 @@ type IdleRun struct {
 	Reads map[string]float64 `json:"gateway_broker_reads"`
 }
 
+// The gateway modes of the idle measurement.
+type idleMode int
+
 const (
-	idlePushNamespace = "bench-idle-push"
+	idlePush     idleMode = iota // keyspace notifications
+	idleTracking                 // notifications off: client tracking
+	idlePoll                     // --disable-push
+)
+
+const (
+	idlePushNamespace  = "bench-idle-push"
+	idleTrackNamespace = "bench-idle-tracking"
 	// idleSettle passes between every ScaledObject being Ready (and
 	// PushHealthy as wanted) and the start of the window, so that reads
 	// following the last SUBSCRIBE confirmations are over.
@@ -58,7 +69,7 @@ func redisIdleMethod(cfg config) string {
 	return fmt.Sprintf(
 		"%d Deployments at 0, each with a ScaledObject of KEDA's shape (type redis, address, listName: its own list, "+
 			"listLength 1, pollingInterval %s, password through a TriggerAuthentication), every list empty, on one "+
-			"dedicated redis-server (loopback, notify-keyspace-events KA). Once all are Ready with their HPAs, "+
+			"dedicated redis-server (loopback, notify-keyspace-events KA; none for client tracking). Once all are Ready with their HPAs, "+
 			"PushHealthy as stated and %s more have passed: CONFIG RESETSTAT, INFO (stats, commandstats, clients) at "+
 			"the start and at the end of a %s window, over one connection the bench opened before. Commands = "+
 			"total_commands_processed at the end minus at the start minus 1 (the bench's INFO at the start; "+
@@ -67,28 +78,32 @@ func redisIdleMethod(cfg config) string {
 			"minus the bench's one; "+
 			"CLIENT LIST (after the window) tells subscriber connections from the others. One endpoint (one "+
 			"address, one password). Push: the first gateway (all namespaces, default options), objects in %s; "+
-			"polling: the polling gateway of measurement 4 (watching %s only, DisablePush [%q]), objects in that "+
+			"client tracking: the same gateway, objects in %s; polling: the polling gateway of measurement 4 (watching %s only, DisablePush [%q]), objects in that "+
 			"namespace after the series' are deleted. Each mode has its own server.",
-		cfg.idleObjects, fmtSeconds(idlePolling), idleSettle, cfg.idleWindow, idlePushNamespace, redisPollNamespace, redisType)
+		cfg.idleObjects, fmtSeconds(idlePolling), idleSettle, cfg.idleWindow, idlePushNamespace, idleTrackNamespace, redisPollNamespace, redisType)
 }
 
 // measureIdle measures the idle cost of cfg.idleObjects ScaledObjects on
-// the push gateway or the polling one. The namespace is deleted afterwards
-// (without waiting).
-func measureIdle(ctx context.Context, e *env, cfg config, poll bool) (*IdleRun, error) {
+// the push gateway (through keyspace notifications or client tracking) or
+// the polling one. The namespace is deleted afterwards (without waiting).
+func measureIdle(ctx context.Context, e *env, cfg config, mode idleMode) (*IdleRun, error) {
 	var gw func(*gateway.Options) // nil: the first gateway
-	ns, name, want := idlePushNamespace, "push", metav1.ConditionTrue
-	if poll {
+	ns, name, want, notify := idlePushNamespace, "push", metav1.ConditionTrue, notifyAll
+	switch mode {
+	case idleTracking:
+		ns, name, notify = idleTrackNamespace, "push, client tracking", notifyNone
+	case idlePoll:
 		ns, name, gw, want = redisPollNamespace, "polling at "+fmtSeconds(idlePolling), pollingOn(redisPollNamespace), metav1.ConditionFalse
 	}
-	run := &IdleRun{Name: name, Push: !poll, Objects: cfg.idleObjects, Gateway: gatewayMode(poll)}
+	poll := mode == idlePoll
+	run := &IdleRun{Name: name, Push: !poll, Tracking: mode == idleTracking, Objects: cfg.idleObjects, Gateway: gatewayMode(poll)}
 	if err := e.useGateway(ctx, gw); err != nil {
 		return nil, err
 	}
 	if err := e.ensureNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
-	srv, err := e.startRedis(ctx, ns, "redis-idle")
+	srv, err := e.startRedis(ctx, ns, "redis-idle", notify)
 	if err != nil {
 		return nil, err
 	}

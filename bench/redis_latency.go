@@ -22,8 +22,11 @@ type RedisLatencyResult struct {
 
 // RedisSeries is one series of activations.
 type RedisSeries struct {
-	Name             string  `json:"name"`
-	Push             bool    `json:"push"`
+	Name string `json:"name"`
+	Push bool   `json:"push"`
+	// Tracking: the server's keyspace notifications are off, and the
+	// gateway pushes through client tracking.
+	Tracking         bool    `json:"client_tracking,omitempty"`
 	PollingIntervalS float64 `json:"polling_interval_s"`
 	Activations      int     `json:"activations"`
 	// Schedule says when the LPUSHes were sent.
@@ -61,6 +64,9 @@ type seriesPlan struct {
 	// spread 0: one at a time, activationPause apart. Otherwise every
 	// target gets its LPUSH at a random moment within spread, in parallel.
 	spread time.Duration
+	// tracking: the series' server has keyspace notifications off, so
+	// push goes through client tracking.
+	tracking bool
 }
 
 // timeout bounds one activation of the series.
@@ -78,7 +84,8 @@ func staggerSpread(n int, polling time.Duration) time.Duration {
 // redisLatencyMethod is the method of measurement 4.
 func redisLatencyMethod() string {
 	return fmt.Sprintf(
-		"Each series has its own redis-server (loopback, notify-keyspace-events KA, a password the ScaledObjects get "+
+		"Each series has its own redis-server (loopback, notify-keyspace-events KA, except (a2)'s: none, so that "+
+			"the gateway pushes through client tracking; a password the ScaledObjects get "+
 			"through a TriggerAuthentication secretTargetRef, CONFIG RESETSTAT before the first LPUSH, no client but the "+
 			"gateway and the bench's LPUSH connection) and one Deployment at 0 per activation, each with a ScaledObject of "+
 			"KEDA's shape: type redis, address, listName (its own list), listLength 1, minReplicaCount 0, "+
@@ -86,7 +93,7 @@ func redisLatencyMethod() string {
 			"PushHealthy as stated, before the first LPUSH. t0 just before LPUSH <list> (go-redis, keep-alive "+
 			"connection, loopback); t1 when a Deployment informer on the namespace delivers spec.replicas == 1 for "+
 			"that Deployment. (a) one at a time, %s apart, as the webhook figure, on the first gateway (all "+
-			"namespaces, default options: push), in %s; (b) and (c) in parallel: each target gets one LPUSH at a "+
+			"namespaces, default options: push), in %s, and (a2) likewise after (a); (b) and (c) in parallel: each target gets one LPUSH at a "+
 			"random moment within the series' spread (at least one polling interval), so that each lands at a random "+
 			"phase of its polling, on a gateway restarted in this process on the same ports, watching %s only, with "+
 			"DisablePush [%q]; (b) and (c) are created together and (c) runs after (b), while (b)'s targets stay "+
@@ -94,10 +101,12 @@ func redisLatencyMethod() string {
 		activationPause, redisPushNamespace, redisPollNamespace, redisType)
 }
 
-// measureRedisPush is series (a): push, on the first gateway.
+// measureRedisPush is series (a), push through keyspace notifications,
+// and (a2), push through client tracking, on the first gateway.
 func measureRedisPush(ctx context.Context, e *env, cfg config) ([]*RedisSeries, error) {
 	return e.runSeriesGroup(ctx, false, []seriesPlan{
 		{name: "(a) push", prefix: "push", n: cfg.activations},
+		{name: "(a2) push, client tracking", prefix: "track", n: cfg.activations, tracking: true},
 	})
 }
 
@@ -149,11 +158,15 @@ func (e *env) runSeriesGroup(ctx context.Context, poll bool, plans []seriesPlan)
 
 	out := make([]*RedisSeries, len(plans))
 	for i, p := range plans {
-		if servers[i], err = e.startRedis(ctx, ns, "redis-"+p.prefix); err != nil {
+		notify := notifyAll
+		if p.tracking {
+			notify = notifyNone
+		}
+		if servers[i], err = e.startRedis(ctx, ns, "redis-"+p.prefix, notify); err != nil {
 			return nil, err
 		}
 		objs := names(p.prefix, p.n)
-		s := &RedisSeries{Name: p.name, Push: !poll, Activations: p.n, Gateway: gatewayMode(poll),
+		s := &RedisSeries{Name: p.name, Push: !poll, Tracking: p.tracking, Activations: p.n, Gateway: gatewayMode(poll),
 			PollingIntervalS: p.polling.Seconds()}
 		if p.polling == 0 {
 			s.PollingIntervalS = 30

@@ -15,6 +15,7 @@ const (
 	targetRedisP99         = 25.0 // ms, push
 	targetIdleCommandsPerS = 1.0  // push, 1,000 idle triggers
 	targetConnsPerEndpoint = 2
+	targetTrackingRatio    = 1.5 // client tracking p99 ÷ keyspace notifications p99
 	targetMemoryMiB        = 500.0 // 10,000 ScaledObjects in one replica
 	targetMemoryObjects    = 10_000
 	kedaPoll1sP99Ms        = 1000.0   // KEDA at pollingInterval 1 s
@@ -72,6 +73,9 @@ func (r *Report) checkRedis() {
 			}
 		}
 	}
+	if l := r.RedisLatency; l != nil {
+		r.checkTracking(l.Series)
+	}
 	if i := r.RedisIdle; i != nil {
 		for _, run := range i.Runs {
 			if !run.Push {
@@ -83,22 +87,46 @@ func (r *Report) checkRedis() {
 			}
 			r.Checks = append(r.Checks,
 				Check{
-					What:   "redis commands/s, " + of + ", push",
+					What:   "redis commands/s, " + of + ", " + run.Name,
 					Target: fmt.Sprintf("< %g command/s", targetIdleCommandsPerS), Got: fmt.Sprintf("%.2f commands/s", run.CommandsPerS),
 					Pass: run.CommandsPerS < targetIdleCommandsPerS,
 				},
 				Check{
-					What:   "redis connections per endpoint, " + of + ", push",
+					What:   "redis connections per endpoint, " + of + ", " + run.Name,
 					Target: fmt.Sprintf("≤ %d", targetConnsPerEndpoint), Got: fmt.Sprint(run.Clients),
 					Pass: run.Clients <= targetConnsPerEndpoint,
 				},
 				Check{
-					What:   of + " (with a TriggerAuthentication) Ready with their HPAs, push",
+					What:   of + " (with a TriggerAuthentication) Ready with their HPAs, " + run.Name,
 					Target: fmt.Sprintf("≤ %g s", targetReadyS), Got: fmt.Sprintf("%.1f s", run.ReadyS),
 					Pass: run.ReadyS <= targetReadyS,
 				})
 		}
 	}
+}
+
+// checkTracking compares the client tracking series with the keyspace
+// notification one of the same run, when both ran.
+func (r *Report) checkTracking(series []*RedisSeries) {
+	var notify, tracking *RedisSeries
+	for _, s := range series {
+		switch {
+		case s.Push && s.Tracking:
+			tracking = s
+		case s.Push:
+			notify = s
+		}
+	}
+	if notify == nil || tracking == nil || notify.ToReplicas.P99Ms <= 0 {
+		return
+	}
+	ratio := tracking.ToReplicas.P99Ms / notify.ToReplicas.P99Ms
+	r.Checks = append(r.Checks, Check{
+		What:   "redis LPUSH → spec.replicas=1, p99, client tracking ÷ keyspace notifications",
+		Target: fmt.Sprintf("≤ %g×", targetTrackingRatio),
+		Got:    fmt.Sprintf("×%.2f (%s ÷ %s)", ratio, fmtMs(tracking.ToReplicas.P99Ms), fmtMs(notify.ToReplicas.P99Ms)),
+		Pass:   ratio <= targetTrackingRatio,
+	})
 }
 
 // checkMemory adds the memory check: RSS at DESIGN.md's 10,000 if the

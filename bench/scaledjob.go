@@ -207,7 +207,7 @@ func (e *env) scaledJobSeries(ctx context.Context, cfg config, poll bool, burst 
 	if err := e.ensureNamespace(ctx, ns); err != nil {
 		return nil, nil, err
 	}
-	r, err := e.startRedis(ctx, ns, "redis-sj")
+	r, err := e.startRedis(ctx, ns, "redis-sj", notifyAll)
 	if err != nil {
 		return nil, nil, err
 	}

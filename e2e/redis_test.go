@@ -135,12 +135,14 @@ func TestRedisOutageIsResynced(t *testing.T) {
 	waitReplicas(t, ns, "resync", 1, longWait)
 }
 
-// TestRedisWithoutNotificationsPolls: with keyspace notifications off,
-// the trigger is polled every pollingInterval and says why.
+// TestRedisWithoutNotificationsPolls: with keyspace notifications off and
+// CLIENT TRACKING denied to the user, the trigger is polled every
+// pollingInterval and says why.
 func TestRedisWithoutNotificationsPolls(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
-	srv := redistest.StartServer(t, redistest.ServerOptions{Password: "pw"})
+	srv := redistest.StartServer(t, redistest.ServerOptions{Password: "pw",
+		ACLs: []string{"default on >pw ~* &* +@all -client|tracking"}})
 	if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "polled", 0), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -125,12 +125,13 @@ func (c *Controller) updatePushHealth(obj runtime.Object, prev kedav1.Conditions
 	}
 }
 
-// pushHealth is the PushHealthy condition of triggers ws: True
-// (Subscribed) when every trigger's source is subscribed, Unknown while
-// one has not said yet, else False with the first unhealthy trigger's
-// reason.
+// pushHealth is the PushHealthy condition of triggers ws: True when every
+// trigger's source pushes (Subscribed, or Tracking when one does through
+// Redis client tracking), Unknown while one has not said yet, else False
+// with the first unhealthy trigger's reason.
 func pushHealth(ws []watched, entries map[int]store.Entry) kedav1.Condition {
-	for _, w := range ws {
+	tracked := -1
+	for i, w := range ws {
 		p := entries[w.index].Push
 		if p.Reason == "" {
 			return kedav1.Condition{Type: kedav1.ConditionPushHealthy, Status: metav1.ConditionUnknown, Reason: "Connecting", Message: "Waiting for the triggers' sources to subscribe"}
@@ -139,6 +140,14 @@ func pushHealth(ws []watched, entries map[int]store.Entry) kedav1.Condition {
 			msg := fmt.Sprintf("trigger %d (%s) is polled every pollingInterval: %s", w.index, w.typ, p.Message)
 			return kedav1.Condition{Type: kedav1.ConditionPushHealthy, Status: metav1.ConditionFalse, Reason: p.Reason, Message: msg}
 		}
+		if p.Reason == kedav1.ReasonTracking && tracked < 0 {
+			tracked = i
+		}
+	}
+	if tracked >= 0 {
+		w := ws[tracked]
+		msg := fmt.Sprintf("Every trigger's source pushes changes; trigger %d (%s) through %s", w.index, w.typ, entries[w.index].Push.Message)
+		return kedav1.Condition{Type: kedav1.ConditionPushHealthy, Status: metav1.ConditionTrue, Reason: kedav1.ReasonTracking, Message: msg}
 	}
 	return kedav1.Condition{Type: kedav1.ConditionPushHealthy, Status: metav1.ConditionTrue, Reason: kedav1.ReasonSubscribed, Message: "Every trigger's source pushes changes"}
 }

@@ -51,7 +51,7 @@ type Push struct {
 	// Healthy is true while the source receives pushes for this trigger.
 	Healthy bool
 	// Reason is one of the PushHealthy condition reasons (Subscribed,
-	// NotificationsDisabled, PermissionDenied, SubscriptionLost,
+	// Tracking, NotificationsDisabled, PermissionDenied, SubscriptionLost,
 	// NotSupported, DisabledByConfig).
 	Reason string
 	// Message explains Reason to a user; it never holds a secret.

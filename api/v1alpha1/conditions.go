@@ -78,11 +78,15 @@ const (
 	ReasonHPAMetricsUnavailable = "HPAMetricsUnavailable"
 )
 
-// Reasons of the PushHealthy condition (pushscale's). Subscribed goes with True; the others
-// with False and say why the triggers are polled every pollingInterval instead.
+// Reasons of the PushHealthy condition (pushscale's). Subscribed and Tracking go with True; the
+// others with False and say why the triggers are polled every pollingInterval instead.
 const (
 	// ReasonSubscribed: every trigger's source is subscribed to push notifications.
 	ReasonSubscribed = "Subscribed"
+	// ReasonTracking: every trigger's source pushes, and at least one Redis trigger through
+	// server-assisted client tracking (CLIENT TRACKING) because the server's keyspace
+	// notifications do not cover it.
+	ReasonTracking = "Tracking"
 	// ReasonNotificationsDisabled: the broker has notifications turned off (e.g. Redis
 	// notify-keyspace-events).
 	ReasonNotificationsDisabled = "NotificationsDisabled"

@@ -40,7 +40,9 @@ type endpoint struct {
 	resources map[string]*resource   // by name
 	channels  map[string][]*resource // pushing resources by keyspace channel; slices are replaced, never changed
 	nodes     map[string]*redis.Client
-	sentinel  *sentinelConn // the sentinel that answered last
+	trackers  map[string]*tracker // the client tracking of a node's read client, if on
+	lost      map[string]bool     // nodes that may have forgotten their tracked keys
+	sentinel  *sentinelConn       // the sentinel that answered last
 	topo      topology
 	closed    bool
 }
@@ -58,6 +60,9 @@ type resource struct {
 	channel string
 
 	keyType atomic.Pointer[string] // the key's type at the last list read
+	// viaTracking: pushed through client tracking, whose invalidations
+	// are hints for it (set by the endpoint's loop).
+	viaTracking atomic.Bool
 
 	// owned by the endpoint's loop
 	reported    store.Push
@@ -80,6 +85,8 @@ func newEndpoint(s *Source, id string, c Config) (*endpoint, error) {
 		resources: make(map[string]*resource),
 		channels:  make(map[string][]*resource),
 		nodes:     make(map[string]*redis.Client),
+		trackers:  make(map[string]*tracker),
+		lost:      make(map[string]bool),
 	}
 	if c.Kind == Cluster {
 		e.db = 0
@@ -141,6 +148,7 @@ func (e *endpoint) Close() {
 	e.closed = true
 	nodes, sentinel := e.nodes, e.sentinel
 	e.nodes, e.sentinel = map[string]*redis.Client{}, nil
+	clear(e.trackers)
 	e.mu.Unlock()
 	for _, c := range nodes {
 		_ = c.Close()
@@ -150,10 +158,12 @@ func (e *endpoint) Close() {
 	}
 }
 
-// options are the client options for a data node at addr.
-func (e *endpoint) options(addr string) *redis.Options {
+// options are the client options for a data node at addr; with t, each
+// connection turns client tracking on as it connects. Idle connections are
+// kept: a tracking connection that closed would forget its keys.
+func (e *endpoint) options(addr string, t *tracker) *redis.Options {
 	o := e.s.opts
-	return &redis.Options{
+	opts := &redis.Options{
 		Addr:                     addr,
 		Username:                 e.cfg.Username,
 		Password:                 e.cfg.password,
@@ -166,8 +176,13 @@ func (e *endpoint) options(addr string) *redis.Options {
 		DialerRetries:            1,
 		PoolSize:                 o.PoolSize,
 		MaxIdleConns:             o.PoolSize,
+		ConnMaxIdleTime:          -1,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
+	if t != nil {
+		opts.OnConnect = t.onConnect
+	}
+	return opts
 }
 
 // client returns the client of the node at addr, creating it (no I/O).
@@ -180,7 +195,7 @@ func (e *endpoint) client(addr string) *redis.Client {
 	}
 	c := e.nodes[addr]
 	if c == nil {
-		c = redis.NewClient(e.options(addr))
+		c = redis.NewClient(e.options(addr, e.trackers[addr]))
 		e.nodes[addr] = c
 	}
 	return c
@@ -194,6 +209,7 @@ func (e *endpoint) dropClients(keep map[string]bool) {
 		if !keep[addr] {
 			drop = append(drop, c)
 			delete(e.nodes, addr)
+			delete(e.trackers, addr)
 		}
 	}
 	e.mu.Unlock()

@@ -19,6 +19,8 @@ const (
 	ReasonPermissionDenied      = "PermissionDenied"
 	ReasonSubscriptionLost      = "SubscriptionLost"
 	ReasonDisabledByConfig      = "DisabledByConfig"
+	// ReasonTracking (tracking.go) says a trigger is pushed through client
+	// tracking.
 )
 
 // Run is the endpoint's loop: it keeps one subscription per node that
@@ -117,11 +119,10 @@ func (e *endpoint) reconcile(ctx context.Context, subs map[string]*subscription,
 	for addr, chans := range want {
 		s := subs[addr]
 		if s == nil {
-			c := e.client(addr)
-			if c == nil {
+			if e.client(addr) == nil {
 				return true // stopped
 			}
-			s = newSubscription(e, addr, c)
+			s = newSubscription(e, addr)
 			subs[addr] = s
 			s.setWant(chans, need[addr])
 			s.start(ctx)
@@ -165,11 +166,25 @@ func (e *endpoint) report(rs []*resource, topo topology, subs map[string]*subscr
 			confirmed[ch] = true
 		}
 	}
+	keysOn := make(map[string]int)
+	for _, r := range rs {
+		keysOn[topo.owner(r.key)]++
+	}
+	lost := e.takeLost()
+	arm := make(map[*resource]bool) // newly tracked, or on a node that forgot its keys: read to register the key
 	for _, r := range rs {
 		// A trigger joining a resource gets its health from the Scheduler.
-		if p, ok := e.pushOf(r, topo, states); ok && (!r.hasReported || p != r.reported) {
+		if p, ok := e.pushOf(r, topo, states, keysOn); ok && (!r.hasReported || p != r.reported) {
+			// Newly tracked, or by another node (the key's slot moved).
+			if p.Reason == ReasonTracking {
+				arm[r] = true
+			}
+			r.viaTracking.Store(p.Reason == ReasonTracking)
 			e.s.Deps.Scheduler.SetPush(e.id, r.id.Name, p)
 			r.reported, r.hasReported = p, true
+		}
+		if lost[topo.owner(r.key)] && r.viaTracking.Load() {
+			arm[r] = true
 		}
 	}
 	if resync {
@@ -177,7 +192,7 @@ func (e *endpoint) report(rs []*resource, topo topology, subs map[string]*subscr
 		return
 	}
 	for _, r := range rs {
-		if confirmed[r.channel] && !r.pushOff {
+		if (confirmed[r.channel] && !r.pushOff) || arm[r] {
 			e.s.Deps.Scheduler.Hint(r.id, false)
 		}
 	}
@@ -185,7 +200,9 @@ func (e *endpoint) report(rs []*resource, topo topology, subs map[string]*subscr
 
 // pushOf is the push health of r, and false when there is nothing new to
 // say (connecting, or the subscription not yet confirmed).
-func (e *endpoint) pushOf(r *resource, topo topology, states map[string]subState) (store.Push, bool) {
+// keysOn counts the resources served by each node: an upper bound of the
+// keys the endpoint tracks there.
+func (e *endpoint) pushOf(r *resource, topo topology, states map[string]subState, keysOn map[string]int) (store.Push, bool) {
 	if r.pushOff {
 		return store.Push{Reason: ReasonDisabledByConfig,
 			Message: fmt.Sprintf("push is disabled for %s triggers: read every pollingInterval", r.typ)}, true
@@ -209,28 +226,36 @@ func (e *endpoint) pushOf(r *resource, topo topology, states map[string]subState
 		return store.Push{Reason: ReasonSubscriptionLost,
 			Message: fmt.Sprintf("subscription to %s lost: %v; reconnecting, read every pollingInterval meanwhile", addr, st.err)}, true
 	}
-	if err := st.denied[r.channel]; err != nil {
-		return store.Push{Reason: ReasonPermissionDenied,
-			Message: fmt.Sprintf("%s refused SUBSCRIBE %s: %v; read every pollingInterval", addr, r.channel, err)}, true
-	}
-	if st.flagsWait {
-		return store.Push{}, false
-	}
-	if !st.flagsKnown {
-		return store.Push{Reason: ReasonNotificationsDisabled,
-			Message: fmt.Sprintf("cannot read notify-keyspace-events on %s (%v): keyspace notifications are taken to be off; read every pollingInterval", addr, st.flagsErr)}, true
-	}
+	// Why keyspace notifications do not serve r, if they do not.
+	var reason, why string
 	need := required(r.kind, r.observedType())
-	if miss := st.covered.missing(need); miss != "" {
-		return store.Push{Reason: ReasonNotificationsDisabled,
-			Message: fmt.Sprintf("notify-keyspace-events on %s is %q, missing %q (this trigger needs %q; set it, e.g. CONFIG SET notify-keyspace-events %s, or run the gateway with --redis-configure-notifications): read every pollingInterval",
-				addr, st.flags, string(miss), string(need), mergeFlags(st.flags, need))}, true
-	}
-	if st.subscribed[r.channel] {
+	switch err := st.denied[r.channel]; {
+	case err != nil:
+		reason, why = ReasonPermissionDenied, fmt.Sprintf("%s refused SUBSCRIBE %s: %v", addr, r.channel, err)
+	case st.flagsWait:
+		return store.Push{}, false
+	case !st.flagsKnown:
+		reason, why = ReasonNotificationsDisabled, fmt.Sprintf("cannot read notify-keyspace-events on %s (%v): keyspace notifications are taken to be off", addr, st.flagsErr)
+	case st.covered.missing(need) != "":
+		reason, why = ReasonNotificationsDisabled, fmt.Sprintf("notify-keyspace-events on %s is %q, missing %q (this trigger needs %q; set it, e.g. CONFIG SET notify-keyspace-events %s, or run the gateway with --redis-configure-notifications)",
+			addr, st.flags, string(st.covered.missing(need)), string(need), mergeFlags(st.flags, need))
+	case st.subscribed[r.channel]:
 		return store.Push{Healthy: true, Reason: ReasonSubscribed,
 			Message: fmt.Sprintf("subscribed to %s on %s", r.channel, addr)}, true
+	default:
+		return store.Push{}, false
 	}
-	return store.Push{}, false
+	switch {
+	case st.tracking:
+		msg := fmt.Sprintf("server-assisted client tracking on %s: each change of the key is told once, then read (keyspace notifications do not serve it: %s)", addr, why)
+		if n := keysOn[addr]; st.tableMax > 0 && int64(n) > st.tableMax {
+			msg += fmt.Sprintf("; tracking-table-max-keys on %s is %d, below the keys this gateway tracks there: the server drops keys with invalidations, each costing a read", addr, st.tableMax)
+		}
+		return store.Push{Healthy: true, Reason: ReasonTracking, Message: msg}, true
+	case st.trackErr != nil:
+		why += fmt.Sprintf("; client tracking is not available either: %v", st.trackErr)
+	}
+	return store.Push{Reason: reason, Message: why + "; read every pollingInterval"}, true
 }
 
 // backoff is the delay before reconnect attempt n (from 0): 100 ms

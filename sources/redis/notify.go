@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Keyspace notifications (notify-keyspace-events). A class is one flag
@@ -137,18 +139,22 @@ func (s *subscription) checkConfig(ctx context.Context) (transient bool) {
 	s.mu.Lock()
 	need := s.need
 	s.mu.Unlock()
-	flags, err := s.readFlags(ctx)
+	c := s.e.client(s.addr)
+	if c == nil {
+		return false // stopped
+	}
+	flags, err := readFlags(ctx, c)
 	if err == nil && s.e.s.opts.ConfigureNotifications {
 		if miss := parseClasses(flags).missing(need); miss != "" {
 			merged := mergeFlags(flags, need)
-			if serr := s.client.ConfigSet(ctx, "notify-keyspace-events", merged).Err(); serr != nil {
+			if serr := c.ConfigSet(ctx, "notify-keyspace-events", merged).Err(); serr != nil {
 				if s.refusedFlags != merged { // once per setting, not every minute
 					s.refusedFlags = merged
 					s.e.log.Warn("cannot enable redis keyspace notifications", "node", s.addr, "flags", flags, "want", merged, "err", serr)
 				}
 			} else {
 				s.e.log.Info("enabled redis keyspace notifications", "node", s.addr, "was", flags, "now", merged)
-				flags, err = s.readFlags(ctx)
+				flags, err = readFlags(ctx, c)
 			}
 		}
 	}
@@ -171,8 +177,8 @@ func (s *subscription) checkConfig(ctx context.Context) (transient bool) {
 	return transient
 }
 
-func (s *subscription) readFlags(ctx context.Context) (string, error) {
-	m, err := s.client.ConfigGet(ctx, "notify-keyspace-events").Result()
+func readFlags(ctx context.Context, c *redis.Client) (string, error) {
+	m, err := c.ConfigGet(ctx, "notify-keyspace-events").Result()
 	if err != nil {
 		return "", err
 	}

@@ -33,12 +33,21 @@ func (s *subscription) receive(ps *redis.PubSub) error {
 					return err
 				}
 				continue
+			case err.Error() == errFlushed:
+				// Only invalidateChannel sends a null payload.
+				pinged = false
+				s.e.onFlush()
+				continue
 			}
 			return err
 		}
 		pinged = false
 		switch m := msg.(type) {
 		case *redis.Message:
+			if m.Channel == invalidateChannel {
+				s.e.onInvalidate(m.PayloadSlice)
+				continue
+			}
 			s.e.onMessage(m.Channel, m.Payload)
 		case *redis.Subscription:
 			if err := s.answered(m.Kind, m.Channel); err != nil {
@@ -69,7 +78,7 @@ func (s *subscription) answered(kind, channel string) error {
 		s.subscribed[channel] = true
 		if p.initial {
 			s.initialAnsweredLocked()
-		} else if s.want[channel] {
+		} else if s.wantsLocked(channel) {
 			s.confirmed = append(s.confirmed, channel)
 		}
 	case kind == "unsubscribe" && p.kind == pendUnsubscribe && p.chans[p.next] == channel:
@@ -114,6 +123,7 @@ func (s *subscription) refused(reply error) error {
 		s.mu.Unlock()
 		s.e.log.Warn("redis refused a subscription", "node", s.addr, "channel", p.chans[0], "err", reply)
 		s.e.poke.Wake()
+		s.wakeCh.Wake() // its resources may need client tracking
 		return nil
 	}
 	s.mu.Unlock()

@@ -204,31 +204,21 @@ func ourClients(t *testing.T, srv *redistest.Server) int {
 	return n
 }
 
-func TestNotificationsDisabledPolls(t *testing.T) {
-	srv := redistest.StartServer(t, redistest.ServerOptions{})
-	rdb := srv.Client()
-	e := newEnv(t, Options{})
-	e.watch(trig(keyA, TypeRedis, map[string]string{"address": srv.Addr(), "listName": "jobs"}, nil, time.Second))
-	p := e.awaitPush(keyA, ReasonNotificationsDisabled)
-	if p.Healthy || !strings.Contains(p.Message, `missing "Kglx"`) {
-		t.Errorf("push = %+v", p)
-	}
-	e.awaitValue(keyA, "0", func(v float64) bool { return v == 0 })
-	rdb.LPush(t.Context(), "jobs", 1, 2)
-	start := time.Now()
-	e.awaitValue(keyA, "2 through polling", func(v float64) bool { return v == 2 })
-	t.Logf("polled value after %s", time.Since(start))
-}
-
 func TestPartialNotifications(t *testing.T) {
-	// Kl alone lacks g and x: deletions and expiries would go unseen.
+	// Kl alone lacks g and x: deletions and expiries would go unseen, so
+	// client tracking serves the trigger, and says why.
 	srv := redistest.StartServer(t, redistest.ServerOptions{NotifyKeyspaceEvents: "Kl"})
 	e := newEnv(t, Options{})
-	e.watch(trig(keyA, TypeRedis, map[string]string{"address": srv.Addr(), "listName": "jobs"}, nil, time.Second))
-	p := e.awaitPush(keyA, ReasonNotificationsDisabled)
+	e.watch(trig(keyA, TypeRedis, map[string]string{"address": srv.Addr(), "listName": "jobs"}, nil, idle))
+	p := e.awaitPush(keyA, ReasonTracking)
 	if !strings.Contains(p.Message, `missing "gx"`) {
 		t.Errorf("push message %q", p.Message)
 	}
+	e.awaitValue(keyA, "0", func(v float64) bool { return v == 0 })
+	srv.Client().RPush(t.Context(), "jobs", "a")
+	e.awaitValue(keyA, "1 after RPUSH", func(v float64) bool { return v == 1 })
+	srv.Client().Expire(t.Context(), "jobs", 100*time.Millisecond)
+	e.awaitValue(keyA, "0 after the key expired", func(v float64) bool { return v == 0 })
 }
 
 func TestSetNeedsItsClass(t *testing.T) {
@@ -238,11 +228,13 @@ func TestSetNeedsItsClass(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.watch(trig(keyA, TypeRedis, map[string]string{"address": srv.Addr(), "listName": "tasks"}, nil, time.Second))
 	e.watch(trig(keyB, TypeRedis, map[string]string{"address": srv.Addr(), "listName": "plain"}, nil, time.Second))
-	p := e.awaitPush(keyA, ReasonNotificationsDisabled)
+	p := e.awaitPush(keyA, ReasonTracking)
 	if !strings.Contains(p.Message, `missing "s"`) {
 		t.Errorf("push message %q", p.Message)
 	}
 	e.awaitPush(keyB, ReasonSubscribed)
+	rdb.SAdd(t.Context(), "tasks", "b")
+	e.awaitValue(keyA, "SCARD 2 by tracking", func(v float64) bool { return v == 2 })
 }
 
 func TestConfigureNotificationsMerges(t *testing.T) {

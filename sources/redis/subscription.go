@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,8 +30,9 @@ import (
 type subscription struct {
 	e      *endpoint
 	addr   string
-	client *redis.Client
-	wakeCh sources.Wake // capacity 1: wakes the control loop
+	client *redis.Client // its own, for the pub/sub connection alone
+	connID atomic.Int64  // the CLIENT ID of its latest connection
+	wakeCh sources.Wake  // capacity 1: wakes the control loop
 	cancel context.CancelFunc
 	done   chan struct{}
 	// refusedFlags is the last setting CONFIG SET refused, so that it is
@@ -55,6 +58,9 @@ type subscription struct {
 	requested      map[string]bool // SUBSCRIBE sent and not undone
 	subscribed     map[string]bool // SUBSCRIBE confirmed
 	denied         map[string]error
+	tracking       bool     // client tracking is on, redirected to this session's connection
+	trackErr       error    // why it could not be turned on, when it was wanted
+	tableMax       int64    // tracking-table-max-keys, -1 when it cannot be read
 	initial        int      // channels of the session's first SUBSCRIBEs still unanswered
 	resynced       bool     // the first SUBSCRIBEs were all answered (until snapshot)
 	confirmed      []string // later SUBSCRIBEs confirmed (until snapshot)
@@ -88,8 +94,20 @@ type pending struct {
 // batchSize bounds the channels of one SUBSCRIBE or UNSUBSCRIBE.
 const batchSize = 500
 
-func newSubscription(e *endpoint, addr string, c *redis.Client) *subscription {
-	return &subscription{e: e, addr: addr, client: c, wakeCh: sources.NewWake()}
+func newSubscription(e *endpoint, addr string) *subscription {
+	s := &subscription{e: e, addr: addr, wakeCh: sources.NewWake()}
+	o := e.options(addr, nil)
+	o.PoolSize, o.MaxIdleConns = 1, 0
+	o.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
+		id, err := cn.ClientID(ctx).Result()
+		if err != nil {
+			id = 0 // tracking cannot be redirected here
+		}
+		s.connID.Store(id)
+		return nil
+	}
+	s.client = redis.NewClient(o)
+	return s
 }
 
 // setWant replaces the channels wanted and the classes needed.
@@ -113,6 +131,7 @@ func (s *subscription) start(ctx context.Context) {
 func (s *subscription) stop() {
 	s.cancel()
 	<-s.done
+	_ = s.client.Close()
 }
 
 // run connects, and reconnects with backoff, until ctx is done.
@@ -149,6 +168,7 @@ func (s *subscription) session(ctx context.Context) (healthy bool, err error) {
 	s.ps, s.sctx, s.phase = ps, sctx, subConnecting
 	s.fifo, s.confirmed, s.initial, s.resynced = nil, nil, -1, false
 	s.requested, s.subscribed, s.denied = map[string]bool{}, map[string]bool{}, map[string]error{}
+	s.tracking, s.trackErr, s.tableMax = false, nil, -1
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -174,7 +194,7 @@ func (s *subscription) session(ctx context.Context) (healthy bool, err error) {
 	var retry clockTimer
 	defer func() { retry.stop() }()
 	retries := 0
-	recheck := func() {
+	recheck := func() error {
 		retry.stop()
 		if s.checkConfig(sctx) {
 			retry.set(clk.NewTimer(backoff(retries)))
@@ -182,6 +202,10 @@ func (s *subscription) session(ctx context.Context) (healthy bool, err error) {
 		} else {
 			retries = 0
 		}
+		if s.updateTracking(sctx) {
+			return s.sync(false) // SUBSCRIBE the invalidations
+		}
+		return nil
 	}
 	// The read client must work before the subscription counts as up: the
 	// resync that follows reads every resource through it (and go-redis
@@ -201,6 +225,9 @@ func (s *subscription) session(ctx context.Context) (healthy bool, err error) {
 		}
 	}
 	retries = 0
+	// Before the first SUBSCRIBEs: the resync that follows them reads every
+	// resource through connections that redirect here.
+	s.updateTracking(sctx)
 	s.mu.Lock()
 	s.phase = subUp
 	s.mu.Unlock()
@@ -211,33 +238,120 @@ func (s *subscription) session(ctx context.Context) (healthy bool, err error) {
 
 	tick := clk.NewTicker(s.e.s.opts.ConfigCheckInterval)
 	defer tick.Stop()
+	health := clk.NewTicker(s.e.s.opts.HealthCheckInterval)
+	defer health.Stop()
 	for {
+		var err error
 		select {
 		case <-ctx.Done():
 			return false, nil
-		case err := <-received:
+		case err = <-received:
 			received = nil
 			return false, err
 		case <-s.wakeCh:
-			if err := s.sync(false); err != nil {
+			if err = s.sync(false); err != nil {
 				return false, err
 			}
 			s.mu.Lock()
 			changed := s.need != s.checkedNeed
+			// A refused keyspace channel needs tracking; a refusal of
+			// tracking itself is tried again with the next check.
+			refused := !s.tracking && s.trackErr == nil && s.anyDeniedLocked()
 			s.mu.Unlock()
-			if changed {
-				recheck()
+			switch {
+			case changed:
+				err = recheck()
+			case refused && s.updateTracking(sctx):
+				err = s.sync(false)
 			}
 		case <-retry.c():
-			recheck()
+			err = recheck()
 		case <-tick.C():
-			recheck()
+			if err = recheck(); err != nil {
+				return false, err
+			}
 			s.mu.Lock()
 			clear(s.denied) // ACLs may have changed: try those again
 			s.mu.Unlock()
-			if err := s.sync(false); err != nil {
-				return false, err
-			}
+			err = s.sync(false)
+		case <-health.C():
+			s.pingReads(sctx)
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// updateTracking turns client tracking on for the node's read client,
+// redirected to this session's connection, when the node's notifications
+// do not cover what its resources need (or the setting cannot be read),
+// and reads tracking-table-max-keys. It reports whether tracking was
+// turned on now; once on, it stays on for the session.
+func (s *subscription) updateTracking(ctx context.Context) bool {
+	s.mu.Lock()
+	want := !s.tracking && !s.flagsTransient && (!s.flagsKnown || s.covered.missing(s.need) != "" || s.anyDeniedLocked())
+	s.mu.Unlock()
+	if !want {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*s.e.s.opts.DialTimeout)
+	defer cancel()
+	err := s.e.track(ctx, s.addr, s.connID.Load())
+	max := int64(-1)
+	if err == nil {
+		max = s.readTableMax(ctx)
+	}
+	s.mu.Lock()
+	s.tracking, s.trackErr, s.tableMax = err == nil, err, max
+	s.mu.Unlock()
+	if err != nil {
+		s.e.log.Warn("cannot turn redis client tracking on: keys not covered by keyspace notifications are polled", "node", s.addr, "err", err)
+	}
+	s.e.poke.Wake()
+	return err == nil
+}
+
+// anyDeniedLocked reports whether a keyspace channel was refused: its
+// resources need tracking.
+func (s *subscription) anyDeniedLocked() bool {
+	for ch := range s.denied {
+		if ch != invalidateChannel {
+			return true
+		}
+	}
+	return false
+}
+
+// readTableMax reads tracking-table-max-keys; -1 when CONFIG is refused.
+func (s *subscription) readTableMax(ctx context.Context) int64 {
+	c := s.e.client(s.addr)
+	if c == nil {
+		return -1
+	}
+	m, err := c.ConfigGet(ctx, "tracking-table-max-keys").Result()
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(m["tracking-table-max-keys"], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// pingReads PINGs the node's read client while tracking is on, so that a
+// read connection the server closed is replaced (and its keys read again,
+// tracker.onConnect) while nothing reads.
+func (s *subscription) pingReads(ctx context.Context) {
+	s.mu.Lock()
+	on := s.tracking
+	s.mu.Unlock()
+	if c := s.e.client(s.addr); on && c != nil {
+		ctx, cancel := context.WithTimeout(ctx, 2*s.e.s.opts.DialTimeout)
+		defer cancel()
+		if c.Ping(ctx).Err() != nil {
+			_ = c.Ping(ctx).Err() // on a new connection
 		}
 	}
 }
@@ -272,13 +386,16 @@ func (s *subscription) sync(first bool) error {
 			add = append(add, ch)
 		}
 	}
+	if s.tracking && !s.requested[invalidateChannel] && s.denied[invalidateChannel] == nil {
+		add = append(add, invalidateChannel)
+	}
 	for ch := range s.requested {
-		if !s.want[ch] {
+		if !s.wantsLocked(ch) {
 			remove = append(remove, ch)
 		}
 	}
 	for ch := range s.denied {
-		if !s.want[ch] {
+		if !s.wantsLocked(ch) {
 			delete(s.denied, ch)
 		}
 	}
@@ -303,6 +420,11 @@ func (s *subscription) sync(first bool) error {
 		s.e.poke.Wake()
 	}
 	return nil
+}
+
+// wantsLocked reports whether channel ch is wanted on this connection.
+func (s *subscription) wantsLocked(ch string) bool {
+	return s.want[ch] || (ch == invalidateChannel && s.tracking)
 }
 
 // send writes one command and queues it for its replies, atomically, so
@@ -340,6 +462,9 @@ type subState struct {
 	denied     map[string]error
 	resynced   bool
 	confirmed  []string
+	tracking   bool  // client tracking is on, and its invalidations subscribed
+	trackErr   error // why tracking is not on, when it was wanted
+	tableMax   int64 // tracking-table-max-keys, -1 when unknown
 }
 
 // snapshot copies the state, and takes the resync and confirmations
@@ -355,6 +480,12 @@ func (s *subscription) snapshot() subState {
 		denied:     make(map[string]error, len(s.denied)),
 		resynced:   s.resynced && s.phase == subUp,
 		confirmed:  s.confirmed,
+		tracking:   s.tracking && s.subscribed[invalidateChannel],
+		trackErr:   s.trackErr,
+		tableMax:   s.tableMax,
+	}
+	if err := s.denied[invalidateChannel]; err != nil && st.trackErr == nil {
+		st.trackErr = fmt.Errorf("SUBSCRIBE %s refused by %s: %w", invalidateChannel, s.addr, err)
 	}
 	for ch := range s.subscribed {
 		st.subscribed[ch] = true

@@ -30,11 +30,14 @@ type ClusterOptions struct {
 	// ReplicasPerPrimary is the number of replicas of each primary; 0
 	// means 1, -1 means none.
 	ReplicasPerPrimary int
-	// NotifyKeyspaceEvents, Password and ACLs apply to every node, as in
-	// ServerOptions. Notifications are sent by the node that owns the key.
+	// NotifyKeyspaceEvents, Password, ACLs, DisableConfig and Args apply
+	// to every node, as in ServerOptions. Notifications are sent by the
+	// node that owns the key.
 	NotifyKeyspaceEvents string
 	Password             string
 	ACLs                 []string
+	DisableConfig        bool
+	Args                 []string
 }
 
 func (o *ClusterOptions) applyDefaults() error {
@@ -102,7 +105,8 @@ func newCluster(ctx context.Context, tb testing.TB, opts ClusterOptions) (*Clust
 	if err := opts.applyDefaults(); err != nil {
 		return nil, err
 	}
-	cfg := dataConfig{notify: opts.NotifyKeyspaceEvents, password: opts.Password, acls: opts.ACLs}
+	cfg := dataConfig{notify: opts.NotifyKeyspaceEvents, password: opts.Password, acls: opts.ACLs,
+		disableConfig: opts.DisableConfig, extra: opts.Args}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

@@ -10,9 +10,11 @@ import (
 
 // dataConfig is the configuration every redis-server of a topology shares.
 type dataConfig struct {
-	notify   string   // --notify-keyspace-events, "" to leave the default
-	password string   // --requirepass and --masterauth
-	acls     []string // one --user per line
+	notify        string   // --notify-keyspace-events, "" to leave the default
+	password      string   // --requirepass and --masterauth
+	acls          []string // one --user per line
+	disableConfig bool     // --rename-command CONFIG "", as managed services do
+	extra         []string // more options, as given
 }
 
 func (c dataConfig) validate() error {
@@ -51,6 +53,10 @@ func (c dataConfig) args(extra func(dir string, port int) []string) func(dir str
 			a = append(a, "--user")
 			a = append(a, strings.Fields(line)...)
 		}
+		if c.disableConfig {
+			a = append(a, "--rename-command", "CONFIG", "")
+		}
+		a = append(a, c.extra...)
 		if extra != nil {
 			a = append(a, extra(dir, port)...)
 		}

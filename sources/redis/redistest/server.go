@@ -22,6 +22,13 @@ type ServerOptions struct {
 	// syntax, for example "alice on >secret ~* &* +@all". Fields are split
 	// on spaces, so a password in a line cannot contain one.
 	ACLs []string
+	// DisableConfig renames the CONFIG command away (--rename-command
+	// CONFIG ""), as managed Redis services do: CONFIG GET and SET fail
+	// with an unknown-command error.
+	DisableConfig bool
+	// Args are more redis-server options, for example
+	// []string{"--tracking-table-max-keys", "10"}.
+	Args []string
 }
 
 // Server is one redis-server on 127.0.0.1. Its methods are safe for
@@ -60,7 +67,8 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 }
 
 func newServer(ctx context.Context, tb testing.TB, opts ServerOptions) (*Server, error) {
-	cfg := dataConfig{notify: opts.NotifyKeyspaceEvents, password: opts.Password, acls: opts.ACLs}
+	cfg := dataConfig{notify: opts.NotifyKeyspaceEvents, password: opts.Password, acls: opts.ACLs,
+		disableConfig: opts.DisableConfig, extra: opts.Args}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
