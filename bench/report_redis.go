@@ -15,7 +15,7 @@ const (
 	targetRedisP99         = 25.0 // ms, push
 	targetIdleCommandsPerS = 1.0  // push, 1,000 idle triggers
 	targetConnsPerEndpoint = 2
-	targetTrackingRatio    = 1.5 // client tracking p99 ÷ keyspace notifications p99
+	targetTrackingRatio    = 1.5   // client tracking p99 ÷ keyspace notifications p99
 	targetMemoryMiB        = 500.0 // 10,000 ScaledObjects in one replica
 	targetMemoryObjects    = 10_000
 	kedaPoll1sP99Ms        = 1000.0   // KEDA at pollingInterval 1 s
