@@ -260,3 +260,29 @@ func TestTrackingReadsOnlyWhatNotificationsMiss(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackingSentinel: tracking follows Sentinel's master switch.
+func TestTrackingSentinel(t *testing.T) {
+	s := redistest.StartSentinel(t, redistest.SentinelOptions{Password: testPassword})
+	rdb := s.Client()
+	ctx := t.Context()
+	e := newEnv(t, Options{TopologyInterval: 200 * time.Millisecond})
+	md := map[string]string{"addresses": strings.Join(s.SentinelAddrs(), ","), "sentinelMaster": s.MasterName(), "listName": "jobs"}
+	e.watch(trig(keyA, TypeRedisSentinel, md, map[string]string{"password": testPassword}, idle))
+	e.awaitPush(keyA, ReasonTracking)
+	rdb.RPush(ctx, "jobs", "x")
+	e.awaitValue(keyA, "1", func(v float64) bool { return v == 1 })
+
+	master := s.MasterAddr(t)
+	if promoted := s.Failover(t); promoted == master {
+		t.Fatalf("the master did not change")
+	}
+	rdb.RPush(ctx, "jobs", "y")
+	e.awaitValue(keyA, "2 after the switch", func(v float64) bool { return v == 2 })
+	rdb.RPush(ctx, "jobs", "z")
+	e.awaitValue(keyA, "3 by push on the new master", func(v float64) bool { return v == 3 })
+	p := e.awaitPush(keyA, ReasonTracking)
+	if master := s.MasterAddr(t); !strings.Contains(p.Message, master) {
+		t.Errorf("push names another node than the master %s: %q", master, p.Message)
+	}
+}
