@@ -34,12 +34,16 @@
 // sorted set or a hash (KEDA's list trigger counts those too; until a read
 // sees the type, l is assumed); t for a streams trigger. "KA" covers
 // everything. A setting that cannot be read (CONFIG refused, as on managed
-// Redis) counts as no notifications. Uncovered triggers report
-// PushHealthy=False NotificationsDisabled and are polled every
-// pollingInterval; the subscription stays, so enabling notifications later
-// takes effect within a minute. With Options.ConfigureNotifications the
-// source merges the missing classes into the flags already set (CONFIG SET,
-// never replacing them) and checks again.
+// Redis) counts as no notifications. Uncovered triggers, and those whose
+// keyspace channel an ACL refuses, are pushed through server-assisted
+// client tracking instead (tracking.go) and report PushHealthy=True
+// Tracking; where tracking is refused too they report PushHealthy=False
+// NotificationsDisabled (or PermissionDenied) and are polled every
+// pollingInterval. The keyspace subscription stays either way, so enabling
+// notifications later takes effect within a minute. With
+// Options.ConfigureNotifications the source merges the missing classes
+// into the flags already set (CONFIG SET, never replacing them) and checks
+// again.
 //
 // # Connections
 //
@@ -48,7 +52,9 @@
 // reference counted by their triggers (sources.Endpoints). Per server
 // node an endpoint holds one subscription connection, shared by every
 // trigger on the node, and one client with a pool of Options.PoolSize
-// (default 1) for reads and CONFIG: two connections per node when idle.
+// (default 1) for reads and CONFIG: two connections per node when idle,
+// on either push path. The subscription connection has a client of its own
+// (so that its CLIENT ID is known, for tracking's redirect).
 // Each (re)subscription ends with Scheduler.Reconnected (every resource of
 // the endpoint is read: what happened meanwhile is caught) and PushHealthy
 // True Subscribed; a channel added later is read once its SUBSCRIBE is
@@ -73,8 +79,8 @@
 // gets a new subscription, then Reconnected.
 //
 // --disable-push (sources.Deps.DisablePush) turns push off per trigger
-// type: those triggers are not subscribed, report DisabledByConfig and are
-// polled.
+// type, client tracking included: those triggers are not subscribed,
+// report DisabledByConfig and are polled.
 //
 // # Shared parts
 //
