@@ -108,9 +108,15 @@ func (e *env) deleteObjects(ctx context.Context, ns string, objs []string) error
 // createRedisObjects creates, for each name, a Deployment at 0 and a
 // ScaledObject with spec(i), and waits (at most timeout) until every
 // ScaledObject is Ready with its HPA. It returns the seconds from the first
-// ScaledObject create until then. The namespace must exist.
+// ScaledObject create until then. As for measurement 3, the Deployments are
+// created first and the deployment controller has seen them (not timed):
+// otherwise its ReplicaSet creates share the apiserver with the figure.
+// The namespace must exist.
 func (e *env) createRedisObjects(ctx context.Context, ns string, objs []string, spec func(i int) soSpec, timeout time.Duration) (float64, error) {
 	if err := e.createDeployments(ctx, ns, objs); err != nil {
+		return 0, err
+	}
+	if _, _, err := e.settleDeployments(ctx, ns, len(objs), 2*time.Minute); err != nil {
 		return 0, err
 	}
 	ready, err := e.watchReadinessOf(ctx, ns, len(objs), objs)
