@@ -252,6 +252,8 @@ func (e *endpoint) pushOf(r *resource, topo topology, states map[string]subState
 			msg += fmt.Sprintf("; tracking-table-max-keys on %s is %d, below the keys this gateway tracks there: the server drops keys with invalidations, each costing a read", addr, st.tableMax)
 		}
 		return store.Push{Healthy: true, Reason: ReasonTracking, Message: msg}, true
+	case st.trackWait:
+		return store.Push{}, false // tracking is being turned on
 	case st.trackErr != nil:
 		why += fmt.Sprintf("; client tracking is not available either: %v", st.trackErr)
 	}

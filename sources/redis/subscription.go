@@ -463,6 +463,7 @@ type subState struct {
 	resynced   bool
 	confirmed  []string
 	tracking   bool  // client tracking is on, and its invalidations subscribed
+	trackWait  bool  // tracking is yet to be tried, or its SUBSCRIBE answered
 	trackErr   error // why tracking is not on, when it was wanted
 	tableMax   int64 // tracking-table-max-keys, -1 when unknown
 }
@@ -481,8 +482,10 @@ func (s *subscription) snapshot() subState {
 		resynced:   s.resynced && s.phase == subUp,
 		confirmed:  s.confirmed,
 		tracking:   s.tracking && s.subscribed[invalidateChannel],
-		trackErr:   s.trackErr,
-		tableMax:   s.tableMax,
+		trackWait: (!s.tracking && s.trackErr == nil) ||
+			(s.tracking && !s.subscribed[invalidateChannel] && s.denied[invalidateChannel] == nil),
+		trackErr: s.trackErr,
+		tableMax: s.tableMax,
 	}
 	if err := s.denied[invalidateChannel]; err != nil && st.trackErr == nil {
 		st.trackErr = fmt.Errorf("SUBSCRIBE %s refused by %s: %w", invalidateChannel, s.addr, err)
