@@ -424,16 +424,31 @@ func (r *Report) printReadyFloor(w io.Writer) {
 	fmt.Fprintf(w, "   figure %.1f s, floor %.1f s: ×%s\n", s.ReadyS, f.DoneS, ratio(s.ReadyS, f.DoneS))
 }
 
-// checkReadyFloor sets the floor beside the 1,000-Ready check.
+// checkReadyFloor sets the floor beside the 1,000-Ready check, and beside
+// the Ready checks of the broker parts with as many objects: the gateway
+// sends the same apiserver requests per object whatever the trigger type
+// (an HPA create, a /scale read, a status write, an Event), so measurement
+// 3's floor is theirs too, marked as borrowed.
 func (r *Report) checkReadyFloor() {
 	f := r.ReadyFloor
 	if f == nil || r.Scale == nil {
 		return
 	}
+	n := thousands(int64(r.Scale.Objects))
 	for i := range r.Checks {
-		if strings.Contains(r.Checks[i].What, "ScaledObjects Ready with their HPAs") && strings.HasPrefix(r.Checks[i].What, thousands(int64(r.Scale.Objects))+" ScaledObjects") {
-			r.Checks[i].Floor = fmt.Sprintf("%.1f s", f.DoneS)
-			r.Checks[i].Ratio = "×" + ratio(r.Scale.ReadyS, f.DoneS)
+		c := &r.Checks[i]
+		if !strings.Contains(c.What, "Ready with their HPAs") || !strings.HasPrefix(c.What, n+" ") {
+			continue
+		}
+		if strings.HasPrefix(c.What, n+" ScaledObjects") {
+			c.Floor = fmt.Sprintf("%.1f s", f.DoneS)
+			c.Ratio = "×" + ratio(r.Scale.ReadyS, f.DoneS)
+			continue
+		}
+		var got float64
+		if _, err := fmt.Sscanf(c.Got, "%f s", &got); err == nil {
+			c.Floor = fmt.Sprintf("%.1f s (of 3.)", f.DoneS)
+			c.Ratio = "×" + ratio(got, f.DoneS)
 		}
 	}
 }

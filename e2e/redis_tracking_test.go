@@ -13,8 +13,11 @@ import (
 	"github.com/pushscale/pushscale/sources/redis/redistest"
 )
 
-// redisStreamSO scales on a consumer group's lag (Redis 7), the password
-// from redisAuth.
+// redisStreamSO scales on a stream's length (consumers XDEL what they
+// have done), the password from redisAuth. A group's lag or pending
+// entries would not do here: XREADGROUP and XACK change neither a key's
+// notifications nor its tracking, so while active they are read every
+// pollingInterval.
 const redisStreamSO = `
 apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
@@ -31,8 +34,7 @@ spec:
     metadata:
       address: %[2]s
       stream: orders
-      consumerGroup: workers
-      lagCount: "5"
+      streamLength: "5"
     authenticationRef:
       name: redis-auth
 `
@@ -76,9 +78,6 @@ func TestRedisTrackingWhereConfigIsDenied(t *testing.T) {
 	const password = "tracking-pa55"
 	srv := redistest.StartServer(t, redistest.ServerOptions{DisableConfig: true, Password: password})
 	rdb := srv.Client()
-	if err := rdb.XGroupCreateMkStream(ctx, "orders", "workers", "$").Err(); err != nil {
-		t.Fatal(err)
-	}
 	for _, name := range []string{"lists", "streams"} {
 		if _, err := env.kube.AppsV1().Deployments(ns).Create(ctx, deployment(ns, name, 0), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -94,15 +93,13 @@ func TestRedisTrackingWhereConfigIsDenied(t *testing.T) {
 	rdb.XAdd(ctx, &redis.XAddArgs{Stream: "orders", Values: map[string]any{"n": 1}})
 	waitReplicas(t, ns, "streams", 1, shortWait)
 
-	// Consumption: the list drained, the group's entries read and acked.
+	// Consumption: the list drained, the stream's entries deleted.
 	rdb.LPop(ctx, "jobs")
-	msgs, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "workers", Consumer: "c", Streams: []string{"orders", ">"}}).Result()
-	if err != nil {
-		t.Fatal(err)
+	msgs, err := rdb.XRange(ctx, "orders", "-", "+").Result()
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("XRANGE = %v, %v", msgs, err)
 	}
-	for _, m := range msgs[0].Messages {
-		rdb.XAck(ctx, "orders", "workers", m.ID)
-	}
+	rdb.XDel(ctx, "orders", msgs[0].ID)
 	waitReplicas(t, ns, "lists", 0, longWait)
 	waitReplicas(t, ns, "streams", 0, longWait)
 
