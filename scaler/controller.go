@@ -11,6 +11,7 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -404,29 +405,53 @@ func (c *Controller) Start(ctx context.Context) error {
 	return nil
 }
 
-// waitInitialReconciles waits until every ScaledObject present at sync has
-// a target.
+// waitInitialReconciles waits until every ScaledObject listed at the sync
+// has a target, and for firstValueWait at most: an object deleted (or
+// being deleted) since is not waited for, and one whose reconcile keeps
+// failing must not keep the gateway unready. A namespace being deleted
+// while the gateway starts leaves such objects.
 func (c *Controller) waitInitialReconciles(ctx context.Context) {
 	keys := c.soInformer.GetIndexer().ListKeys()
+	deadline := c.clock.Now().Add(firstValueWait)
 	for {
-		missing := 0
-		c.mu.RLock()
-		for _, k := range keys {
-			ns, name, _ := cache.SplitMetaNamespaceKey(k)
-			if _, ok := c.targets[types.NamespacedName{Namespace: ns, Name: name}]; !ok {
-				missing++
-			}
-		}
-		c.mu.RUnlock()
+		missing := c.unreconciled(keys)
 		if missing == 0 {
+			return
+		}
+		if !c.clock.Now().Before(deadline) {
+			c.log.Warn("ScaledObjects still without a first reconcile: declaring the informers synced anyway", "count", missing, "waited", firstValueWait)
 			return
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(50 * time.Millisecond):
+		case <-c.clock.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// unreconciled counts the ScaledObjects of keys that still exist, are not
+// being deleted, and have no target yet.
+func (c *Controller) unreconciled(keys []string) int {
+	missing := 0
+	for _, k := range keys {
+		ns, name, _ := cache.SplitMetaNamespaceKey(k)
+		c.mu.RLock()
+		_, ok := c.targets[types.NamespacedName{Namespace: ns, Name: name}]
+		c.mu.RUnlock()
+		if ok {
+			continue
+		}
+		obj, exists, err := c.soInformer.GetIndexer().GetByKey(k)
+		if err != nil || !exists {
+			continue
+		}
+		if m, err := meta.Accessor(obj); err == nil && m.GetDeletionTimestamp() != nil {
+			continue
+		}
+		missing++
+	}
+	return missing
 }
 
 func (c *Controller) run(ctx context.Context, kind store.Kind, q workqueue.TypedRateLimitingInterface[types.NamespacedName], fn func(context.Context, types.NamespacedName) error) {

@@ -4,9 +4,12 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	kedav1 "github.com/pushscale/pushscale/api/v1alpha1"
 	"github.com/pushscale/pushscale/store"
 )
 
@@ -41,5 +44,26 @@ func TestReadyWaitsForFirstValuesAtMostFirstValueWait(t *testing.T) {
 	st.Record(store.Key{Owner: owner, Trigger: 0}, 0, clk.Now())
 	if !c.Ready() {
 		t.Fatal("not ready with every first value")
+	}
+}
+
+// TestUnreconciledSkipsDeletedObjects: the first sync waits for the
+// objects still there, not for those deleted or being deleted since (a
+// namespace being deleted while the gateway starts kept it unready).
+func TestUnreconciledSkipsDeletedObjects(t *testing.T) {
+	inf := cache.NewSharedIndexInformer(&cache.ListWatch{}, &kedav1.ScaledObject{}, 0, cache.Indexers{})
+	now := metav1.Now()
+	for _, so := range []*kedav1.ScaledObject{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "done"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "waiting"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "deleting", DeletionTimestamp: &now, Finalizers: []string{"x"}}},
+	} {
+		if err := inf.GetIndexer().Add(so); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &Controller{soInformer: inf, targets: map[types.NamespacedName]*target{{Namespace: "ns", Name: "done"}: {}}}
+	if got := c.unreconciled([]string{"ns/done", "ns/waiting", "ns/deleting", "ns/gone"}); got != 1 {
+		t.Errorf("unreconciled = %d, want 1 (ns/waiting)", got)
 	}
 }

@@ -41,8 +41,10 @@ type Options struct {
 	// again); default 1 minute.
 	ConfigCheckInterval time.Duration
 	// HealthCheckInterval is how long a subscription connection may be
-	// silent before it is PINGed (and twice that before it is dropped);
-	// default 30 s.
+	// silent before it is PINGed (and twice that before it is dropped),
+	// and how often a read connection that tracks keys is PINGed (a
+	// connection the server closed would have forgotten them); default
+	// 30 s.
 	HealthCheckInterval time.Duration
 }
 
@@ -57,7 +59,8 @@ func (o Options) withDefaults() Options {
 
 // Source serves the six redis trigger types. It is safe for concurrent use.
 // Its endpoints and their sharing are sources.Endpoints'; this package adds
-// the config, the reads and the push path (keyspace notifications).
+// the config, the reads and the push paths (keyspace notifications, client
+// tracking).
 type Source struct {
 	*sources.Broker[Config, *endpoint, *resource]
 	opts Options

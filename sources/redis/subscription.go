@@ -35,9 +35,10 @@ type subscription struct {
 	wakeCh sources.Wake  // capacity 1: wakes the control loop
 	cancel context.CancelFunc
 	done   chan struct{}
-	// refusedFlags is the last setting CONFIG SET refused, so that it is
-	// logged once (session goroutine only).
-	refusedFlags string
+	// refusedFlags is the last setting CONFIG SET refused, and
+	// refusedTracking the last error of turning tracking on, so that each
+	// is logged once (session goroutine only).
+	refusedFlags, refusedTracking string
 
 	mu          sync.Mutex
 	want        map[string]bool // channels the endpoint wants here
@@ -298,14 +299,15 @@ func (s *subscription) updateTracking(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*s.e.s.opts.DialTimeout)
 	defer cancel()
 	err := s.e.track(ctx, s.addr, s.connID.Load())
-	max := int64(-1)
+	limit := int64(-1)
 	if err == nil {
-		max = s.readTableMax(ctx)
+		limit = s.readTableMax(ctx)
 	}
 	s.mu.Lock()
-	s.tracking, s.trackErr, s.tableMax = err == nil, err, max
+	s.tracking, s.trackErr, s.tableMax = err == nil, err, limit
 	s.mu.Unlock()
-	if err != nil {
+	if err != nil && err.Error() != s.refusedTracking { // once per error, not every minute
+		s.refusedTracking = err.Error()
 		s.e.log.Warn("cannot turn redis client tracking on: keys not covered by keyspace notifications are polled", "node", s.addr, "err", err)
 	}
 	s.e.poke.Wake()
